@@ -1,0 +1,787 @@
+"""The knowledge base: its file format, loader and cross-reference validator.
+
+The KB is package data (``b12dx/knowledge/*.toml``). This module only describes and checks it;
+every clinical number lives in those files with its sources, evidence level and, for estimates,
+a rationale. ``load_kb()`` parses and validates once and caches the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Iterator
+from functools import cached_property, lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import Issue, KnowledgeBaseError
+
+__all__ = [
+    "KB_FILES",
+    "Band",
+    "Cause",
+    "Condition",
+    "DrugClass",
+    "Effect",
+    "Finding",
+    "KnowledgeBase",
+    "LabTest",
+    "Num",
+    "Source",
+    "load_kb",
+    "validate",
+]
+
+EvidenceLevel = Literal["guideline", "study", "review", "label", "derived", "estimate"]
+TriageLevel = Literal["emergency_ambulance", "emergency", "consultation_24", "consultation", "self_care"]
+CauseGroup = Literal["b12", "electrolyte", "other"]
+FindingKind = Literal["symptom", "sign", "time_course", "trigger", "red_flag", "lab"]
+RiskCategory = Literal["diet", "surgery", "condition", "habit", "exposure", "history"]
+Route = Literal["intramuscular", "oral", "intravenous", "none"]
+
+# The files that make up the KB, in load order; the content hash covers exactly these.
+KB_FILES = (
+    "kb.toml",
+    "sources.toml",
+    "causes.toml",
+    "findings.toml",
+    "risk_factors.toml",
+    "medications.toml",
+    "links.toml",
+    "labs.toml",
+    "triage.toml",
+    "plan.toml",
+    "followup.toml",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Provenance(_Model):
+    """Where a fact comes from."""
+
+    sources: tuple[str, ...] = Field(min_length=1)
+    evidence: EvidenceLevel
+    rationale: str | None = None
+
+    @model_validator(mode="after")
+    def _estimate_needs_rationale(self) -> Provenance:
+        if self.evidence == "estimate" and not (self.rationale and self.rationale.strip()):
+            raise ValueError("an estimate needs a one-line rationale")
+        return self
+
+
+class Num(Provenance):
+    """A number with its provenance."""
+
+    value: float
+
+
+class Codes(_Model):
+    snomed: str | None = None
+    icd10: str | None = None
+    loinc: str | None = None
+    rxnorm: str | None = None
+
+
+class Source(_Model):
+    id: str
+    title: str
+    body: str
+    year: int | None = None
+    url: str
+    kind: Literal["guideline", "study", "review", "label", "summary", "reference", "seed"]
+    note: str | None = None
+
+
+class PriorEntry(Num):
+    """Base prior for people matching the filters (first matching entry wins)."""
+
+    age_from: float | None = None  # inclusive
+    age_to: float | None = None  # exclusive
+    sex: Literal["any", "female", "male"] = "any"
+    pregnant: bool | None = None
+
+
+class Cause(_Model):
+    id: str
+    name: str
+    lay_name: str
+    group: CauseGroup
+    description: str
+    lay_description: str
+    codes: Codes = Codes()
+    prior: tuple[PriorEntry, ...] = Field(min_length=1)
+    # The prior is zero unless one of these evidence ids (risk factor or drug class) is present.
+    requires_any: tuple[str, ...] = ()
+    # A medical review that confirms this cause: shown in next steps.
+    confirm_with: str | None = None
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class Finding(_Model):
+    id: str
+    name: str
+    lay_name: str
+    kind: FindingKind
+    synonyms: tuple[str, ...] = ()
+    codes: Codes = Codes()
+    tags: tuple[str, ...] = ()
+    question: str | None = None  # plain-language question for the interview
+    leak: Num
+    aliases: tuple[str, ...] = ()  # former ids, still accepted
+
+
+class Effect(Num):
+    """An odds ratio applied to a cause's prior when the risk factor or drug is present."""
+
+    cause: str
+    per_year: bool = False  # value is the odds ratio per year of exposure
+    min_years: float | None = None  # applies only at or above this exposure
+    cap_years: float | None = None  # per-year effects stop growing here
+    default_years: float | None = None  # exposure assumed when the duration is not given
+
+
+class RiskFactor(_Model):
+    id: str
+    name: str
+    lay_name: str
+    category: RiskCategory
+    synonyms: tuple[str, ...] = ()
+    codes: Codes = Codes()
+    tags: tuple[str, ...] = ()
+    question: str | None = None
+    effects: tuple[Effect, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+
+class Drug(_Model):
+    name: str
+    brands: tuple[str, ...] = ()
+    rxnorm: str | None = None
+
+
+class DrugClass(_Model):
+    id: str
+    name: str
+    lay_name: str
+    drugs: tuple[Drug, ...] = Field(min_length=1)
+    tags: tuple[str, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    note: str | None = None
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class Link(Num):
+    """P(finding present | this cause alone present): a noisy-OR link strength."""
+
+    cause: str
+    finding: str
+
+
+class Unit(Num):
+    """An accepted spelling of a unit; canonical value = value_in_this_unit * factor (``value``)."""
+
+    unit: str
+
+
+class Band(Provenance):
+    id: str
+    label: str  # short human label, e.g. "deficiency likely"
+    text: str  # what it means, in a sentence
+    lower: float | None = None
+    lower_inclusive: bool = True
+    upper: float | None = None
+    upper_inclusive: bool = False
+    sex: Literal["any", "female", "male"] = "any"
+    pregnant: bool | None = None
+    finding: str | None = None  # the noisy-OR lab finding this band sets present
+    abnormal: bool = False
+    fixed: bool = False  # a local reference range never overrides this band
+
+    def contains(self, value: float) -> bool:
+        if self.lower is not None and (
+            value < self.lower or (value == self.lower and not self.lower_inclusive)
+        ):
+            return False
+        return not (
+            self.upper is not None
+            and (value > self.upper or (value == self.upper and not self.upper_inclusive))
+        )
+
+
+class LocalRange(_Model):
+    """Which band a value falls in relative to the reporting lab's own reference range."""
+
+    below: str
+    within: str
+    above: str
+
+
+class Derivation(_Model):
+    """A test computed from others (albumin-adjusted calcium)."""
+
+    formula: Literal["albumin_adjusted_calcium"]
+    inputs: tuple[str, ...]
+    params: dict[str, Num]
+
+
+class LabTest(_Model):
+    id: str
+    name: str
+    lay_name: str
+    loinc: tuple[str, ...] = ()
+    unit: str  # canonical unit: bands are written in it
+    units: tuple[Unit, ...] = Field(min_length=1)
+    plausible_low: Num
+    plausible_high: Num
+    bands: tuple[Band, ...] = ()
+    local_range: LocalRange | None = None
+    orderable: bool = True
+    derived: Derivation | None = None
+    synonyms: tuple[str, ...] = ()
+    why: str | None = None  # why one would order it, in a sentence
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class LabCondition(_Model):
+    test: str
+    bands: tuple[str, ...] = Field(min_length=1)
+
+
+class CauseCondition(_Model):
+    cause: str
+    min_probability: Num
+
+
+class Condition(_Model):
+    """A conjunction: every non-empty part must hold.
+
+    Evidence ids cover findings, risk factors and drug classes; "present" means stated present
+    in the case (drug classes: being taken).
+    """
+
+    all_of: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+    none_of: tuple[str, ...] = ()
+    tags_any: tuple[str, ...] = ()
+    tags_all: tuple[str, ...] = ()
+    labs_any: tuple[LabCondition, ...] = ()
+    labs_missing: tuple[str, ...] = ()
+    labs_present: tuple[str, ...] = ()
+    causes_any: tuple[CauseCondition, ...] = ()
+    top_cause_in: tuple[str, ...] = ()
+    pregnant: bool | None = None
+    age_at_least: Num | None = None
+
+
+class RedFlag(Provenance):
+    id: str
+    level: TriageLevel
+    when: Condition
+    reason: str
+    action: str
+
+
+class ProbabilityRule(Provenance):
+    id: str
+    cause: str
+    min_probability: Num
+    level: TriageLevel
+    reason: str
+
+
+class SelfCare(Provenance):
+    """When the default level may drop to self_care."""
+
+    causes: tuple[str, ...]
+    max_other_probability: Num
+    default_level: TriageLevel
+    reason: str
+
+
+class Triage(_Model):
+    red_flags: tuple[RedFlag, ...]
+    probability_rules: tuple[ProbabilityRule, ...]
+    self_care: SelfCare
+
+
+class TestRule(Provenance):
+    id: str
+    when: Condition
+    tests: tuple[str, ...] = Field(min_length=1)
+    why: str
+    priority: int = 1  # lower comes first
+
+
+class TreatmentOption(Provenance):
+    id: str
+    when: Condition = Condition()
+    route: Route
+    regimen: str
+    why: str
+    lifelong: bool = False
+    warnings: tuple[str, ...] = ()
+    monitoring: tuple[str, ...] = ()
+
+
+class Treatment(_Model):
+    cause: str
+    applies_when: Condition  # any one of these (or) the cause is the top cause
+    options: tuple[TreatmentOption, ...] = Field(min_length=1)  # first match wins
+
+
+class Rda(Num):
+    life_stage: Literal["adult", "pregnancy", "lactation"]
+
+
+class Food(Num):
+    """A food and its vitamin B12 content per serving (``value`` in micrograms)."""
+
+    name: str
+    serving: str
+    diets: tuple[Literal["omnivore", "vegetarian", "vegan"], ...]
+    fortified: bool = False
+
+
+class Diet(_Model):
+    rda: tuple[Rda, ...]
+    foods: tuple[Food, ...]
+    applies_when: Condition
+    supplement_advice: Provenance
+    supplement_text: str
+
+
+class Advice(Provenance):
+    id: str
+    text: str
+    when: Condition = Condition()
+
+
+class ComparisonRow(Provenance):
+    feature: str
+    b12_deficiency: str
+    electrolyte: str
+    other: str
+    matches_b12: tuple[str, ...] = ()  # evidence ids or lab band refs "test:band"
+    matches_electrolyte: tuple[str, ...] = ()
+    matches_other: tuple[str, ...] = ()
+
+
+class Plan(_Model):
+    test_rules: tuple[TestRule, ...]
+    min_information_gain: Num
+    treat_threshold: Num
+    treatments: tuple[Treatment, ...]
+    monitoring: tuple[Advice, ...]
+    diet: Diet
+    prevention: tuple[Advice, ...]
+    comparison: tuple[ComparisonRow, ...]
+    never_folate_alone: str
+
+
+class FollowupRule(Provenance):
+    id: str
+    text: str
+    params: dict[str, Num] = {}
+
+
+class Meta(_Model):
+    version: str
+    name: str
+    disclaimer: str
+    lay_disclaimer: str
+    min_age: Num
+    max_age: Num
+    child_refusal: str
+    evidence_levels: dict[str, str]
+
+
+class KnowledgeBase(_Model):
+    """The whole knowledge base, parsed; use ``load_kb()`` to get the packaged one."""
+
+    meta: Meta
+    sources: tuple[Source, ...]
+    causes: tuple[Cause, ...]
+    findings: tuple[Finding, ...]
+    risk_factors: tuple[RiskFactor, ...]
+    drug_classes: tuple[DrugClass, ...]
+    links: tuple[Link, ...]
+    labs: tuple[LabTest, ...]
+    triage: Triage
+    plan: Plan
+    followup: tuple[FollowupRule, ...] = ()
+    sha256: str = ""
+
+    # -- indexes (built lazily; the model is frozen, so they never go stale) --------------
+    @cached_property
+    def cause_by_id(self) -> dict[str, Cause]:
+        return {c.id: c for c in self.causes}
+
+    @cached_property
+    def finding_by_id(self) -> dict[str, Finding]:
+        return {f.id: f for f in self.findings}
+
+    @cached_property
+    def risk_factor_by_id(self) -> dict[str, RiskFactor]:
+        return {r.id: r for r in self.risk_factors}
+
+    @cached_property
+    def drug_class_by_id(self) -> dict[str, DrugClass]:
+        return {d.id: d for d in self.drug_classes}
+
+    @cached_property
+    def lab_by_id(self) -> dict[str, LabTest]:
+        return {t.id: t for t in self.labs}
+
+    @cached_property
+    def source_by_id(self) -> dict[str, Source]:
+        return {s.id: s for s in self.sources}
+
+    @cached_property
+    def lab_by_loinc(self) -> dict[str, LabTest]:
+        return {code: t for t in self.labs for code in t.loinc}
+
+    @cached_property
+    def evidence_ids(self) -> tuple[str, ...]:
+        """Every id a Case may state in ``evidence`` (findings a person reports + risk factors)."""
+        ids = [f.id for f in self.findings if f.kind != "lab"]
+        ids += [r.id for r in self.risk_factors]
+        return tuple(ids)
+
+    @cached_property
+    def tags_of(self) -> dict[str, frozenset[str]]:
+        """Tags of every evidence id, drug classes included."""
+        out: dict[str, frozenset[str]] = {}
+        for f in self.findings:
+            out[f.id] = frozenset(f.tags)
+        for r in self.risk_factors:
+            out[r.id] = frozenset(r.tags)
+        for d in self.drug_classes:
+            out[d.id] = frozenset(d.tags)
+        return out
+
+    @cached_property
+    def alias_map(self) -> dict[str, str]:
+        """Former ids and their current ids."""
+        out: dict[str, str] = {}
+        for f in self.findings:
+            for a in f.aliases:
+                out[a] = f.id
+        for r in self.risk_factors:
+            for a in r.aliases:
+                out[a] = r.id
+        return out
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def _read_files(directory: Path | None) -> tuple[dict[str, dict[str, Any]], str]:
+    digest = hashlib.sha256()
+    data: dict[str, dict[str, Any]] = {}
+    root: Any = directory if directory is not None else resources.files("b12dx.knowledge")
+    for name in KB_FILES:
+        entry = root / name
+        if not entry.is_file():
+            if name == "followup.toml":
+                continue
+            raise KnowledgeBaseError([Issue(name, "file is missing")])
+        raw = entry.read_bytes()
+        digest.update(name.encode() + b"\0" + raw + b"\0")
+        try:
+            data[name] = tomllib.loads(raw.decode("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise KnowledgeBaseError([Issue(name, f"not valid TOML: {exc}")]) from None
+    return data, digest.hexdigest()
+
+
+def _assemble(data: dict[str, dict[str, Any]], sha: str) -> dict[str, Any]:
+    return {
+        "meta": data["kb.toml"],
+        "sources": data["sources.toml"].get("source", []),
+        "causes": data["causes.toml"].get("cause", []),
+        "findings": data["findings.toml"].get("finding", []),
+        "risk_factors": data["risk_factors.toml"].get("risk_factor", []),
+        "drug_classes": data["medications.toml"].get("drug_class", []),
+        "links": data["links.toml"].get("link", []),
+        "labs": data["labs.toml"].get("test", []),
+        "triage": data["triage.toml"],
+        "plan": data["plan.toml"],
+        "followup": data.get("followup.toml", {}).get("rule", []),
+        "sha256": sha,
+    }
+
+
+def _locate(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts[-1] = f"{parts[-1]}[{p}]" if parts else f"[{p}]"
+        else:
+            parts.append(str(p))
+    where = ".".join(parts)
+    # name the record by its id when it has one, so the message points at the TOML entry
+    node: Any = data
+    for p in loc:
+        try:
+            node = node[p]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(node, dict) and "id" in node:
+            where += f" (id={node['id']!r})"
+            break
+    return where
+
+
+def parse(data: dict[str, Any]) -> KnowledgeBase:
+    """Build a KnowledgeBase from plain data, reporting every schema problem at once."""
+    try:
+        kb = KnowledgeBase.model_validate(data)
+    except ValidationError as exc:
+        issues = [Issue(_locate(data, tuple(e["loc"])), e["msg"]) for e in exc.errors()]
+        raise KnowledgeBaseError(issues) from None
+    problems = validate(kb)
+    if problems:
+        raise KnowledgeBaseError(problems)
+    return kb
+
+
+def load_kb(directory: str | Path | None = None) -> KnowledgeBase:
+    """Load and validate a knowledge base (the packaged one by default); cached per directory."""
+    return _load_cached(str(Path(directory).resolve()) if directory is not None else None)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(directory: str | None) -> KnowledgeBase:
+    data, sha = _read_files(Path(directory) if directory else None)
+    return parse(_assemble(data, sha))
+
+
+# -- cross-reference validation ----------------------------------------------------------
+
+
+def _provenance_items(kb: KnowledgeBase) -> Iterator[tuple[str, Provenance]]:
+    """Every provenance-carrying object with its location."""
+
+    def walk(obj: Any, where: str) -> Iterator[tuple[str, Provenance]]:
+        if isinstance(obj, Provenance):
+            yield where, obj
+        if isinstance(obj, BaseModel):
+            for name in type(obj).model_fields:
+                yield from walk(getattr(obj, name), f"{where}.{name}" if where else name)
+        elif isinstance(obj, tuple | list):
+            for i, item in enumerate(obj):
+                label = getattr(item, "id", None)
+                yield from walk(item, f"{where}[{i}]" + (f"({label})" if label else ""))
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                yield from walk(v, f"{where}.{k}")
+
+    yield from walk(kb, "")
+
+
+def _condition_items(kb: KnowledgeBase) -> Iterator[tuple[str, Condition]]:
+    def walk(obj: Any, where: str) -> Iterator[tuple[str, Condition]]:
+        if isinstance(obj, Condition):
+            yield where, obj
+            return
+        if isinstance(obj, BaseModel):
+            for name in type(obj).model_fields:
+                yield from walk(getattr(obj, name), f"{where}.{name}" if where else name)
+        elif isinstance(obj, tuple | list):
+            for i, item in enumerate(obj):
+                yield from walk(item, f"{where}[{i}]")
+
+    yield from walk(kb, "")
+
+
+def validate(kb: KnowledgeBase) -> list[Issue]:
+    """Check cross-references and ranges; return every problem found (empty when clean)."""
+    issues: list[Issue] = []
+    add = issues.append
+
+    def dupes(kind: str, ids: list[str]) -> None:
+        seen: set[str] = set()
+        for i in ids:
+            if i in seen:
+                add(Issue(kind, f"duplicate id {i!r}"))
+            seen.add(i)
+
+    dupes("sources", [s.id for s in kb.sources])
+    dupes("causes", [c.id for c in kb.causes])
+    dupes("labs", [t.id for t in kb.labs])
+    dupes("drug_classes", [d.id for d in kb.drug_classes])
+    # findings, risk factors and drug classes share one namespace in cases
+    dupes("evidence ids", [f.id for f in kb.findings] + [r.id for r in kb.risk_factors]
+          + [d.id for d in kb.drug_classes] + list(kb.alias_map))
+
+    source_ids = set(kb.source_by_id)
+    for where, prov in _provenance_items(kb):
+        for s in prov.sources:
+            if s not in source_ids:
+                add(Issue(where, f"unknown source {s!r}"))
+    for c in kb.causes:
+        for s in c.sources:
+            if s not in source_ids:
+                add(Issue(f"causes({c.id})", f"unknown source {s!r}"))
+    for t in kb.labs:
+        for s in t.sources:
+            if s not in source_ids:
+                add(Issue(f"labs({t.id})", f"unknown source {s!r}"))
+    for d in kb.drug_classes:
+        for s in d.sources:
+            if s not in source_ids:
+                add(Issue(f"drug_classes({d.id})", f"unknown source {s!r}"))
+
+    causes = set(kb.cause_by_id)
+    findings = set(kb.finding_by_id)
+    evidence_like = set(kb.evidence_ids) | set(kb.drug_class_by_id)
+    all_tags = set().union(*kb.tags_of.values()) if kb.tags_of else set()
+
+    def prob(where: str, value: float, *, open_interval: bool = True) -> None:
+        ok = 0.0 < value < 1.0 if open_interval else 0.0 <= value < 1.0
+        if not ok:
+            add(Issue(where, f"probability {value} must be in {'(0, 1)' if open_interval else '[0, 1)'}"))
+
+    for c in kb.causes:
+        for i, p in enumerate(c.prior):
+            prob(f"causes({c.id}).prior[{i}]", p.value)
+        for r in c.requires_any:
+            if r not in evidence_like:
+                add(Issue(f"causes({c.id}).requires_any", f"unknown evidence id {r!r}"))
+        last = c.prior[-1]
+        if last.age_from is not None or last.age_to is not None or last.sex != "any":
+            add(Issue(f"causes({c.id}).prior", "the last prior entry must be a catch-all "
+                      "(no age or sex filter)"))
+    for f in kb.findings:
+        prob(f"findings({f.id}).leak", f.leak.value)
+    linked_causes: set[str] = set()
+    linked_findings: set[str] = set()
+    seen_links: set[tuple[str, str]] = set()
+    for i, link in enumerate(kb.links):
+        where = f"links[{i}]({link.cause}->{link.finding})"
+        if link.cause not in causes:
+            add(Issue(where, f"unknown cause {link.cause!r}"))
+        if link.finding not in findings:
+            add(Issue(where, f"unknown finding {link.finding!r}"))
+        if (link.cause, link.finding) in seen_links:
+            add(Issue(where, "duplicate link"))
+        seen_links.add((link.cause, link.finding))
+        prob(where, link.value, open_interval=False)
+        linked_causes.add(link.cause)
+        linked_findings.add(link.finding)
+    for c in kb.causes:
+        if c.id not in linked_causes:
+            add(Issue(f"causes({c.id})", "orphan cause: no finding links to it"))
+    for f in kb.findings:
+        if f.id not in linked_findings and f.kind != "lab":
+            add(Issue(f"findings({f.id})", "orphan finding: no cause links to it"))
+
+    for owner, effects in [(r.id, r.effects) for r in kb.risk_factors] + [
+        (d.id, d.effects) for d in kb.drug_classes
+    ]:
+        for j, e in enumerate(effects):
+            if e.cause not in causes:
+                add(Issue(f"{owner}.effects[{j}]", f"unknown cause {e.cause!r}"))
+            if e.value <= 0:
+                add(Issue(f"{owner}.effects[{j}]", "an odds ratio must be positive"))
+
+    band_refs: set[str] = set()
+    for t in kb.labs:
+        canon = [u for u in t.units if u.unit == t.unit]
+        if not canon or canon[0].value != 1.0:
+            add(Issue(f"labs({t.id})", f"canonical unit {t.unit!r} must be listed with factor 1"))
+        if t.plausible_low.value >= t.plausible_high.value:
+            add(Issue(f"labs({t.id})", "plausible_low must be below plausible_high"))
+        ids = [b.id for b in t.bands]
+        if len(set(ids)) != len(ids):
+            add(Issue(f"labs({t.id}).bands", "duplicate band id"))
+        for b in t.bands:
+            band_refs.add(f"{t.id}:{b.id}")
+            if b.finding is not None and b.finding not in findings:
+                add(Issue(f"labs({t.id}).bands({b.id})", f"unknown finding {b.finding!r}"))
+            if b.finding is not None and kb.finding_by_id.get(b.finding) is not None and \
+                    kb.finding_by_id[b.finding].kind != "lab":
+                add(Issue(f"labs({t.id}).bands({b.id})", "a band's finding must have kind 'lab'"))
+        if t.local_range is not None:
+            for name in ("below", "within", "above"):
+                if getattr(t.local_range, name) not in ids:
+                    add(Issue(f"labs({t.id}).local_range.{name}", "unknown band"))
+        if t.derived is not None:
+            for inp in t.derived.inputs:
+                if inp not in kb.lab_by_id:
+                    add(Issue(f"labs({t.id}).derived", f"unknown input test {inp!r}"))
+        _check_band_cover(t, add)
+
+    for where, cond in _condition_items(kb):
+        for e in (*cond.all_of, *cond.any_of, *cond.none_of):
+            if e not in evidence_like:
+                add(Issue(where, f"unknown evidence id {e!r}"))
+        for tag in (*cond.tags_any, *cond.tags_all):
+            if tag not in all_tags:
+                add(Issue(where, f"no evidence carries tag {tag!r}"))
+        for lc in cond.labs_any:
+            for b in lc.bands:
+                if f"{lc.test}:{b}" not in band_refs:
+                    add(Issue(where, f"unknown lab band {lc.test}:{b}"))
+        for t_id in (*cond.labs_missing, *cond.labs_present):
+            if t_id not in kb.lab_by_id:
+                add(Issue(where, f"unknown lab test {t_id!r}"))
+        for cc in cond.causes_any:
+            if cc.cause not in causes:
+                add(Issue(where, f"unknown cause {cc.cause!r}"))
+        for c_id in cond.top_cause_in:
+            if c_id not in causes:
+                add(Issue(where, f"unknown cause {c_id!r}"))
+
+    for rule in kb.triage.probability_rules:
+        if rule.cause not in causes:
+            add(Issue(f"triage.probability_rules({rule.id})", f"unknown cause {rule.cause!r}"))
+    for c_id in kb.triage.self_care.causes:
+        if c_id not in causes:
+            add(Issue("triage.self_care.causes", f"unknown cause {c_id!r}"))
+    for rule in kb.plan.test_rules:
+        for t_id in rule.tests:
+            if t_id not in kb.lab_by_id:
+                add(Issue(f"plan.test_rules({rule.id})", f"unknown lab test {t_id!r}"))
+    for tr in kb.plan.treatments:
+        if tr.cause not in causes:
+            add(Issue(f"plan.treatments({tr.cause})", "unknown cause"))
+    for i, row in enumerate(kb.plan.comparison):
+        for ref in (*row.matches_b12, *row.matches_electrolyte, *row.matches_other):
+            if ref not in evidence_like and ref not in band_refs and ref not in causes:
+                add(Issue(f"plan.comparison[{i}]", f"unknown evidence, band or cause {ref!r}"))
+    return issues
+
+
+def _check_band_cover(t: LabTest, add: Any) -> None:
+    """Bands for each sex/pregnancy profile must not overlap."""
+    profiles = [("female", False), ("female", True), ("male", False)]
+    probes: set[float] = set()
+    for b in t.bands:
+        for edge in (b.lower, b.upper):
+            if edge is not None:
+                probes.update({edge, edge * (1 - 1e-9), edge * (1 + 1e-9) + 1e-12})
+    for sex, preg in profiles:
+        for v in sorted(probes):
+            hits = [
+                b.id
+                for b in t.bands
+                if b.sex in ("any", sex)
+                and (b.pregnant is None or b.pregnant == preg)
+                and b.contains(v)
+            ]
+            if len(hits) > 1:
+                add(Issue(f"labs({t.id}).bands", f"bands {hits} overlap at {v:g} ({sex}, "
+                          f"pregnant={preg})"))
+                return
