@@ -1,0 +1,3 @@
+from b12dx.cli import main
+
+main()

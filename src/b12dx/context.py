@@ -1,0 +1,143 @@
+"""What is known about a person once the case is normalised, and KB conditions over it.
+
+``Context`` is built once per assessment and read by triage and the plan; ``holds()`` evaluates a
+KB ``Condition`` against it (every non-empty part must hold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .case import Case
+from .engine import FloatArray, IntArray, Network
+from .kb import Condition, KnowledgeBase
+from .labs import LabReading
+
+__all__ = ["Context", "Observation", "holds", "observe"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Finding indices observed present and absent."""
+
+    pos: tuple[int, ...]
+    neg: tuple[int, ...]
+
+    def without(self, pos: set[int], neg: set[int]) -> Observation:
+        return Observation(tuple(i for i in self.pos if i not in pos),
+                           tuple(i for i in self.neg if i not in neg))
+
+    def plus(self, pos: tuple[int, ...], neg: tuple[int, ...]) -> Observation:
+        return Observation(tuple(dict.fromkeys(self.pos + pos)),
+                           tuple(dict.fromkeys(self.neg + neg)))
+
+
+def lab_findings(net: Network, reading: LabReading) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Findings a lab band sets present and absent (the test's other bands' findings)."""
+    pos: list[int] = []
+    neg: list[int] = []
+    chosen = reading.band.finding if reading.band is not None else None
+    if reading.band is None:
+        return (), ()
+    for b in reading.test.bands:
+        if b.finding is None:
+            continue
+        if b.finding == chosen:
+            pos.append(net.finding_index[b.finding])
+        elif net.finding_index[b.finding] not in neg:
+            neg.append(net.finding_index[b.finding])
+    # a band may share its finding with another band (e.g. two sex-specific "low" bands)
+    neg = [i for i in neg if i not in pos]
+    return tuple(pos), tuple(neg)
+
+
+def observe(case: Case, net: Network, readings: list[LabReading]) -> Observation:
+    pos: list[int] = []
+    neg: list[int] = []
+    for e in case.evidence:
+        i = net.finding_index.get(e.id)
+        if i is None:  # a risk factor: it shifts priors, it is not a finding
+            continue
+        if e.state == "present":
+            pos.append(i)
+        elif e.state == "absent":
+            neg.append(i)
+    for r in readings:
+        p, n = lab_findings(net, r)
+        pos.extend(p)
+        neg.extend(n)
+    return Observation(tuple(dict.fromkeys(pos)), tuple(dict.fromkeys(neg)))
+
+
+def encode(net: Network, observations: list[Observation]) -> tuple[IntArray, np.ndarray]:
+    """Batch arrays for ``engine.infer``."""
+    k = max((len(o.pos) for o in observations), default=0)
+    pos = np.full((len(observations), max(k, 1)), -1, dtype=np.int64)
+    neg = np.zeros((len(observations), net.n_findings), dtype=np.bool_)
+    for r, o in enumerate(observations):
+        pos[r, : len(o.pos)] = o.pos
+        neg[r, list(o.neg)] = True
+    return pos, neg
+
+
+@dataclass
+class Context:
+    kb: KnowledgeBase
+    net: Network
+    case: Case
+    readings: list[LabReading]
+    present: frozenset[str]  # evidence ids present, drug classes taken included
+    absent: frozenset[str]
+    drug_years: Mapping[str, float | None]
+    prior: FloatArray
+    posterior: FloatArray
+    observation: Observation
+    tags: frozenset[str] = field(default=frozenset())
+
+    def probability(self, cause: str) -> float:
+        return float(self.posterior[self.net.cause_index[cause]])
+
+    @property
+    def top_cause(self) -> str:
+        return self.net.cause_ids[int(np.argmax(self.posterior))]
+
+    def band(self, test: str) -> str | None:
+        for r in self.readings:
+            if r.test.id == test:
+                return r.band.id if r.band is not None else None
+        return None
+
+    def has_lab(self, test: str) -> bool:
+        return any(r.test.id == test for r in self.readings)
+
+
+def holds(cond: Condition, ctx: Context) -> bool:
+    present = ctx.present
+    if cond.all_of and not all(e in present for e in cond.all_of):
+        return False
+    if cond.any_of and not any(e in present for e in cond.any_of):
+        return False
+    if cond.none_of and any(e in present for e in cond.none_of):
+        return False
+    if cond.tags_any and not any(t in ctx.tags for t in cond.tags_any):
+        return False
+    if cond.tags_all and not all(t in ctx.tags for t in cond.tags_all):
+        return False
+    if cond.labs_any and not any(ctx.band(lc.test) in lc.bands for lc in cond.labs_any):
+        return False
+    if cond.labs_missing and any(ctx.has_lab(t) for t in cond.labs_missing):
+        return False
+    if cond.labs_present and not all(ctx.has_lab(t) for t in cond.labs_present):
+        return False
+    if cond.causes_any and not any(
+        ctx.probability(cc.cause) >= cc.min_probability.value for cc in cond.causes_any
+    ):
+        return False
+    if cond.top_cause_in and ctx.top_cause not in cond.top_cause_in:
+        return False
+    if cond.pregnant is not None and ctx.case.pregnant != cond.pregnant:
+        return False
+    return not (cond.age_at_least is not None and ctx.case.age < cond.age_at_least.value)
