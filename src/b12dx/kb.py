@@ -382,7 +382,7 @@ class Plan(_Model):
     diet: Diet
     prevention: tuple[Advice, ...]
     comparison: tuple[ComparisonRow, ...]
-    never_folate_alone: str
+    never_folate_alone: Advice
 
 
 class FollowupRule(Provenance):

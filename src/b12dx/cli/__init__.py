@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import NoReturn
-
 import typer
 
 from ..errors import B12dxError
+from ._common import fail, handles_errors
 
-__all__ = ["app", "main"]
+__all__ = ["app", "fail", "handles_errors", "main"]
 
 # Modules under b12dx.cli that add commands; each exposes ``register(app: typer.Typer)``.
 COMMAND_MODULES = (
@@ -53,15 +52,6 @@ def _register_all() -> None:
 
 
 _register_all()
-
-
-def fail(exc: B12dxError) -> NoReturn:
-    """Print a b12dx error without a traceback and exit with its code."""
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}", markup=True,
-                                                soft_wrap=True)
-    raise SystemExit(exc.exit_code)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,134 @@
+"""``assess()``: the single place where an assessment is made.
+
+Every front end (CLI, service, interview, screening's per-row reference) calls this function.
+It normalises the case against the knowledge base, computes exact posteriors, explains them,
+triages, and plans the next steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from . import explain, plan, triage
+from .case import Case, normalise, parse_case
+from .context import Context, encode, observe
+from .engine import compile_network, infer
+from .kb import KnowledgeBase, load_kb
+from .labs import LabReading, interpret
+from .priors import PriorShift, person_prior
+from .result import Advice, Assessment, KbStamp, LabInterpretation, SourceRef
+
+__all__ = ["assess", "build_context"]
+
+
+def build_context(case: Case, kb: KnowledgeBase) -> tuple[Context, list[PriorShift]]:
+    """Posteriors and everything rules need, for an already normalised case."""
+    net = compile_network(kb)
+    readings = interpret(case.labs, kb, sex=case.sex, pregnant=case.pregnant)
+    drug_years = {m.drug_class: m.years for m in case.medications if m.drug_class}
+    present = case.present() | set(drug_years)
+    prior, shifts, _ = person_prior(kb, net, age=case.age, sex=case.sex,
+                                    pregnant=case.pregnant, present=present,
+                                    drug_years=drug_years)
+    obs = observe(case, net, readings)
+    pos, neg = encode(net, [obs])
+    post, _ = infer(net, prior[None, :], pos, neg)
+    tags: set[str] = set()
+    for e in present:
+        tags |= kb.tags_of.get(e, frozenset())
+    ctx = Context(kb=kb, net=net, case=case, readings=readings, present=frozenset(present),
+                  absent=frozenset(case.absent()), drug_years=drug_years, prior=prior,
+                  posterior=post[0], observation=obs, tags=frozenset(tags))
+    return ctx, shifts
+
+
+def _lab_out(r: LabReading) -> LabInterpretation:
+    band = r.band
+    if band is None:
+        text = f"No guideline band applies to this {r.test.name} value."
+    else:
+        text = band.text
+    return LabInterpretation(
+        test=r.test.id, name=r.test.name, value=round(r.value, 6), unit=r.test.unit,
+        band=band.id if band else None, band_label=band.label if band else None,
+        abnormal=bool(band and band.abnormal), text=text, original_value=r.original_value,
+        original_unit=r.original_unit,
+        reference="local" if r.local_range_used else ("guideline" if band else "none"),
+        derived=r.derived, sources=list(band.sources if band else r.test.sources),
+    )
+
+
+def _collect_sources(obj: Any, acc: dict[str, None]) -> None:
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            if k == "sources" and isinstance(v, list):
+                for s in v:
+                    if isinstance(s, str):
+                        acc.setdefault(s, None)
+            else:
+                _collect_sources(v, acc)
+    elif isinstance(obj, list):
+        for v in obj:
+            _collect_sources(v, acc)
+
+
+def assess(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None) -> Assessment:
+    """Assess one person: triage, differential, labs, next tests, treatment, diet, sources.
+
+    *case* is a ``Case`` or plain data in the ``b12dx/case/v1`` shape. Raises an ``InputError``
+    subclass (with a message saying what is wrong and what is accepted) for bad input.
+    """
+    from . import __version__
+
+    kb = kb if kb is not None else load_kb()
+    parsed = case if isinstance(case, Case) else parse_case(case)
+    norm = normalise(parsed, kb)
+    ctx, shifts = build_context(norm, kb)
+
+    treatments, treat_warnings = plan.treatments(ctx)
+    monitoring = plan.monitoring(ctx)
+    for t in treatments[:1]:
+        seen = {m.text for m in monitoring}
+        monitoring = monitoring + [
+            m for m in (Advice(id=f"{t.option}:{i}", text=text, sources=t.sources)
+                        for i, text in enumerate(t.monitoring)) if m.text not in seen]
+    body: dict[str, Any] = {
+        "case_id": norm.id,
+        "case": norm,
+        "triage": triage.decide(ctx),
+        "differential": explain.differential(ctx, shifts),
+        "labs": [_lab_out(r) for r in ctx.readings],
+        "next_tests": plan.next_tests(ctx),
+        "treatment": treatments[0] if treatments else None,
+        "other_treatments": treatments[1:],
+        "monitoring": monitoring,
+        "diet": plan.diet(ctx),
+        "prevention": plan.prevention(ctx),
+        "comparison": plan.comparison(ctx),
+        "warnings": treat_warnings,
+        "disclaimer": kb.meta.disclaimer,
+    }
+    dumped = {k: (v.model_dump() if hasattr(v, "model_dump") else
+                  [x.model_dump() for x in v] if isinstance(v, list) else v)
+              for k, v in body.items() if k != "case"}
+    used: dict[str, None] = {}
+    _collect_sources(dumped, used)
+    refs = [kb.source_by_id[s] for s in used if s in kb.source_by_id]
+    body["sources"] = [SourceRef(id=s.id, title=s.title, body=s.body, year=s.year, url=s.url,
+                                 note=s.note) for s in refs]
+    body["kb"] = KbStamp(version=kb.version, sha256=kb.sha256)
+    body["b12dx_version"] = __version__
+    return Assessment(**body)
+
+
+def posterior_of(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None
+                 ) -> dict[str, float]:
+    """Just the posteriors (used by tests and benchmarks)."""
+    kb = kb if kb is not None else load_kb()
+    parsed = case if isinstance(case, Case) else parse_case(case)
+    ctx, _ = build_context(normalise(parsed, kb), kb)
+    return {c: float(p) for c, p in zip(ctx.net.cause_ids, np.asarray(ctx.posterior),
+                                        strict=True)}

@@ -1,0 +1,209 @@
+"""What should happen next: tests, treatment, monitoring, diet, prevention and the comparison.
+
+Next tests combine the KB's guideline rules (which always come first) with the expected
+information gain of each remaining orderable test over the differential. Treatment is chosen by
+cause: the first KB option whose condition holds wins. Folic acid is never suggested alone while
+B12 status is unknown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .context import Context, Observation, encode, holds
+from .engine import FloatArray, infer
+from .kb import Band, LabTest
+from .result import (
+    Advice,
+    ComparisonRow,
+    DietFood,
+    DietPlan,
+    NextTest,
+    TreatmentPlan,
+)
+
+__all__ = [
+    "comparison",
+    "diet",
+    "entropy",
+    "expected_information_gain",
+    "monitoring",
+    "next_tests",
+    "prevention",
+    "treatments",
+]
+
+_B12_TESTS = ("b12_total", "b12_active")
+
+
+def entropy(post: FloatArray) -> FloatArray:
+    """Sum of the causes' binary entropies in bits (rows: cases)."""
+    p = np.clip(post, 1e-15, 1 - 1e-15)
+    h = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+    return np.asarray(np.where((post <= 0) | (post >= 1), 0.0, h).sum(axis=-1))
+
+
+def _outcomes(ctx: Context, test: LabTest) -> list[tuple[int, ...]]:
+    """Distinct observable outcomes of a test for this person, as finding indices present."""
+    sex, preg = ctx.case.sex, ctx.case.pregnant
+    bands: list[Band] = [
+        b for b in test.bands if b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == preg)
+    ]
+    seen: dict[str | None, None] = {}
+    for b in bands:
+        seen.setdefault(b.finding, None)
+    return [(ctx.net.finding_index[f],) if f else () for f in seen]
+
+
+def expected_information_gain(ctx: Context, tests: list[LabTest]) -> dict[str, float]:
+    """EIG (bits) of each test over the differential, from one batched engine call."""
+    net = ctx.net
+    rows: list[Observation] = []
+    index: list[tuple[str, int]] = []
+    for t in tests:
+        outs = _outcomes(ctx, t)
+        if len(outs) < 2:
+            continue
+        all_f = {i for o in outs for i in o}
+        for o in outs:
+            rows.append(ctx.observation.plus(o, tuple(sorted(all_f - set(o)))))
+            index.append((t.id, len(rows) - 1))
+    if not rows:
+        return {}
+    pos, neg = encode(net, rows)
+    prior = np.broadcast_to(ctx.prior, (len(rows), net.n_causes))
+    post, log_z = infer(net, prior, pos, neg)
+    h0 = float(entropy(ctx.posterior))
+    gains: dict[str, float] = {}
+    for t in tests:
+        idx = [r for tid, r in index if tid == t.id]
+        if not idx:
+            continue
+        lz = log_z[idx]
+        w = np.exp(lz - lz.max())
+        w = w / w.sum()
+        gains[t.id] = max(0.0, h0 - float(w @ entropy(post[idx])))
+    return gains
+
+
+def next_tests(ctx: Context) -> list[NextTest]:
+    kb = ctx.kb
+    done = {r.test.id for r in ctx.readings}
+    candidates = [t for t in kb.labs if t.orderable and t.id not in done]
+    gains = expected_information_gain(ctx, candidates)
+    out: list[NextTest] = []
+    chosen: set[str] = set()
+    for rule in sorted(kb.plan.test_rules, key=lambda r: r.priority):
+        if not holds(rule.when, ctx):
+            continue
+        for tid in rule.tests:
+            if tid in done or tid in chosen:
+                continue
+            test = kb.lab_by_id[tid]
+            chosen.add(tid)
+            out.append(NextTest(test=tid, name=test.name, why=rule.why, rule=rule.id,
+                                expected_information_gain=round(gains.get(tid, 0.0), 4),
+                                sources=list(rule.sources)))
+    floor = kb.plan.min_information_gain.value
+    ranked = sorted(((g, tid) for tid, g in gains.items() if tid not in chosen), reverse=True)
+    for g, tid in ranked:
+        if g < floor:
+            break
+        test = kb.lab_by_id[tid]
+        why = test.why or f"{test.name} would change the differential the most."
+        out.append(NextTest(test=tid, name=test.name, why=why, rule=None,
+                            expected_information_gain=round(g, 4),
+                            sources=list(dict.fromkeys((*test.sources,
+                                                        *kb.plan.min_information_gain.sources)))))
+    return out
+
+
+def _b12_status_known(ctx: Context) -> bool:
+    return any(ctx.has_lab(t) for t in _B12_TESTS)
+
+
+def treatments(ctx: Context) -> tuple[list[TreatmentPlan], list[Advice]]:
+    """Applicable treatment plans (most probable cause first) and plan-level warnings."""
+    kb = ctx.kb
+    threshold = kb.plan.treat_threshold.value
+    plans: list[tuple[float, TreatmentPlan]] = []
+    warnings: list[Advice] = []
+    for tr in kb.plan.treatments:
+        p = ctx.probability(tr.cause)
+        applies = holds(tr.applies_when, ctx) or (ctx.top_cause == tr.cause and p >= threshold)
+        if not applies:
+            continue
+        cause = kb.cause_by_id[tr.cause]
+        if cause.id == "folate_deficiency" and not _b12_status_known(ctx):
+            # Folic acid alone can mask B12 deficiency while nerve damage goes on.
+            warnings.append(kb.plan.never_folate_alone.model_copy())
+            continue
+        option = next((o for o in tr.options if holds(o.when, ctx)), None)
+        if option is None:
+            continue
+        plans.append((p, TreatmentPlan(
+            cause=tr.cause, option=option.id, route=option.route, regimen=option.regimen,
+            why=option.why, lifelong=option.lifelong, monitoring=list(option.monitoring),
+            warnings=list(option.warnings), sources=list(option.sources))))
+    plans.sort(key=lambda pt: -pt[0])
+    return [p for _, p in plans], [_advice(a) for a in warnings]
+
+
+def _advice(a: object) -> Advice:
+    from .kb import Advice as KbAdvice
+
+    assert isinstance(a, KbAdvice)
+    return Advice(id=a.id, text=a.text, sources=list(a.sources))
+
+
+def monitoring(ctx: Context) -> list[Advice]:
+    return [_advice(a) for a in ctx.kb.plan.monitoring if holds(a.when, ctx)]
+
+
+def prevention(ctx: Context) -> list[Advice]:
+    return [_advice(a) for a in ctx.kb.plan.prevention if holds(a.when, ctx)]
+
+
+def diet(ctx: Context) -> DietPlan | None:
+    d = ctx.kb.plan.diet
+    if not holds(d.applies_when, ctx):
+        return None
+    case = ctx.case
+    stage = "pregnancy" if case.pregnant else "lactation" if case.breastfeeding else "adult"
+    rda = next(r for r in d.rda if r.life_stage == stage)
+    kind = ("vegan" if "vegan_diet" in ctx.present
+            else "vegetarian" if "vegetarian_diet" in ctx.present else "omnivore")
+    foods = sorted((f for f in d.foods if kind in f.diets and f.value > 0),
+                   key=lambda f: (-f.fortified if kind != "omnivore" else 0, -f.value))
+    items = [DietFood(name=f.name, serving=f.serving, ug=f.value, fortified=f.fortified,
+                      servings_to_target=round(rda.value / f.value, 2), sources=list(f.sources))
+             for f in foods]
+    supplement = d.supplement_text if kind != "omnivore" else None
+    sources = list(dict.fromkeys((*rda.sources, *(d.supplement_advice.sources if supplement
+                                                   else ()))))
+    return DietPlan(target_ug_per_day=rda.value, life_stage=stage, diet=kind, foods=items,
+                    supplement=supplement, sources=sources)
+
+
+def comparison(ctx: Context) -> list[ComparisonRow]:
+    bands = {f"{r.test.id}:{r.band.id}" for r in ctx.readings if r.band is not None}
+    top = ctx.top_cause
+
+    def matched(refs: tuple[str, ...]) -> list[str]:
+        return [r for r in refs if r in ctx.present or r in bands or r == top]
+
+    rows = []
+    for row in ctx.kb.plan.comparison:
+        hits = {
+            "b12_deficiency": matched(row.matches_b12),
+            "electrolyte": matched(row.matches_electrolyte),
+            "other": matched(row.matches_other),
+        }
+        cols = [c for c, h in hits.items() if h]
+        this = cols[0] if len(cols) == 1 else ("mixed" if cols else "unknown")
+        rows.append(ComparisonRow(
+            feature=row.feature, b12_deficiency=row.b12_deficiency,
+            electrolyte=row.electrolyte, other=row.other,
+            this_person=this,  # type: ignore[arg-type]
+            matched=[m for h in hits.values() for m in h], sources=list(row.sources)))
+    return rows

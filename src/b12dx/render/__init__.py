@@ -1,0 +1,1 @@
+"""Renderers: an Assessment as text (Rich), Markdown, HTML, JSON or FHIR."""

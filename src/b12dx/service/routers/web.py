@@ -1,0 +1,439 @@
+"""Web pages: the questionnaire for people with cramps and the clinician view.
+
+Server-rendered Jinja2 templates with a small amount of vanilla JavaScript (no build step).
+
+* ``GET /`` chooses between the two pages.
+* ``GET /questionnaire`` is a shell that ``static/questionnaire.js`` drives one question at a
+  time through ``POST /v1/interview`` (and ``POST /v1/parse`` for the opening description when
+  that endpoint exists); the finished case is posted to ``POST /questionnaire/result``, which
+  renders the plain-language result on the server so that it prints cleanly.
+* ``GET /clinician`` is a plain HTML form; ``POST /clinician`` assesses it and renders the form
+  again (nothing typed is lost) with the result, or with the service's error message next to
+  the field it concerns. ``POST /clinician/fhir`` does the same from a FHIR R4 Bundle, and
+  ``GET /clinician?context=<token>`` from a signed launch context (the CDS Hooks card link).
+* ``POST /clinician/export`` downloads the assessment as JSON or as FHIR.
+
+Every assessment goes through ``b12dx.assess``: the pages add no clinical logic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from ...case import Case
+from ...errors import B12dxError, InputError
+from ...kb import KnowledgeBase, load_kb
+from ...result import Assessment
+
+__all__ = ["TEMPLATES_DIR", "STATIC_DIR", "router", "templates"]
+
+_HERE = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = _HERE / "templates"
+STATIC_DIR = _HERE / "static"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+router = APIRouter(include_in_schema=False)
+
+# Limits on what the pages accept; the service has its own body-size limit too.
+_MAX_BUNDLE_BYTES = 5_000_000
+_MAX_ROWS = 200
+_STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; frame-ancestors 'self'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _kb(request: Request) -> KnowledgeBase:
+    """The KB the app serves (``app.state.kb`` when the service set one), else the packaged one."""
+    kb = getattr(request.app.state, "kb", None)
+    return kb if isinstance(kb, KnowledgeBase) else load_kb()
+
+
+def _assess(case: Case, kb: KnowledgeBase) -> Assessment:
+    from ... import assess
+
+    return assess(case, kb=kb)
+
+
+def _has_route(request: Request, path: str) -> bool:
+    return any(getattr(r, "path", None) == path for r in request.app.routes)
+
+
+def _page(request: Request, name: str, context: dict[str, Any], *,
+          status_code: int = 200) -> HTMLResponse:
+    context = {"kb_version": _kb(request).version, **context}
+    resp = templates.TemplateResponse(request, name, context, status_code=status_code)
+    resp.headers.update(_SECURITY_HEADERS)
+    return resp
+
+
+def _catalogue(kb: KnowledgeBase) -> dict[str, Any]:
+    """What the clinician form offers: findings with synonyms, medicines, lab tests and units."""
+    evidence = [
+        {"id": f.id, "name": f.name, "lay": f.lay_name, "kind": f.kind,
+         "synonyms": list(f.synonyms)}
+        for f in kb.findings if f.kind != "lab"
+    ] + [
+        {"id": r.id, "name": r.name, "lay": r.lay_name, "kind": r.category,
+         "synonyms": list(r.synonyms)}
+        for r in kb.risk_factors
+    ]
+    medicines = sorted({d.name for c in kb.drug_classes for d in c.drugs}
+                       | {b for c in kb.drug_classes for d in c.drugs for b in d.brands},
+                       key=str.lower)
+    labs = [
+        {"id": t.id, "name": t.name, "unit": t.unit,
+         "units": list(dict.fromkeys(u.unit for u in t.units))}
+        for t in kb.labs if t.derived is None
+    ]
+    return {"evidence": evidence, "medicines": medicines, "labs": labs}
+
+
+def _label_of(kb: KnowledgeBase, ident: str) -> str:
+    if ident in kb.finding_by_id:
+        return kb.finding_by_id[ident].name
+    if ident in kb.risk_factor_by_id:
+        return kb.risk_factor_by_id[ident].name
+    return ident
+
+
+# -- the clinician form ---------------------------------------------------------------------
+
+_ROW = re.compile(r"^(findings|meds|labs)-(\d{1,3})-(\w+)$")
+
+
+@dataclass
+class FormState:
+    """The clinician form as typed: strings only, so it can always be shown again unchanged."""
+
+    age: str = ""
+    sex: str = ""
+    pregnant: bool = False
+    findings: list[dict[str, str]] = field(default_factory=list)
+    meds: list[dict[str, str]] = field(default_factory=list)
+    labs: list[dict[str, str]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # field id -> message
+    general_errors: list[str] = field(default_factory=list)
+    # case list index -> form row index (blank rows are skipped when the case is built)
+    _map: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, Any]) -> FormState:
+        rows: dict[str, dict[int, dict[str, str]]] = {"findings": {}, "meds": {}, "labs": {}}
+        for key, value in form.items():
+            m = _ROW.match(key)
+            if m and isinstance(value, str):
+                group, idx, name = m.group(1), int(m.group(2)), m.group(3)
+                if idx < _MAX_ROWS:
+                    rows[group].setdefault(idx, {})[name] = value.strip()
+
+        def ordered(group: str) -> list[dict[str, str]]:
+            return [rows[group][i] for i in sorted(rows[group])]
+
+        return cls(
+            age=str(form.get("age", "")).strip(),
+            sex=str(form.get("sex", "")).strip(),
+            pregnant=str(form.get("pregnant", "")) in ("on", "true", "1", "yes"),
+            findings=ordered("findings"),
+            meds=ordered("meds"),
+            labs=ordered("labs"),
+        )
+
+    @classmethod
+    def from_case(cls, case: Case) -> FormState:
+        """A form filled in from a case (a FHIR Bundle or a launch context)."""
+        return cls(
+            age=f"{case.age:g}",
+            sex=case.sex,
+            pregnant=case.pregnant,
+            findings=[{"id": e.id, "state": e.state} for e in case.evidence],
+            meds=[{"name": m.name or m.drug_class or m.rxnorm or "",
+                   "years": "" if m.years is None else f"{m.years:g}"} for m in case.medications],
+            labs=[{"test": lab.test or lab.loinc or "",
+                   "value": f"{(lab.original_value if lab.original_value is not None
+                                else lab.value):g}",
+                   "unit": lab.original_unit or lab.unit}
+                  for lab in case.labs if lab.original_unit is not None or lab.test is not None],
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        """The case as plain data; blank rows are skipped and remembered for error mapping."""
+        data: dict[str, Any] = {"sex": self.sex or None, "pregnant": self.pregnant}
+        data["age"] = self.age if self.age else None
+        self._map = {"evidence": {}, "medications": {}, "labs": {}}
+        evidence = []
+        for i, row in enumerate(self.findings):
+            if row.get("id"):
+                self._map["evidence"][len(evidence)] = i
+                evidence.append({"id": row["id"], "state": row.get("state") or "present"})
+        meds = []
+        for i, row in enumerate(self.meds):
+            if row.get("name"):
+                self._map["medications"][len(meds)] = i
+                med: dict[str, Any] = {"name": row["name"]}
+                if row.get("years"):
+                    med["years"] = row["years"]
+                meds.append(med)
+        labs = []
+        for i, row in enumerate(self.labs):
+            if row.get("test") and row.get("value"):
+                self._map["labs"][len(labs)] = i
+                labs.append({"test": row["test"], "value": row["value"],
+                             "unit": row.get("unit", "")})
+            elif row.get("value") and not row.get("test"):
+                self.errors[f"labs-{i}-test"] = "choose the test this value belongs to"
+        data.update(evidence=evidence, medications=meds, labs=labs)
+        return data
+
+    def field_for(self, where: str | None) -> str | None:
+        """The form field id for an error location such as ``labs[2].value`` or ``age``."""
+        if not where:
+            return None
+        m = re.match(r"^(evidence|medications|labs)[\[.](\d+)\]?(?:\.(\w+))?", where)
+        if m is None:
+            top = where.split(".")[0].split("[")[0]
+            return top if top in ("age", "sex", "pregnant") else None
+        group, idx, sub = m.group(1), int(m.group(2)), m.group(3)
+        row = self._map.get(group, {}).get(idx)
+        if row is None:
+            return None
+        if group == "evidence":
+            return f"findings-{row}-id"
+        if group == "medications":
+            return f"meds-{row}-{'years' if sub == 'years' else 'name'}"
+        return f"labs-{row}-{sub if sub in ('value', 'unit') else 'test'}"
+
+    def add_error(self, where: str | None, message: str) -> None:
+        target = self.field_for(where)
+        if target is None:
+            self.general_errors.append(f"{where}: {message}" if where else message)
+        else:
+            self.errors.setdefault(target, message)
+
+
+def _case_from_state(state: FormState) -> Case | None:
+    """Validate the form into a Case, recording every problem next to its field."""
+    data = state.to_data()
+    try:
+        case = Case.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = err["loc"]
+            where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
+            where = where.replace(".[", "[")
+            msg = err["msg"]
+            if loc and loc[-1] == "sex":
+                msg = "choose female or male"
+            elif loc and loc[-1] == "age" and data.get("age") is None:
+                msg = "enter the person's age in years"
+            state.add_error(where, msg)
+        return None
+    return None if state.errors else case
+
+
+def _render_clinician(request: Request, state: FormState, *, case: Case | None = None,
+                      result: Assessment | None = None, status_code: int = 200,
+                      fhir_text: str = "", notes: list[str] | None = None) -> HTMLResponse:
+    kb = _kb(request)
+    return _page(request, "clinician.html", {
+        "form": state,
+        "catalogue": _catalogue(kb),
+        "labels": {i: _label_of(kb, i) for i in kb.evidence_ids},
+        "result": result,
+        "case_json": case.model_dump_json(by_alias=True, exclude_none=True) if case else "",
+        "kb": kb,
+        "fhir_text": fhir_text,
+        "notes": notes or [],
+    }, status_code=status_code)
+
+
+def _assess_state(request: Request, state: FormState, **extra: Any) -> HTMLResponse:
+    kb = _kb(request)
+    case = _case_from_state(state)
+    if case is None:
+        return _render_clinician(request, state, status_code=422, **extra)
+    try:
+        result = _assess(case, kb)
+    except InputError as exc:
+        state.add_error(exc.where, exc.message)
+        return _render_clinician(request, state, status_code=422, **extra)
+    return _render_clinician(request, state, case=result.case, result=result, **extra)
+
+
+# -- FHIR and launch context (the service's helpers, when present) ---------------------------
+
+
+def _fhir_to_case(data: Any, kb: KnowledgeBase) -> tuple[Case, list[str]]:
+    """A FHIR R4 resource or Bundle -> (Case, notes about what could not be mapped)."""
+    from ... import fhir  # type: ignore[attr-defined]
+
+    converter: Callable[..., Any] | None = None
+    for name in ("case_from_fhir", "bundle_to_case", "to_case", "parse_fhir"):
+        converter = getattr(fhir, name, None)
+        if converter is not None:
+            break
+    if converter is None:  # pragma: no cover - depends on the service module's API
+        raise B12dxError("this build cannot read FHIR (b12dx.fhir has no converter)")
+    out = converter(data, kb=kb)
+    notes: list[str] = []
+    if isinstance(out, tuple):
+        out, extra = out[0], out[1:]
+        for item in extra:
+            if isinstance(item, list):
+                notes += [str(n) for n in item]
+    if not isinstance(out, Case):
+        case = getattr(out, "case", None)
+        unmapped = getattr(out, "unmapped", None) or getattr(out, "notes", None) or []
+        notes += [str(getattr(n, "text", n)) for n in unmapped]
+        out = case
+    if not isinstance(out, Case):  # pragma: no cover
+        raise B12dxError("b12dx.fhir returned no Case")
+    return out, notes
+
+
+# -- routes ---------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> HTMLResponse:
+    return _page(request, "home.html", {})
+
+
+@router.get("/questionnaire", response_class=HTMLResponse)
+def questionnaire(request: Request) -> HTMLResponse:
+    kb = _kb(request)
+    return _page(request, "questionnaire.html", {
+        "parse_available": _has_route(request, "/v1/parse"),
+        "min_age": kb.meta.min_age.value,
+        "lay_disclaimer": kb.meta.lay_disclaimer,
+    })
+
+
+@router.post("/questionnaire/result", response_class=HTMLResponse)
+async def questionnaire_result(request: Request) -> HTMLResponse:
+    kb = _kb(request)
+    form = await request.form()
+    raw = form.get("case")
+    error: str | None = None
+    result: Assessment | None = None
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else None
+        case = Case.model_validate(data)
+        result = _assess(case, kb)
+    except (ValueError, ValidationError) as exc:
+        error = f"the answers could not be read ({exc.__class__.__name__}); please start again"
+    except InputError as exc:
+        error = str(exc)
+    if result is None:
+        return _page(request, "error.html", {"message": error}, status_code=422)
+    return _page(request, "result.html", {
+        "result": result, "kb": kb,
+        "labels": {i: _label_of(kb, i) for i in kb.evidence_ids},
+        "lay_disclaimer": kb.meta.lay_disclaimer,
+    })
+
+
+@router.get("/clinician", response_class=HTMLResponse)
+def clinician(request: Request, context: str | None = None) -> HTMLResponse:
+    if not context:
+        return _render_clinician(request, FormState(labs=[{}], meds=[{}]))
+    kb = _kb(request)
+    try:
+        from .. import launch  # type: ignore[attr-defined]
+
+        case = launch.read_context(context, kb=kb)
+    except B12dxError as exc:
+        state = FormState(labs=[{}], meds=[{}])
+        state.general_errors.append(f"the launch link could not be used: {exc}")
+        return _render_clinician(request, state, status_code=400)
+    state = FormState.from_case(case)
+    return _assess_state(request, state, notes=["Filled in from the record that opened this "
+                                                "page; check it before relying on the result."])
+
+
+@router.post("/clinician", response_class=HTMLResponse)
+async def clinician_submit(request: Request) -> HTMLResponse:
+    form = await request.form()
+    state = FormState.from_form({k: v for k, v in form.items()})
+    return _assess_state(request, state)
+
+
+@router.post("/clinician/fhir", response_class=HTMLResponse)
+async def clinician_fhir(request: Request) -> HTMLResponse:
+    kb = _kb(request)
+    form = await request.form()
+    text = form.get("bundle")
+    upload = form.get("file")
+    raw = text if isinstance(text, str) else ""
+    if upload is not None and not isinstance(upload, str):
+        content = await upload.read(_MAX_BUNDLE_BYTES + 1)
+        if content:
+            raw = content.decode("utf-8", errors="replace")
+    state = FormState(labs=[{}], meds=[{}])
+    if not raw.strip():
+        state.errors["fhir-bundle"] = "paste a FHIR R4 Bundle or choose a .json file"
+        return _render_clinician(request, state, status_code=422)
+    if len(raw) > _MAX_BUNDLE_BYTES:
+        state.errors["fhir-bundle"] = f"the Bundle is larger than {_MAX_BUNDLE_BYTES} bytes"
+        return _render_clinician(request, state, status_code=413)
+    try:
+        data = json.loads(raw)
+        case, notes = _fhir_to_case(data, kb)
+    except ValueError as exc:
+        state.errors["fhir-bundle"] = f"not valid JSON: {exc}"
+        return _render_clinician(request, state, status_code=422, fhir_text=raw)
+    except B12dxError as exc:
+        state.errors["fhir-bundle"] = str(exc)
+        return _render_clinician(request, state, status_code=422, fhir_text=raw)
+    state = FormState.from_case(case)
+    notes = ["Filled in from the FHIR Bundle; check it before relying on the result.", *notes]
+    return _assess_state(request, state, notes=notes)
+
+
+@router.post("/clinician/export")
+async def clinician_export(request: Request) -> Response:
+    kb = _kb(request)
+    form = await request.form()
+    raw, fmt = form.get("case"), form.get("format")
+    try:
+        case = Case.model_validate(json.loads(raw) if isinstance(raw, str) else None)
+        result = _assess(case, kb)
+    except (ValueError, ValidationError, InputError) as exc:
+        return Response(f"cannot export: {exc}", status_code=422, media_type="text/plain")
+    name = (result.case_id or "assessment").replace('"', "")
+    if fmt == "fhir":
+        from ...render import fhir as fhir_render  # type: ignore[attr-defined]
+
+        to_fhir = getattr(fhir_render, "render", None) or getattr(fhir_render, "to_fhir")
+        body = to_fhir(result)
+        text = body if isinstance(body, str) else json.dumps(body, indent=2)
+        return Response(text, media_type="application/fhir+json", headers={
+            "Content-Disposition": f'attachment; filename="{name}.fhir.json"'})
+    return Response(result.to_json(), media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{name}.json"'})
+
+
+@router.get("/static/{path:path}")
+def static(path: str) -> Response:
+    target = (STATIC_DIR / path).resolve()
+    if not target.is_file() or STATIC_DIR not in target.parents:
+        return Response("not found", status_code=404, media_type="text/plain")
+    media = _STATIC_TYPES.get(target.suffix, "application/octet-stream")
+    return FileResponse(target, media_type=media, headers={"Cache-Control": "max-age=300"})
