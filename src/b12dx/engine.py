@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +38,9 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+
+# Posteriors are exact to this absolute error; rows whose rounding bound exceeds it are redone.
+_TOLERANCE = 1e-11
 
 # Subsets are enumerated in chunks of at most this many rows, bounding memory for large k.
 _SUBSET_CHUNK = 1 << 14
@@ -105,38 +109,55 @@ def _subset_masks(k: int, start: int, stop: int) -> tuple[FloatArray, FloatArray
     return bits, signs
 
 
-def _quickscore(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray
-                ) -> tuple[FloatArray, FloatArray]:
-    """Rows that all have exactly ``k = pos.shape[1]`` present findings."""
+def _quickscore(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray,
+                dtype: type[np.floating[Any]] = np.float64
+                ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Rows that all have exactly ``k = pos.shape[1]`` present findings.
+
+    Returns posteriors, log P(evidence) and a per-row error bound estimate: the signed sum
+    loses about ``eps * sum|terms| / |sum terms|`` of relative accuracy.
+    """
     n_rows, k = pos.shape
-    base_c = neg.astype(np.float64) @ net.log1m_q  # (N, n)
-    base_l = neg.astype(np.float64) @ net.log1m_leak  # (N,)
-    pos_c = net.log1m_q[pos]  # (N, k, n)
-    pos_l = net.log1m_leak[pos]  # (N, k)
-    p = prior[:, None, :]
+    log1m_q = net.log1m_q.astype(dtype)
+    log1m_leak = net.log1m_leak.astype(dtype)
+    base_c = neg.astype(dtype) @ log1m_q  # (N, n)
+    base_l = neg.astype(dtype) @ log1m_leak  # (N,)
+    pos_c = log1m_q[pos]  # (N, k, n)
+    pos_l = log1m_leak[pos]  # (N, k)
+    p = prior.astype(dtype)[:, None, :]
     total = 2**k
-    chunks: list[tuple[FloatArray, FloatArray, FloatArray]] = []  # (log|term|, sign, ratio-sum)
+    chunks = []
     for start in range(0, total, _SUBSET_CHUNK):
         bits, signs = _subset_masks(k, start, min(total, start + _SUBSET_CHUNK))
+        bits = bits.astype(dtype)
         b = base_c[:, None, :] + np.einsum("sk,Nkn->Nsn", bits, pos_c)  # (N, S, n)
         lk = base_l[:, None] + pos_l @ bits.T  # (N, S)
-        on = p * np.exp(b)  # p_j * prod(1-q): the cause "on" factor
-        t = (1.0 - p) + on  # (N, S, n)
-        log_t = np.log(t)
-        log_term = lk + log_t.sum(axis=2)  # (N, S)
-        chunks.append((log_term, np.broadcast_to(signs, log_term.shape), on / t))
+        on = p * np.exp(b)  # p_j * prod(1 - q): the factor with cause j present
+        t = (1 - p) + on  # (N, S, n)
+        log_term = lk + np.log(t).sum(axis=2)  # (N, S)
+        chunks.append((log_term, signs.astype(dtype), on / t))
     # Rescale by the largest |term| so that exp never under- or overflows.
     shift = np.max([c[0].max(axis=1) for c in chunks], axis=0)  # (N,)
-    z = np.zeros(n_rows)
-    num = np.zeros((n_rows, net.n_causes))
+    z = np.zeros(n_rows, dtype=dtype)
+    z_abs = np.zeros(n_rows, dtype=dtype)
+    num = np.zeros((n_rows, net.n_causes), dtype=dtype)
+    num_abs = np.zeros((n_rows, net.n_causes), dtype=dtype)
     for log_term, signs, ratio in chunks:
-        w = signs * np.exp(log_term - shift[:, None])  # (N, S)
+        mag = np.exp(log_term - shift[:, None])  # (N, S)
+        w = signs[None, :] * mag
         z += w.sum(axis=1)
+        z_abs += mag.sum(axis=1)
         num += np.einsum("Ns,Nsn->Nn", w, ratio)
+        num_abs += np.einsum("Ns,Nsn->Nn", mag, ratio)
+    eps = float(np.finfo(dtype).eps)
     with np.errstate(divide="ignore", invalid="ignore"):
-        post = num / z[:, None]
-        log_z = np.log(z) + shift
-    return np.clip(post, 0.0, 1.0), log_z
+        post = (num / z[:, None]).astype(np.float64)
+        log_z = (np.log(z) + shift).astype(np.float64)
+        # absolute rounding bound of each posterior: the signed sums' cancellation
+        bound = eps * 4 * (num_abs + np.abs(num / z[:, None]) * z_abs[:, None]) / np.abs(z)[:, None]
+        err = bound.astype(np.float64).max(axis=1)
+        err = np.where(np.isfinite(err) & (z > 0), err, np.inf)
+    return np.clip(post, 0.0, 1.0), log_z, err
 
 
 def _enumerate(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray
@@ -191,7 +212,17 @@ def infer(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray
         # present indices first, padding last, then keep the first k columns
         order = np.argsort(sel < 0, axis=1, kind="stable")
         sel = np.take_along_axis(sel, order, axis=1)[:, : int(k)]
-        post[rows], log_z[rows] = _quickscore(net, prior[rows], sel, neg[rows])
+        p_rows, lz_rows, err = _quickscore(net, prior[rows], sel, neg[rows])
+        # Cancellation in the signed sum can cost digits when the evidence is very unlikely;
+        # redo those rows in extended precision, and enumerate if even that is not enough.
+        bad = err > _TOLERANCE
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            p2, lz2, err2 = _quickscore(net, prior[rows[idx]], sel[idx], neg[rows[idx]],
+                                        np.longdouble)
+            p_rows[idx], lz_rows[idx] = p2, lz2
+            use_enum[rows[idx[err2 > _TOLERANCE]]] = True
+        post[rows], log_z[rows] = p_rows, lz_rows
     if use_enum.any():
         rows = np.flatnonzero(use_enum)
         post[rows], log_z[rows] = _enumerate(net, prior[rows], pos[rows], neg[rows])

@@ -1,0 +1,47 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+# Each creates the virtual environment (and installs system packages the tests need) when missing.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check lint typecheck validate bench schemas dev clean system
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[all,dev]'
+	touch $(STAMP)
+
+dev: $(STAMP)
+
+## the main job on a bundled example
+demo: $(STAMP)
+	$(VENV)/bin/b12dx demo
+
+system:
+	bash scripts/setup-system.sh
+
+## the whole test suite, as CI runs it
+test: $(STAMP) system
+	bash scripts/test.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+validate: $(STAMP)
+	$(VENV)/bin/b12dx kb validate
+
+check: lint typecheck validate
+
+schemas: $(STAMP)
+	$(PY) -m b12dx.schemas schemas
+
+bench: $(STAMP)
+	$(PY) bench/core.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,175 @@
+"""The engine against a brute-force oracle, and the properties noisy-OR must have."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from b12dx.engine import Network, infer
+
+
+def make_net(leak: np.ndarray, q: np.ndarray) -> Network:
+    m, n = q.shape
+    return Network(tuple(f"c{j}" for j in range(n)), tuple(f"f{i}" for i in range(m)),
+                   {f"c{j}": j for j in range(n)}, {f"f{i}": i for i in range(m)},
+                   np.log1p(-leak), np.log1p(-q), {})
+
+
+def brute_force(leak, q, prior, pos, neg):
+    """P(C_j | evidence) by summing over every cause configuration, in plain Python."""
+    n = q.shape[1]
+    z = 0.0
+    num = [0.0] * n
+    for config in itertools.product((0, 1), repeat=n):
+        p = 1.0
+        for j, on in enumerate(config):
+            p *= prior[j] if on else 1 - prior[j]
+        for i in list(pos) + list(neg):
+            absent = 1 - leak[i]
+            for j, on in enumerate(config):
+                if on:
+                    absent *= 1 - q[i, j]
+            p *= (1 - absent) if i in pos else absent
+        z += p
+        for j, on in enumerate(config):
+            if on:
+                num[j] += p
+    return np.array(num) / z, np.log(z)
+
+
+@st.composite
+def networks(draw, max_causes=5, max_findings=7):
+    n = draw(st.integers(1, max_causes))
+    m = draw(st.integers(1, max_findings))
+    prob = st.floats(0.001, 0.95)
+    leak = np.array(draw(st.lists(prob, min_size=m, max_size=m)))
+    q = np.array(draw(st.lists(st.lists(st.floats(0.0, 0.99), min_size=n, max_size=n),
+                               min_size=m, max_size=m)))
+    mask = np.array(draw(st.lists(st.lists(st.booleans(), min_size=n, max_size=n),
+                                  min_size=m, max_size=m)))
+    q = q * mask
+    prior = np.array(draw(st.lists(st.floats(0.0005, 0.95), min_size=n, max_size=n)))
+    states = draw(st.lists(st.sampled_from(("present", "absent", "unknown")), min_size=m,
+                           max_size=m))
+    pos = [i for i, s in enumerate(states) if s == "present"]
+    neg = [i for i, s in enumerate(states) if s == "absent"]
+    return leak, q, prior, pos, neg
+
+
+def run(leak, q, prior, pos, neg, pad=2):
+    net = make_net(leak, q)
+    p = np.array(pos + [-1] * pad, dtype=np.int64)[None, :]
+    n_mask = np.zeros((1, len(leak)), dtype=bool)
+    n_mask[0, neg] = True
+    post, log_z = infer(net, prior[None, :], p, n_mask)
+    return post[0], log_z[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(networks())
+def test_engine_equals_brute_force(case):
+    leak, q, prior, pos, neg = case
+    post, log_z = run(leak, q, prior, pos, neg)
+    expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
+    np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
+    assert abs(log_z - expected_log_z) < 1e-9
+
+
+@settings(max_examples=100, deadline=None)
+@given(networks())
+def test_posteriors_are_probabilities(case):
+    post, _ = run(*case)
+    assert np.all(post >= 0) and np.all(post <= 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(networks(), st.randoms(use_true_random=False))
+def test_evidence_order_does_not_matter(case, rnd):
+    leak, q, prior, pos, neg = case
+    shuffled_pos, shuffled_neg = pos[:], neg[:]
+    rnd.shuffle(shuffled_pos)
+    rnd.shuffle(shuffled_neg)
+    a, _ = run(leak, q, prior, pos, neg)
+    b, _ = run(leak, q, prior, shuffled_pos, shuffled_neg)
+    np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(networks(), st.sampled_from(("present", "absent")))
+def test_zero_strength_finding_changes_nothing(case, state):
+    leak, q, prior, pos, neg = case
+    base, _ = run(leak, q, prior, pos, neg)
+    # append a finding whose links all have strength 0
+    leak2 = np.append(leak, 0.3)
+    q2 = np.vstack([q, np.zeros(q.shape[1])])
+    new = len(leak)
+    post, _ = run(leak2, q2, prior, pos + ([new] if state == "present" else []),
+                  neg + ([new] if state == "absent" else []))
+    np.testing.assert_allclose(post, base, atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(networks(), st.integers(0, 10))
+def test_present_finding_never_lowers_its_only_parent(case, pick):
+    leak, q, prior, pos, neg = case
+    n = q.shape[1]
+    j = pick % n
+    leak2 = np.append(leak, 0.05)
+    row = np.zeros(n)
+    row[j] = 0.6
+    q2 = np.vstack([q, row])
+    before, _ = run(leak, q, prior, pos, neg)
+    after, _ = run(leak2, q2, prior, [*pos, len(leak)], neg)
+    assert after[j] >= before[j] - 1e-12
+
+
+def test_quickscore_and_enumeration_agree():
+    rng = np.random.default_rng(7)
+    n, m = 4, 16
+    leak = rng.uniform(0.01, 0.3, m)
+    q = rng.uniform(0, 0.9, (m, n))
+    prior = rng.uniform(0.01, 0.5, n)
+    pos = list(range(14))  # more present findings than causes: the enumeration path
+    neg = [14, 15]
+    many, lz_many = run(leak, q, prior, pos, neg)
+    expected, lz = brute_force(leak, q, prior, pos, neg)
+    np.testing.assert_allclose(many, expected, atol=1e-9)
+    assert abs(lz_many - lz) < 1e-9
+
+
+def test_batch_equals_single_rows():
+    rng = np.random.default_rng(3)
+    n, m = 5, 9
+    leak = rng.uniform(0.01, 0.3, m)
+    q = rng.uniform(0, 0.9, (m, n))
+    net = make_net(leak, q)
+    rows = 25
+    prior = rng.uniform(0.01, 0.5, (rows, n))
+    pos = np.full((rows, 4), -1)
+    neg = np.zeros((rows, m), dtype=bool)
+    for r in range(rows):
+        k = rng.integers(0, 5)
+        chosen = rng.choice(m, size=k + 2, replace=False)
+        pos[r, :k] = chosen[:k]
+        neg[r, chosen[k:]] = True
+    batch, _ = infer(net, prior, pos, neg)
+    for r in range(rows):
+        single, _ = infer(net, prior[r : r + 1], pos[r : r + 1], neg[r : r + 1])
+        np.testing.assert_allclose(batch[r], single[0], atol=1e-15)
+
+
+@pytest.mark.parametrize("zero_prior", [0, 2])
+def test_zero_prior_cause_stays_zero(zero_prior):
+    rng = np.random.default_rng(11)
+    leak = rng.uniform(0.01, 0.3, 5)
+    q = rng.uniform(0, 0.9, (5, 3))
+    prior = np.array([0.2, 0.3, 0.1])
+    prior[zero_prior] = 0.0
+    post, _ = run(leak, q, prior, [0, 1], [2])
+    assert post[zero_prior] == 0.0
+    expected, _ = brute_force(leak, q, prior, [0, 1], [2])
+    np.testing.assert_allclose(post, expected, atol=1e-9)
