@@ -48,15 +48,19 @@ def resolve_url(url: str | None = None) -> str:
         raw = f"sqlite:///{Path(raw).expanduser().resolve()}"
     for prefix in ("postgresql://", "postgres://"):
         if raw.startswith(prefix):
-            raw = "postgresql+psycopg://" + raw[len(prefix):]
+            raw = "postgresql+psycopg://" + raw[len(prefix) :]
     try:
         parsed = sa.make_url(raw)
     except sa.exc.ArgumentError:
-        raise InputError(f"{raw!r} is not a database URL; use sqlite:///PATH or "
-                         f"postgresql://USER@HOST:PORT/DB", where=DATABASE_ENV) from None
+        raise InputError(
+            f"{raw!r} is not a database URL; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB",
+            where=DATABASE_ENV,
+        ) from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise InputError(f"database {parsed.get_backend_name()!r} is not supported; use "
-                         "SQLite or PostgreSQL", where=DATABASE_ENV)
+        raise InputError(
+            f"database {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL",
+            where=DATABASE_ENV,
+        )
     return raw
 
 
@@ -65,12 +69,14 @@ def create_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
-            raise InputError("an in-memory SQLite database would lose every record; give a file",
-                             where=DATABASE_ENV)
+            raise InputError(
+                "an in-memory SQLite database would lose every record; give a file",
+                where=DATABASE_ENV,
+            )
         Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False,
-                               "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
         _sqlite_events(engine)
         return engine
     try:

@@ -1,4 +1,4 @@
-"""Longitudinal records: the pydantic models at the edges of the store (schema ``b12dx/records/v1``).
+"""Longitudinal records: pydantic models at the edges of the store (``b12dx/records/v1``).
 
 ``*In`` models are what a caller writes (CLI options, request bodies, JSON Lines import);
 the other models are what the store returns. Every stored record has a ``uid`` (a UUID that

@@ -7,6 +7,8 @@ PostgreSQL hold the same values and an export round-trips byte for byte.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
 __all__ = [
@@ -35,7 +37,7 @@ def _uid() -> sa.Column[str]:
     return sa.Column("uid", sa.String(32), nullable=False, unique=True)
 
 
-def _created() -> sa.Column[sa.DateTime]:
+def _created() -> sa.Column[dt.datetime]:
     return sa.Column("created_at", sa.DateTime(), nullable=False)
 
 
@@ -74,8 +76,7 @@ people = sa.Table(
     sa.Column("conditions", sa.Text, nullable=False),  # JSON list of KB evidence ids
     _created(),
     # one ref per owner; the local owner (NULL) is folded to 0 so that it is unique too
-    sa.Index("ux_people_owner_ref", sa.func.coalesce(sa.column("owner_id"), 0), "ref",
-             unique=True),
+    sa.Index("ux_people_owner_ref", sa.func.coalesce(sa.column("owner_id"), 0), "ref", unique=True),
 )
 
 labs = sa.Table(

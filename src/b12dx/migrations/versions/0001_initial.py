@@ -18,13 +18,14 @@ depends_on = None
 _EVENT_TABLES = ("labs", "symptoms", "treatments", "assessments", "reviews")
 
 
-def _tail(table: str) -> list[object]:
+def _tail(table: str) -> list[sa.schema.SchemaItem]:
     return [
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=f"pk_{table}"),
         sa.UniqueConstraint("uid", name=f"uq_{table}_uid"),
-        sa.ForeignKeyConstraint(["person_id"], ["people.id"], ondelete="CASCADE",
-                                name=f"fk_{table}_person_id_people"),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], ondelete="CASCADE", name=f"fk_{table}_person_id_people"
+        ),
     ]
 
 
@@ -53,11 +54,13 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_people"),
         sa.UniqueConstraint("uid", name="uq_people_uid"),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE",
-                                name="fk_people_owner_id_users"),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], ondelete="CASCADE", name="fk_people_owner_id_users"
+        ),
     )
-    op.create_index("ux_people_owner_ref", "people",
-                    [sa.text("coalesce(owner_id, 0)"), "ref"], unique=True)
+    op.create_index(
+        "ux_people_owner_ref", "people", [sa.text("coalesce(owner_id, 0)"), "ref"], unique=True
+    )
     op.create_table(
         "labs",
         sa.Column("id", sa.Integer, nullable=False),

@@ -1,0 +1,547 @@
+"""Treatment response and follow-up: is B12 treatment working, and when is the next review due?
+
+``review(timeline, as_of=...)`` reads one person's records and applies the guideline follow-up
+rules of the knowledge base (``followup.toml``): review after a set time on treatment (sooner in
+pregnancy or breastfeeding); improved → continue, for life when the cause is irreversible; not
+improved or worse → increase the frequency or switch to injections and consider other
+diagnoses; new or worse neurological symptoms → urgent; no B12 re-testing once established on
+long-term replacement; potassium early on when severe pernicious anaemia is treated. Every flag
+carries its reason (the facts of this person) and the rule's sources. All numbers (intervals,
+windows) come from the rules' params; this module only compares dates and diary scores.
+
+Response is read from the symptom diary: each domain (cramp episodes per week, worst severity,
+tightness, tingling/numbness, balance, fatigue) at baseline (the last entry on or before the
+start of treatment, else the first entry after it) against the latest entry. Improved: some
+domain better and none worse. Worse: any domain worse. Not improved: no change. A review the
+clinician recorded after the latest diary entry overrides the computed response.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import Issue, KnowledgeBaseError
+from .kb import FollowupRule, KnowledgeBase, load_kb
+from .store.records import SYMPTOM_FIELDS, Lab, Symptoms, Timeline, Treatment
+
+__all__ = [
+    "REVIEW_SCHEMA",
+    "CourseStatus",
+    "DomainChange",
+    "Flag",
+    "LabTrend",
+    "ReviewResult",
+    "add_months",
+    "review",
+]
+
+REVIEW_SCHEMA: Literal["b12dx/review/v1"] = "b12dx/review/v1"
+Level = Literal["urgent", "action", "info"]
+Change = Literal["better", "same", "worse", "new", "unknown"]
+Response = Literal["improved", "not_improved", "worse", "unknown"]
+
+# The follow-up rules this module interprets (ids in followup.toml) and the params it reads.
+RULE_REVIEW = "review_after_starting"
+RULE_IMPROVED = "improved_continue"
+RULE_NOT_IMPROVED = "not_improved_escalate"
+RULE_NEURO = "neuro_worse_urgent"
+RULE_NO_RETEST = "no_b12_retest_long_term"
+RULE_POTASSIUM = "potassium_first_48h"
+PARAM_MONTHS = "months"
+PARAM_MONTHS_PREGNANCY = "months_pregnancy"
+PARAM_HOURS = "hours"
+
+# Diary domains that are neurological: new or worse ones make the review urgent.
+NEURO_FIELDS = ("tingling_numbness", "balance")
+# KB lab ids: B12 tests (not to be repeated on long-term replacement) and the trends shown.
+B12_TESTS = ("b12_total", "b12_active")
+TREND_TESTS = ("b12_total", "b12_active", "mma", "homocysteine", "haemoglobin", "mcv")
+PERNICIOUS_ANAEMIA = "autoimmune_gastritis"
+SEVERE_HB_BAND_TAG = "severe"
+HOURS_PER_DAY = 24  # calendar arithmetic, not a clinical number
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Flag(_Out):
+    """Something the clinician should do or know, with why and on what authority."""
+
+    id: str
+    level: Level
+    text: str  # what the guideline says to do
+    reason: str  # the facts of this person that made the rule fire
+    rule: str
+    sources: list[str]
+    evidence: str
+
+
+class DomainChange(_Out):
+    domain: str
+    baseline: int | None
+    latest: int | None
+    change: Change
+
+
+class LabTrend(_Out):
+    test: str
+    name: str
+    unit: str
+    first_date: dt.date
+    first_value: float  # in the KB's canonical unit
+    latest_date: dt.date
+    latest_value: float
+    latest_band: str | None
+    n: int
+
+
+class CourseStatus(_Out):
+    """The treatment course under review and its review date."""
+
+    treatment_uid: str
+    started_on: dt.date
+    route: str
+    product: str
+    dose: str
+    frequency: str
+    lifelong: bool
+    review_due: dt.date
+    review_interval_months: float
+    reviewed_on: dt.date | None
+    overdue: bool
+
+
+class ReviewResult(_Out):
+    """The follow-up review of one person on one day (schema ``b12dx/review/v1``)."""
+
+    schema_: Literal["b12dx/review/v1"] = Field(default=REVIEW_SCHEMA, alias="schema")
+    person: str
+    as_of: dt.date
+    course: CourseStatus | None
+    response: Response
+    response_basis: Literal["diary", "recorded_review", "none"]
+    baseline_date: dt.date | None
+    latest_date: dt.date | None
+    changes: list[DomainChange]
+    labs: list[LabTrend]
+    flags: list[Flag]
+    kb_version: str
+    kb_sha256: str
+
+    @property
+    def urgent(self) -> bool:
+        return any(f.level == "urgent" for f in self.flags)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def add_months(day: dt.date, months: float) -> dt.date:
+    """*day* plus *months* calendar months (fractions as a share of the month that follows)."""
+    whole = math.floor(months)
+    y, m = divmod(day.month - 1 + whole, 12)
+    year, month = day.year + y, m + 1
+    d = min(day.day, calendar.monthrange(year, month)[1])
+    out = dt.date(year, month, d)
+    frac = months - whole
+    if frac:
+        out += dt.timedelta(days=round(frac * calendar.monthrange(year, month)[1]))
+    return out
+
+
+def _rule(kb: KnowledgeBase, rule_id: str, *params: str) -> FollowupRule:
+    for rule in kb.followup:
+        if rule.id == rule_id:
+            missing = [p for p in params if p not in rule.params]
+            if missing:
+                raise KnowledgeBaseError(
+                    [Issue(f"followup.toml ({rule_id})", f"missing params {missing}")]
+                )
+            return rule
+    raise KnowledgeBaseError(
+        [Issue("followup.toml", f"no follow-up rule {rule_id!r}; b12dx.monitor needs it")]
+    )
+
+
+def _flag(
+    rule: FollowupRule, flag_id: str, level: Level, reason: str, text: str | None = None
+) -> Flag:
+    return Flag(
+        id=flag_id,
+        level=level,
+        text=text or rule.text,
+        reason=reason,
+        rule=rule.id,
+        sources=list(rule.sources),
+        evidence=rule.evidence,
+    )
+
+
+def _canonical(kb: KnowledgeBase, lab: Lab) -> float:
+    from .labs import convert
+
+    return convert(kb.lab_by_id[lab.test], lab.value, lab.unit)
+
+
+def _compare(before: int | None, after: int | None) -> Change:
+    if after is None:
+        return "unknown"
+    if before is None:
+        return "new" if after > 0 else "unknown"
+    if after < before:
+        return "better"
+    if after > before:
+        return "new" if before == 0 else "worse"
+    return "same"
+
+
+def _course(treatments: Sequence[Treatment], as_of: dt.date) -> Treatment | None:
+    """The course under review: the latest one active on *as_of* (else the latest started)."""
+    started = [t for t in treatments if t.started_on <= as_of]
+    active = [t for t in started if t.active_on(as_of)]
+    pool = active or started
+    return max(pool, key=lambda t: (t.started_on, t.created_at)) if pool else None
+
+
+def _baseline(diary: Sequence[Symptoms], start: dt.date) -> Symptoms | None:
+    before = [s for s in diary if s.date <= start]
+    if before:
+        return before[-1]
+    return diary[0] if diary else None
+
+
+def _person_conditions(tl: Timeline) -> set[str]:
+    out = set(tl.person.conditions)
+    if tl.assessments:
+        case = tl.assessments[-1].data.get("case")
+        if isinstance(case, dict):
+            for item in case.get("evidence", []) or []:
+                if isinstance(item, dict) and item.get("state", "present") == "present":
+                    out.add(str(item.get("id")))
+    return out
+
+
+def _lifelong(tl: Timeline, course: Treatment) -> bool:
+    if course.lifelong:
+        return True
+    if tl.assessments:
+        plan = tl.assessments[-1].data.get("treatment")
+        if isinstance(plan, dict) and plan.get("lifelong") is True:
+            return True
+    return False
+
+
+# -- the review ------------------------------------------------------------------------------
+
+
+def review(
+    tl: Timeline, *, as_of: dt.date | None = None, kb: KnowledgeBase | None = None
+) -> ReviewResult:
+    """Apply the follow-up rules to one person's records as they stood on *as_of*."""
+    kb = kb or load_kb()
+    as_of = as_of or dt.date.today()
+    person = tl.person
+    flags: list[Flag] = []
+    diary = [s for s in tl.symptoms if s.date <= as_of]
+    labs = [lab for lab in tl.labs if lab.date <= as_of]
+    trends = _lab_trends(kb, labs, sex=person.sex, pregnant=person.pregnant)
+    course = _course(tl.treatments, as_of)
+    if course is None:
+        return ReviewResult(
+            person=person.ref,
+            as_of=as_of,
+            course=None,
+            response="unknown",
+            response_basis="none",
+            baseline_date=None,
+            latest_date=None,
+            changes=[],
+            labs=trends,
+            flags=[],
+            kb_version=kb.version,
+            kb_sha256=kb.sha256,
+        )
+
+    # when the review is due, and whether it happened
+    rule = _rule(kb, RULE_REVIEW, PARAM_MONTHS)
+    months = rule.params[PARAM_MONTHS].value
+    why_interval = "on treatment"
+    if (person.pregnant or person.breastfeeding) and PARAM_MONTHS_PREGNANCY in rule.params:
+        months = rule.params[PARAM_MONTHS_PREGNANCY].value
+        why_interval = "pregnant" if person.pregnant else "breastfeeding"
+    due = add_months(course.started_on, months)
+    held = [
+        r for r in tl.reviews if due <= r.date <= as_of and r.treatment_uid in (None, course.uid)
+    ]
+    reviewed_on = held[0].date if held else None
+    overdue = course.active_on(as_of) and reviewed_on is None and as_of > due
+    status = CourseStatus(
+        treatment_uid=course.uid,
+        started_on=course.started_on,
+        route=course.route,
+        product=course.product,
+        dose=course.dose,
+        frequency=course.frequency,
+        lifelong=_lifelong(tl, course),
+        review_due=due,
+        review_interval_months=months,
+        reviewed_on=reviewed_on,
+        overdue=overdue,
+    )
+    if overdue:
+        flags.append(
+            _flag(
+                rule,
+                "review_overdue",
+                "action",
+                f"review was due on {due.isoformat()} ({months:g} months after "
+                f"starting {course.product} on {course.started_on.isoformat()}, "
+                f"{why_interval}); none recorded since",
+            )
+        )
+    elif reviewed_on is None and course.active_on(as_of):
+        flags.append(
+            _flag(
+                rule,
+                "review_due",
+                "info",
+                f"first review due on {due.isoformat()} ({months:g} months after "
+                f"starting on {course.started_on.isoformat()}, {why_interval})",
+            )
+        )
+
+    # response: from the diary, unless a review recorded later says otherwise
+    after = [s for s in diary if s.date > course.started_on]
+    base = _baseline(diary, course.started_on)
+    latest = after[-1] if after else None
+    changes: list[DomainChange] = []
+    response: Response = "unknown"
+    basis: Literal["diary", "recorded_review", "none"] = "none"
+    if base is not None and latest is not None and latest is not base:
+        for name in SYMPTOM_FIELDS:
+            changes.append(
+                DomainChange(
+                    domain=name,
+                    baseline=getattr(base, name),
+                    latest=getattr(latest, name),
+                    change=_compare(getattr(base, name), getattr(latest, name)),
+                )
+            )
+        kinds = {c.change for c in changes}
+        if kinds & {"worse", "new"}:
+            response = "worse"
+        elif "better" in kinds:
+            response = "improved"
+        elif "same" in kinds:
+            response = "not_improved"
+        basis = "diary" if response != "unknown" else "none"
+    recorded = [
+        r
+        for r in tl.reviews
+        if course.started_on <= r.date <= as_of and r.treatment_uid in (None, course.uid)
+    ]
+    if recorded and (latest is None or recorded[-1].date >= latest.date):
+        response = recorded[-1].outcome
+        basis = "recorded_review"
+
+    flags += _response_flags(kb, tl, status, response, basis, changes)
+    flags += _retest_flags(kb, status, labs, as_of, course)
+    flags += _potassium_flags(kb, tl, course, labs, as_of)
+    order = {"urgent": 0, "action": 1, "info": 2}
+    flags.sort(key=lambda f: order[f.level])
+    return ReviewResult(
+        person=person.ref,
+        as_of=as_of,
+        course=status,
+        response=response,
+        response_basis=basis,
+        baseline_date=base.date if base else None,
+        latest_date=latest.date if latest else None,
+        changes=changes,
+        labs=trends,
+        flags=flags,
+        kb_version=kb.version,
+        kb_sha256=kb.sha256,
+    )
+
+
+def _response_flags(
+    kb: KnowledgeBase,
+    tl: Timeline,
+    course: CourseStatus,
+    response: Response,
+    basis: str,
+    changes: Sequence[DomainChange],
+) -> list[Flag]:
+    flags: list[Flag] = []
+    where = "the clinician's recorded review" if basis == "recorded_review" else "the symptom diary"
+    neuro = [c for c in changes if c.domain in NEURO_FIELDS and c.change in ("worse", "new")]
+    if neuro:
+        rule = _rule(kb, RULE_NEURO)
+        detail = ", ".join(
+            f"{c.domain.replace('_', '/')} {'none' if c.baseline is None else c.baseline} "
+            f"→ {c.latest}"
+            for c in neuro
+        )
+        flags.append(
+            _flag(
+                rule,
+                "neuro_worse",
+                "urgent",
+                f"new or worse neurological symptoms since treatment started ({detail})",
+            )
+        )
+    if response == "improved":
+        rule = _rule(kb, RULE_IMPROVED)
+        better = [c.domain.replace("_", " ") for c in changes if c.change == "better"]
+        reason = f"improved according to {where}"
+        if better:
+            reason += f" ({', '.join(better)})"
+        if course.lifelong:
+            reason += "; the cause is irreversible, so treatment is lifelong"
+        flags.append(_flag(rule, "continue", "info", reason))
+    elif response in ("not_improved", "worse"):
+        rule = _rule(kb, RULE_NOT_IMPROVED)
+        worse = [c.domain.replace("_", " ") for c in changes if c.change in ("worse", "new")]
+        reason = f"{'worse' if response == 'worse' else 'not improved'} according to {where}"
+        if worse:
+            reason += f" ({', '.join(worse)})"
+        reason += (
+            f"; current course: {course.product} {course.dose} {course.frequency} ({course.route})"
+        )
+        flags.append(_flag(rule, "escalate", "action", reason))
+    return flags
+
+
+def _retest_flags(
+    kb: KnowledgeBase,
+    course: CourseStatus,
+    labs: Sequence[Lab],
+    as_of: dt.date,
+    treatment: Treatment,
+) -> list[Flag]:
+    """No B12 re-testing once established on long-term replacement."""
+    if not (course.lifelong and treatment.active_on(as_of)):
+        return []
+    established = course.reviewed_on or (course.review_due if as_of >= course.review_due else None)
+    if established is None:
+        return []
+    rule = _rule(kb, RULE_NO_RETEST)
+    repeats = [lab for lab in labs if lab.test in B12_TESTS and lab.date > established]
+    if repeats:
+        dates = ", ".join(lab.date.isoformat() for lab in repeats)
+        return [
+            _flag(
+                rule,
+                "b12_retest",
+                "action",
+                f"B12 was measured again ({dates}) although the person is established on "
+                f"long-term replacement since {established.isoformat()}; follow "
+                f"symptoms instead",
+            )
+        ]
+    return [
+        _flag(
+            rule,
+            "no_b12_retest",
+            "info",
+            f"established on long-term replacement since {established.isoformat()}",
+        )
+    ]
+
+
+def _potassium_flags(
+    kb: KnowledgeBase, tl: Timeline, course: Treatment, labs: Sequence[Lab], as_of: dt.date
+) -> list[Flag]:
+    """Potassium early in treatment of severe pernicious anaemia."""
+    if PERNICIOUS_ANAEMIA not in _person_conditions(tl):
+        return []
+    rule = _rule(kb, RULE_POTASSIUM, PARAM_HOURS)
+    days = math.ceil(rule.params[PARAM_HOURS].value / HOURS_PER_DAY)
+    end = course.started_on + dt.timedelta(days=days)
+    if not course.started_on <= as_of <= end:
+        return []
+    severe = _severe_anaemia(kb, tl, labs, course.started_on)
+    if severe is None:
+        return []
+    checked = [
+        lab for lab in labs if lab.test == "potassium" and course.started_on <= lab.date <= end
+    ]
+    if checked:
+        last = checked[-1]
+        return [
+            _flag(
+                rule,
+                "potassium_window",
+                "info",
+                f"pernicious anaemia with {severe}; treatment started "
+                f"{course.started_on.isoformat()}; potassium {last.value:g} {last.unit} on "
+                f"{last.date.isoformat()} — keep monitoring until {end.isoformat()}",
+            )
+        ]
+    return [
+        _flag(
+            rule,
+            "potassium_check",
+            "action",
+            f"pernicious anaemia with {severe}; treatment started "
+            f"{course.started_on.isoformat()}; no potassium result since — check it "
+            f"by {end.isoformat()}",
+        )
+    ]
+
+
+def _severe_anaemia(
+    kb: KnowledgeBase, tl: Timeline, labs: Sequence[Lab], start: dt.date
+) -> str | None:
+    """A description of the severe anaemia (from the KB's haemoglobin bands), or None."""
+    from .labs import band_for
+
+    hb = [lab for lab in labs if lab.test == "haemoglobin" and lab.date <= start]
+    test = kb.lab_by_id.get("haemoglobin")
+    if not hb or test is None:
+        return None
+    last = hb[-1]
+    band, _ = band_for(
+        test, _canonical(kb, last), sex=tl.person.sex or "female", pregnant=tl.person.pregnant
+    )
+    if band is None or not band.abnormal or SEVERE_HB_BAND_TAG not in band.id:
+        return None
+    return f"haemoglobin {last.value:g} {last.unit} ({band.label}) on {last.date.isoformat()}"
+
+
+def _lab_trends(
+    kb: KnowledgeBase, labs: Sequence[Lab], *, sex: str | None, pregnant: bool
+) -> list[LabTrend]:
+    from .labs import band_for
+
+    out: list[LabTrend] = []
+    for test_id in TREND_TESTS:
+        series = [lab for lab in labs if lab.test == test_id]
+        test = kb.lab_by_id.get(test_id)
+        if not series or test is None:
+            continue
+        first, last = series[0], series[-1]
+        latest_value = _canonical(kb, last)
+        band, _ = band_for(test, latest_value, sex=sex or "female", pregnant=pregnant)
+        out.append(
+            LabTrend(
+                test=test_id,
+                name=test.name,
+                unit=test.unit,
+                first_date=first.date,
+                first_value=_canonical(kb, first),
+                latest_date=last.date,
+                latest_value=latest_value,
+                latest_band=band.label if band else None,
+                n=len(series),
+            )
+        )
+    return out
