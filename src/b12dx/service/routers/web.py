@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,11 @@ from pydantic import ValidationError
 
 from ...case import Case
 from ...errors import B12dxError, InputError
-from ...kb import KnowledgeBase, load_kb
+from ...kb import KnowledgeBase
 from ...result import Assessment
+from ..deps import KbDep, SettingsDep
 
-__all__ = ["TEMPLATES_DIR", "STATIC_DIR", "router", "templates"]
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "router", "templates"]
 
 _HERE = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = _HERE / "templates"
@@ -43,6 +44,25 @@ STATIC_DIR = _HERE / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 router = APIRouter(include_in_schema=False)
+
+
+def _pct(p: float) -> str:
+    """A probability for display: whole percent, with the extremes kept honest."""
+    if p <= 0:
+        return "0%"
+    if p < 0.01:
+        return "<1%"
+    if p > 0.99 and p < 1:
+        return ">99%"
+    return f"{p * 100:.0f}%"
+
+
+def _g(x: float | None) -> str:
+    return "" if x is None else f"{x:g}"
+
+
+templates.env.filters["pct"] = _pct
+templates.env.filters["g"] = _g
 
 # Limits on what the pages accept; the service has its own body-size limit too.
 _MAX_BUNDLE_BYTES = 5_000_000
@@ -60,12 +80,6 @@ _SECURITY_HEADERS = {
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _kb(request: Request) -> KnowledgeBase:
-    """The KB the app serves (``app.state.kb`` when the service set one), else the packaged one."""
-    kb = getattr(request.app.state, "kb", None)
-    return kb if isinstance(kb, KnowledgeBase) else load_kb()
-
-
 def _assess(case: Case, kb: KnowledgeBase) -> Assessment:
     from ... import assess
 
@@ -76,9 +90,15 @@ def _has_route(request: Request, path: str) -> bool:
     return any(getattr(r, "path", None) == path for r in request.app.routes)
 
 
-def _page(request: Request, name: str, context: dict[str, Any], *,
-          status_code: int = 200) -> HTMLResponse:
-    context = {"kb_version": _kb(request).version, **context}
+def _page(
+    request: Request,
+    kb: KnowledgeBase,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    context = {"kb_version": kb.version, "kb": kb, **context}
     resp = templates.TemplateResponse(request, name, context, status_code=status_code)
     resp.headers.update(_SECURITY_HEADERS)
     return resp
@@ -87,23 +107,60 @@ def _page(request: Request, name: str, context: dict[str, Any], *,
 def _catalogue(kb: KnowledgeBase) -> dict[str, Any]:
     """What the clinician form offers: findings with synonyms, medicines, lab tests and units."""
     evidence = [
-        {"id": f.id, "name": f.name, "lay": f.lay_name, "kind": f.kind,
-         "synonyms": list(f.synonyms)}
-        for f in kb.findings if f.kind != "lab"
+        {
+            "id": f.id,
+            "name": f.name,
+            "lay": f.lay_name,
+            "kind": f.kind,
+            "synonyms": list(f.synonyms),
+        }
+        for f in kb.findings
+        if f.kind != "lab"
     ] + [
-        {"id": r.id, "name": r.name, "lay": r.lay_name, "kind": r.category,
-         "synonyms": list(r.synonyms)}
+        {
+            "id": r.id,
+            "name": r.name,
+            "lay": r.lay_name,
+            "kind": r.category,
+            "synonyms": list(r.synonyms),
+        }
         for r in kb.risk_factors
     ]
-    medicines = sorted({d.name for c in kb.drug_classes for d in c.drugs}
-                       | {b for c in kb.drug_classes for d in c.drugs for b in d.brands},
-                       key=str.lower)
+    medicines = sorted(
+        {d.name for c in kb.drug_classes for d in c.drugs}
+        | {b for c in kb.drug_classes for d in c.drugs for b in d.brands},
+        key=str.lower,
+    )
     labs = [
-        {"id": t.id, "name": t.name, "unit": t.unit,
-         "units": list(dict.fromkeys(u.unit for u in t.units))}
-        for t in kb.labs if t.derived is None
+        {
+            "id": t.id,
+            "name": t.name,
+            "unit": t.unit,
+            "units": list(dict.fromkeys(u.unit for u in t.units)),
+        }
+        for t in kb.labs
+        if t.derived is None
     ]
     return {"evidence": evidence, "medicines": medicines, "labs": labs}
+
+
+def _max_questions(kb: KnowledgeBase) -> int:
+    """An upper bound on the interview's length, for the progress bar: every red-flag
+    question (never cut short) plus the interview's own limit."""
+    from ...interview import interview_settings
+
+    red_flags = sum(1 for f in kb.findings if f.kind == "red_flag" and f.question)
+    return red_flags + int(interview_settings().max_questions.value)
+
+
+def _lay_label_of(kb: KnowledgeBase, ident: str) -> str:
+    if ident in kb.finding_by_id:
+        return kb.finding_by_id[ident].lay_name
+    if ident in kb.risk_factor_by_id:
+        return kb.risk_factor_by_id[ident].lay_name
+    if ident in kb.drug_class_by_id:
+        return kb.drug_class_by_id[ident].lay_name
+    return ident
 
 
 def _label_of(kb: KnowledgeBase, ident: str) -> str:
@@ -159,44 +216,61 @@ class FormState:
     @classmethod
     def from_case(cls, case: Case) -> FormState:
         """A form filled in from a case (a FHIR Bundle or a launch context)."""
-        return cls(
+        state = cls(
             age=f"{case.age:g}",
             sex=case.sex,
             pregnant=case.pregnant,
             findings=[{"id": e.id, "state": e.state} for e in case.evidence],
-            meds=[{"name": m.name or m.drug_class or m.rxnorm or "",
-                   "years": "" if m.years is None else f"{m.years:g}"} for m in case.medications],
-            labs=[{"test": lab.test or lab.loinc or "",
-                   "value": f"{(lab.original_value if lab.original_value is not None
-                                else lab.value):g}",
-                   "unit": lab.original_unit or lab.unit}
-                  for lab in case.labs if lab.original_unit is not None or lab.test is not None],
+            meds=[
+                {
+                    "name": m.name or m.rxnorm or m.drug_class or "",
+                    "years": "" if m.years is None else f"{m.years:g}",
+                }
+                for m in case.medications
+            ],
+            labs=[
+                {
+                    "test": lab.test or lab.loinc or "",
+                    "value": _g(lab.value if lab.original_value is None else lab.original_value),
+                    "unit": lab.original_unit or lab.unit,
+                }
+                for lab in case.labs
+            ],
         )
+        state._map = {
+            "evidence": {i: i for i in range(len(case.evidence))},
+            "medications": {i: i for i in range(len(case.medications))},
+            "labs": {i: i for i in range(len(case.labs))},
+        }
+        return state
 
     def to_data(self) -> dict[str, Any]:
         """The case as plain data; blank rows are skipped and remembered for error mapping."""
         data: dict[str, Any] = {"sex": self.sex or None, "pregnant": self.pregnant}
         data["age"] = self.age if self.age else None
         self._map = {"evidence": {}, "medications": {}, "labs": {}}
-        evidence = []
+        evidence: list[dict[str, Any]] = []
         for i, row in enumerate(self.findings):
             if row.get("id"):
                 self._map["evidence"][len(evidence)] = i
                 evidence.append({"id": row["id"], "state": row.get("state") or "present"})
-        meds = []
+        meds: list[dict[str, Any]] = []
         for i, row in enumerate(self.meds):
             if row.get("name"):
                 self._map["medications"][len(meds)] = i
-                med: dict[str, Any] = {"name": row["name"]}
+                name = row["name"]
+                # a bare number is an RxNorm ingredient code (as FHIR data often give)
+                med: dict[str, Any] = {"rxnorm": name} if name.isdigit() else {"name": name}
                 if row.get("years"):
                     med["years"] = row["years"]
                 meds.append(med)
-        labs = []
+        labs: list[dict[str, Any]] = []
         for i, row in enumerate(self.labs):
             if row.get("test") and row.get("value"):
                 self._map["labs"][len(labs)] = i
-                labs.append({"test": row["test"], "value": row["value"],
-                             "unit": row.get("unit", "")})
+                labs.append(
+                    {"test": row["test"], "value": row["value"], "unit": row.get("unit", "")}
+                )
             elif row.get("value") and not row.get("test"):
                 self.errors[f"labs-{i}-test"] = "choose the test this value belongs to"
         data.update(evidence=evidence, medications=meds, labs=labs)
@@ -248,87 +322,102 @@ def _case_from_state(state: FormState) -> Case | None:
     return None if state.errors else case
 
 
-def _render_clinician(request: Request, state: FormState, *, case: Case | None = None,
-                      result: Assessment | None = None, status_code: int = 200,
-                      fhir_text: str = "", notes: list[str] | None = None) -> HTMLResponse:
-    kb = _kb(request)
-    return _page(request, "clinician.html", {
-        "form": state,
-        "catalogue": _catalogue(kb),
-        "labels": {i: _label_of(kb, i) for i in kb.evidence_ids},
-        "result": result,
-        "case_json": case.model_dump_json(by_alias=True, exclude_none=True) if case else "",
-        "kb": kb,
-        "fhir_text": fhir_text,
-        "notes": notes or [],
-    }, status_code=status_code)
+def _render_clinician(
+    request: Request,
+    kb: KnowledgeBase,
+    state: FormState,
+    *,
+    case: Case | None = None,
+    result: Assessment | None = None,
+    status_code: int = 200,
+    fhir_text: str = "",
+    notes: list[str] | None = None,
+) -> HTMLResponse:
+    return _page(
+        request,
+        kb,
+        "clinician.html",
+        {
+            "form": state,
+            "catalogue": _catalogue(kb),
+            "labels": {i: _label_of(kb, i) for i in kb.evidence_ids},
+            "result": result,
+            "case_json": case.model_dump_json(by_alias=True, exclude_none=True) if case else "",
+            "fhir_text": fhir_text,
+            "notes": notes or [],
+        },
+        status_code=status_code,
+    )
 
 
-def _assess_state(request: Request, state: FormState, **extra: Any) -> HTMLResponse:
-    kb = _kb(request)
+def _assess_state(
+    request: Request, kb: KnowledgeBase, state: FormState, **extra: Any
+) -> HTMLResponse:
     case = _case_from_state(state)
     if case is None:
-        return _render_clinician(request, state, status_code=422, **extra)
+        return _render_clinician(request, kb, state, status_code=422, **extra)
     try:
         result = _assess(case, kb)
     except InputError as exc:
         state.add_error(exc.where, exc.message)
-        return _render_clinician(request, state, status_code=422, **extra)
-    return _render_clinician(request, state, case=result.case, result=result, **extra)
+        return _render_clinician(request, kb, state, status_code=422, **extra)
+    return _render_clinician(request, kb, state, case=result.case, result=result, **extra)
+
+
+def _assess_case(
+    request: Request, kb: KnowledgeBase, case: Case, *, notes: list[str]
+) -> HTMLResponse:
+    """Assess a case that came from FHIR or a launch context, as is (dates and reference
+    ranges included), and show it in the form so the clinician can check and edit it."""
+    state = FormState.from_case(case)
+    try:
+        result = _assess(case, kb)
+    except InputError as exc:
+        state.add_error(exc.where, exc.message)
+        return _render_clinician(request, kb, state, status_code=422, notes=notes)
+    return _render_clinician(request, kb, state, case=result.case, result=result, notes=notes)
 
 
 # -- FHIR and launch context (the service's helpers, when present) ---------------------------
 
 
 def _fhir_to_case(data: Any, kb: KnowledgeBase) -> tuple[Case, list[str]]:
-    """A FHIR R4 resource or Bundle -> (Case, notes about what could not be mapped)."""
-    from ... import fhir  # type: ignore[attr-defined]
+    """A FHIR R4 resource or Bundle -> (Case, what was not used and why), via ``b12dx.fhir``."""
+    from ...fhir import case_from_fhir
 
-    converter: Callable[..., Any] | None = None
-    for name in ("case_from_fhir", "bundle_to_case", "to_case", "parse_fhir"):
-        converter = getattr(fhir, name, None)
-        if converter is not None:
-            break
-    if converter is None:  # pragma: no cover - depends on the service module's API
-        raise B12dxError("this build cannot read FHIR (b12dx.fhir has no converter)")
-    out = converter(data, kb=kb)
-    notes: list[str] = []
-    if isinstance(out, tuple):
-        out, extra = out[0], out[1:]
-        for item in extra:
-            if isinstance(item, list):
-                notes += [str(n) for n in item]
-    if not isinstance(out, Case):
-        case = getattr(out, "case", None)
-        unmapped = getattr(out, "unmapped", None) or getattr(out, "notes", None) or []
-        notes += [str(getattr(n, "text", n)) for n in unmapped]
-        out = case
-    if not isinstance(out, Case):  # pragma: no cover
-        raise B12dxError("b12dx.fhir returned no Case")
-    return out, notes
+    imported = case_from_fhir(data, kb=kb)
+    notes = list(imported.notes)
+    for item in imported.ignored:
+        code = f" ({item.code}{' ' + item.display if item.display else ''})" if item.code else ""
+        notes.append(f"Not used: {item.resource}{code}: {item.reason}")
+    return imported.case, notes
 
 
 # -- routes ---------------------------------------------------------------------------------
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> HTMLResponse:
-    return _page(request, "home.html", {})
+def home(request: Request, kb: KbDep) -> HTMLResponse:
+    return _page(request, kb, "home.html", {})
 
 
 @router.get("/questionnaire", response_class=HTMLResponse)
-def questionnaire(request: Request) -> HTMLResponse:
-    kb = _kb(request)
-    return _page(request, "questionnaire.html", {
-        "parse_available": _has_route(request, "/v1/parse"),
-        "min_age": kb.meta.min_age.value,
-        "lay_disclaimer": kb.meta.lay_disclaimer,
-    })
+def questionnaire(request: Request, kb: KbDep) -> HTMLResponse:
+    return _page(
+        request,
+        kb,
+        "questionnaire.html",
+        {
+            "parse_available": _has_route(request, "/v1/parse"),
+            "max_questions": _max_questions(kb),
+            "min_age": kb.meta.min_age.value,
+            "lay_disclaimer": kb.meta.lay_disclaimer,
+        },
+    )
 
 
 @router.post("/questionnaire/result", response_class=HTMLResponse)
-async def questionnaire_result(request: Request) -> HTMLResponse:
-    kb = _kb(request)
+async def questionnaire_result(request: Request, kb: KbDep) -> HTMLResponse:
     form = await request.form()
     raw = form.get("case")
     error: str | None = None
@@ -342,42 +431,63 @@ async def questionnaire_result(request: Request) -> HTMLResponse:
     except InputError as exc:
         error = str(exc)
     if result is None:
-        return _page(request, "error.html", {"message": error}, status_code=422)
-    return _page(request, "result.html", {
-        "result": result, "kb": kb,
-        "labels": {i: _label_of(kb, i) for i in kb.evidence_ids},
-        "lay_disclaimer": kb.meta.lay_disclaimer,
-    })
+        return _page(request, kb, "error.html", {"message": error}, status_code=422)
+    return _page(
+        request,
+        kb,
+        "result.html",
+        {
+            "result": result,
+            "labels": {i: _lay_label_of(kb, i) for i in kb.evidence_ids},
+            "lay_labels": {
+                i: _lay_label_of(kb, i) for i in (*kb.evidence_ids, *kb.drug_class_by_id)
+            },
+            "lay_disclaimer": kb.meta.lay_disclaimer,
+        },
+    )
 
 
 @router.get("/clinician", response_class=HTMLResponse)
-def clinician(request: Request, context: str | None = None) -> HTMLResponse:
+def clinician(
+    request: Request, kb: KbDep, settings: SettingsDep, context: str | None = None
+) -> HTMLResponse:
     if not context:
-        return _render_clinician(request, FormState(labs=[{}], meds=[{}]))
-    kb = _kb(request)
-    try:
-        from .. import launch  # type: ignore[attr-defined]
+        return _render_clinician(request, kb, FormState(labs=[{}], meds=[{}]))
+    from ..launch import read_context
 
-        case = launch.read_context(context, kb=kb)
-    except B12dxError as exc:
+    try:
+        ctx = read_context(
+            context,
+            secret=settings.launch_secret.get_secret_value(),
+            ttl_s=settings.launch_ttl_s,
+        )
+        case = Case.model_validate(ctx.case)
+    except (B12dxError, ValidationError) as exc:
         state = FormState(labs=[{}], meds=[{}])
-        state.general_errors.append(f"the launch link could not be used: {exc}")
-        return _render_clinician(request, state, status_code=400)
-    state = FormState.from_case(case)
-    return _assess_state(request, state, notes=["Filled in from the record that opened this "
-                                                "page; check it before relying on the result."])
+        msg = exc.message if isinstance(exc, B12dxError) else "its case is not readable"
+        state.general_errors.append(f"The launch link could not be used: {msg}")
+        return _render_clinician(request, kb, state, status_code=400)
+    return _assess_case(
+        request,
+        kb,
+        case,
+        notes=[
+            "Filled in from the record that opened this page"
+            + (f" ({ctx.patient})" if ctx.patient else "")
+            + "; check it before relying on the result."
+        ],
+    )
 
 
 @router.post("/clinician", response_class=HTMLResponse)
-async def clinician_submit(request: Request) -> HTMLResponse:
+async def clinician_submit(request: Request, kb: KbDep) -> HTMLResponse:
     form = await request.form()
     state = FormState.from_form({k: v for k, v in form.items()})
-    return _assess_state(request, state)
+    return _assess_state(request, kb, state)
 
 
 @router.post("/clinician/fhir", response_class=HTMLResponse)
-async def clinician_fhir(request: Request) -> HTMLResponse:
-    kb = _kb(request)
+async def clinician_fhir(request: Request, kb: KbDep) -> HTMLResponse:
     form = await request.form()
     text = form.get("bundle")
     upload = form.get("file")
@@ -389,27 +499,25 @@ async def clinician_fhir(request: Request) -> HTMLResponse:
     state = FormState(labs=[{}], meds=[{}])
     if not raw.strip():
         state.errors["fhir-bundle"] = "paste a FHIR R4 Bundle or choose a .json file"
-        return _render_clinician(request, state, status_code=422)
+        return _render_clinician(request, kb, state, status_code=422)
     if len(raw) > _MAX_BUNDLE_BYTES:
         state.errors["fhir-bundle"] = f"the Bundle is larger than {_MAX_BUNDLE_BYTES} bytes"
-        return _render_clinician(request, state, status_code=413)
+        return _render_clinician(request, kb, state, status_code=413)
     try:
         data = json.loads(raw)
         case, notes = _fhir_to_case(data, kb)
     except ValueError as exc:
         state.errors["fhir-bundle"] = f"not valid JSON: {exc}"
-        return _render_clinician(request, state, status_code=422, fhir_text=raw)
+        return _render_clinician(request, kb, state, status_code=422, fhir_text=raw)
     except B12dxError as exc:
         state.errors["fhir-bundle"] = str(exc)
-        return _render_clinician(request, state, status_code=422, fhir_text=raw)
-    state = FormState.from_case(case)
+        return _render_clinician(request, kb, state, status_code=422, fhir_text=raw)
     notes = ["Filled in from the FHIR Bundle; check it before relying on the result.", *notes]
-    return _assess_state(request, state, notes=notes)
+    return _assess_case(request, kb, case, notes=notes)
 
 
 @router.post("/clinician/export")
-async def clinician_export(request: Request) -> Response:
-    kb = _kb(request)
+async def clinician_export(request: Request, kb: KbDep) -> Response:
     form = await request.form()
     raw, fmt = form.get("case"), form.get("format")
     try:
@@ -419,15 +527,19 @@ async def clinician_export(request: Request) -> Response:
         return Response(f"cannot export: {exc}", status_code=422, media_type="text/plain")
     name = (result.case_id or "assessment").replace('"', "")
     if fmt == "fhir":
-        from ...render import fhir as fhir_render  # type: ignore[attr-defined]
+        from ...render.fhir import to_bundle
 
-        to_fhir = getattr(fhir_render, "render", None) or getattr(fhir_render, "to_fhir")
-        body = to_fhir(result)
-        text = body if isinstance(body, str) else json.dumps(body, indent=2)
-        return Response(text, media_type="application/fhir+json", headers={
-            "Content-Disposition": f'attachment; filename="{name}.fhir.json"'})
-    return Response(result.to_json(), media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="{name}.json"'})
+        text = json.dumps(to_bundle(result, kb=kb), indent=2)
+        return Response(
+            text,
+            media_type="application/fhir+json",
+            headers={"Content-Disposition": f'attachment; filename="{name}.fhir.json"'},
+        )
+    return Response(
+        result.to_json(),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
+    )
 
 
 @router.get("/static/{path:path}")
