@@ -1,0 +1,84 @@
+"""``create_app()``: assemble the FastAPI application from its routers.
+
+Routers: ``meta`` (health, ping), ``kb`` (catalogue), ``assess`` (assess + FHIR), ``explain``,
+``interview`` and ``cds_hooks``. Routers other engineers own (``web``, ``parse``, ``records``)
+are included when their module is present; each exposes ``router: APIRouter``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from .. import __version__
+from . import problems
+from .deps import get_settings
+from .middleware import AccessLog, BodyLimit
+from .routers import assess, cds_hooks, explain, interview, kb, meta
+from .settings import Settings
+
+__all__ = ["OPTIONAL_ROUTERS", "create_app"]
+
+log = logging.getLogger("b12dx.service")
+
+# Routers that are part of the app only when their module exists in this build.
+OPTIONAL_ROUTERS = ("web", "parse", "records")
+
+
+def _optional_routers(app: FastAPI) -> None:
+    for name in OPTIONAL_ROUTERS:
+        module_name = f"{__package__}.routers.{name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        app.include_router(module.router)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The b12dx FastAPI application; *settings* default to the environment's."""
+    settings = settings if settings is not None else get_settings()
+    app = FastAPI(
+        title="b12dx",
+        version=__version__,
+        summary="Muscle cramps: vitamin B12 deficiency, electrolyte disturbance or something "
+        "else? Decision support; it does not diagnose.",
+        description="REST API, FHIR R4 input and output, and CDS Hooks 2.0 services for b12dx. "
+        "Errors are `application/problem+json`; bad input gets 422 with the same message as "
+        "the command line.",
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        openapi_tags=[
+            {"name": "assess", "description": "Assess a case (b12dx/case/v1 or FHIR R4)."},
+            {"name": "interview", "description": "Adaptive, stateless questionnaire."},
+            {"name": "kb", "description": "The knowledge base catalogue."},
+            {"name": "cds-hooks", "description": "CDS Hooks 2.0 services."},
+            {"name": "meta", "description": "Health and version."},
+        ],
+    )
+    app.state.settings = settings
+    app.dependency_overrides[get_settings] = lambda: settings
+    problems.install(app)
+    for module in (meta, kb, assess, explain, interview, cds_hooks):
+        app.include_router(module.router)
+    _optional_routers(app)
+    if settings.web_origin:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[settings.web_origin],
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization"],
+            max_age=600,
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
+    if settings.cds_dev_no_auth:
+        log.warning(
+            "CDS Hooks authentication is OFF (B12DX_CDS_DEV_NO_AUTH): any caller can "
+            "use the CDS services. Never run like this outside development."
+        )
+    return app

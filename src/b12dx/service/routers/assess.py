@@ -1,0 +1,150 @@
+"""``POST /v1/assess`` and the FHIR endpoints (``/v1/fhir/...``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import Response
+
+from ...assessment import assess as run_assess
+from ...case import Case
+from ...fhir import FhirImport, case_from_fhir, questionnaire
+from ...result import Assessment
+from ..deps import KbDep
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["assess"])
+
+FHIR_JSON = "application/fhir+json"
+_FHIR_BODY = Body(
+    description="A FHIR R4 Bundle (collection, searchset, transaction...), a single resource, "
+    "or a list of them.",
+    examples=[
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [
+                {
+                    "resource": {
+                        "resourceType": "Patient",
+                        "id": "p1",
+                        "gender": "female",
+                        "birthDate": "1958-03-01",
+                    }
+                }
+            ],
+        }
+    ],
+)
+
+
+@router.post(
+    "/v1/assess",
+    response_model=Assessment,
+    summary="Assess a case",
+    response_description="The Assessment (schema b12dx/assessment/v1)",
+)
+def assess(case: Case, kb: KbDep) -> Response:
+    """Triage, differential with explanations, lab interpretation, next tests and plan."""
+    result = run_assess(case, kb=kb)
+    return Response(result.to_json(indent=None), media_type="application/json")
+
+
+def _import(
+    data: Any, kb: KbDep, as_of: dt.date | None, age: float | None, sex: str | None
+) -> FhirImport:
+    return case_from_fhir(data, kb=kb, as_of=as_of, age=age, sex=sex)
+
+
+AsOf = Annotated[dt.date | None, Query(description="Date for ages and durations (default today)")]
+AgeQ = Annotated[float | None, Query(ge=0, le=150, description="Age if the data lack it")]
+SexQ = Annotated[Literal["female", "male"] | None, Query(description="Sex if the data lack it")]
+
+
+@router.post("/v1/fhir/case", response_model=FhirImport, summary="FHIR R4 -> Case")
+def fhir_case(
+    data: Annotated[dict[str, Any] | list[dict[str, Any]], _FHIR_BODY],
+    kb: KbDep,
+    as_of: AsOf = None,
+    age: AgeQ = None,
+    sex: SexQ = None,
+) -> FhirImport:
+    """The Case b12dx reads from FHIR data, and every resource or code it did not use."""
+    return _import(data, kb, as_of, age, sex)
+
+
+@router.post(
+    "/v1/fhir/assess",
+    summary="FHIR R4 in, FHIR R4 out",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+            "description": "A collection Bundle: RiskAssessment, "
+            "GuidanceResponse, ServiceRequest proposals and an "
+            "OperationOutcome listing what was not used.",
+        }
+    },
+)
+def fhir_assess(
+    data: Annotated[dict[str, Any] | list[dict[str, Any]], _FHIR_BODY],
+    kb: KbDep,
+    as_of: AsOf = None,
+    age: AgeQ = None,
+    sex: SexQ = None,
+) -> Response:
+    import json
+
+    from ...render.fhir import to_bundle
+
+    imported = _import(data, kb, as_of, age, sex)
+    result = run_assess(imported.case, kb=kb)
+    bundle = to_bundle(
+        result, kb=kb, patient_ref=imported.patient, observation_refs=imported.observations
+    )
+    if imported.ignored or imported.notes:
+        issues = [
+            {
+                "severity": "information",
+                "code": "not-supported",
+                "diagnostics": f"{i.resource}: {i.reason}",
+                **({"details": {"text": f"{i.code} {i.display or ''}".strip()}} if i.code else {}),
+            }
+            for i in imported.ignored
+        ]
+        issues += [
+            {"severity": "information", "code": "informational", "diagnostics": n}
+            for n in imported.notes
+        ]
+        bundle["entry"].append(
+            {
+                "fullUrl": f"urn:uuid:{bundle['id']}-oo",
+                "resource": {
+                    "resourceType": "OperationOutcome",
+                    "id": f"{bundle['id']}-oo",
+                    "issue": issues,
+                },
+            }
+        )
+    return Response(json.dumps(bundle), media_type=FHIR_JSON)
+
+
+@router.get(
+    "/v1/fhir/Questionnaire",
+    summary="b12dx's FHIR Questionnaire",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+            "description": "A FHIR R4 Questionnaire; answer it with a "
+            "QuestionnaireResponse and POST that to /v1/fhir/assess.",
+        }
+    },
+)
+def fhir_questionnaire(kb: KbDep) -> Response:
+    import json
+
+    return Response(json.dumps(questionnaire(kb)), media_type=FHIR_JSON)
