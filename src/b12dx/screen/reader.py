@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
+from ..kb import KnowledgeBase
 from .mapping import Mapping
 from .schema import ScreenSchema
 
@@ -89,7 +90,7 @@ def _open_text(path: Path) -> Any:
 
 
 def _raw_batches(source: Source, schema: ScreenSchema, mapping: Mapping, *, as_of: dt.date,
-                 batch_rows: int) -> Iterator[pa.RecordBatch]:
+                 batch_rows: int, kb: KnowledgeBase | None) -> Iterator[pa.RecordBatch]:
     wanted = {mapping.source_name(c) for c in schema.names}
     if source.format == "parquet":
         import pyarrow.parquet as pq
@@ -113,20 +114,23 @@ def _raw_batches(source: Source, schema: ScreenSchema, mapping: Mapping, *, as_o
         )
         yield from reader
     else:
+        from ..kb import load_kb
         from .fhir_bulk import read_bulk_folder
 
-        table = read_bulk_folder(source.path, schema, as_of=as_of)
-        yield from table.to_batches(max_chunksize=batch_rows)
+        yield from read_bulk_folder(source.path, kb or load_kb(), schema, as_of=as_of,
+                                    batch_rows=batch_rows)
 
 
 def iter_chunks(source: Source, schema: ScreenSchema, mapping: Mapping, *, chunk_rows: int,
-                as_of: dt.date) -> Iterator[tuple[int, pa.RecordBatch]]:
+                as_of: dt.date, kb: KnowledgeBase | None = None
+                ) -> Iterator[tuple[int, pa.RecordBatch]]:
     """(chunk index, standardized chunk) pairs of exactly ``chunk_rows`` rows."""
     pending: list[pa.RecordBatch] = []
     held = 0
     index = 0
     start = 0
-    for batch in _raw_batches(source, schema, mapping, as_of=as_of, batch_rows=chunk_rows):
+    for batch in _raw_batches(source, schema, mapping, as_of=as_of, batch_rows=chunk_rows,
+                              kb=kb):
         if batch.num_rows == 0:
             continue
         pending.append(batch)
@@ -236,13 +240,15 @@ def _to_string(arr: pa.Array, values: dict[str, str] | None) -> pa.Array:
 
 
 def standardize(table: pa.Table | pa.RecordBatch, schema: ScreenSchema, mapping: Mapping, *,
-                start_row: int) -> pa.RecordBatch:
+                start_row: int, rows: pa.Array | None = None) -> pa.RecordBatch:
     """Rename, convert and complete one chunk to the screening table's schema."""
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     table = table.combine_chunks()
     n = table.num_rows
     errors = _Errors(n)
+    if "_error" in table.column_names:
+        errors.messages = list(table.column("_error").to_pylist())
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
     present = set(table.column_names)
@@ -267,7 +273,8 @@ def standardize(table: pa.Table | pa.RecordBatch, schema: ScreenSchema, mapping:
             arr = pc.fill_null(arr, mapping.units[col.ref])
         arrays.append(arr)
         fields.append(pa.field(col.name, target))
-    arrays.append(pa.array(range(start_row, start_row + n), pa.int64()))
+    arrays.append(pc.cast(rows, pa.int64()) if rows is not None
+                  else pa.array(range(start_row, start_row + n), pa.int64()))
     fields.append(pa.field("_row", pa.int64()))
     arrays.append(pa.array(errors.messages, pa.string()))
     fields.append(pa.field("_error", pa.string()))

@@ -73,6 +73,7 @@ class ScreenSchema:
     evidence_ids: tuple[str, ...]
     drug_ids: tuple[str, ...]
     lab_ids: tuple[str, ...]
+    lab_units: dict[str, str]  # canonical unit of each lab test
 
     @cached_property
     def by_name(self) -> dict[str, ScreenColumn]:
@@ -128,7 +129,7 @@ def _build(kb: KnowledgeBase) -> ScreenSchema:
         seen[c.name] = c
     if problems:
         raise KnowledgeBaseError(problems)
-    return ScreenSchema(tuple(cols), evidence, drugs, labs)
+    return ScreenSchema(tuple(cols), evidence, drugs, labs, {t.id: t.unit for t in kb.labs})
 
 
 _cache: dict[str, ScreenSchema] = {}

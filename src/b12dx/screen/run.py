@@ -1,0 +1,269 @@
+"""Streaming, resumable screening runs on one machine.
+
+The input is read in chunks of ``chunk_rows`` rows. Each chunk's output, rejects and summary
+counts are written to ``<OUTPUT>.partial/`` as separate files, each made visible by an atomic
+rename, and the counts file last: a chunk whose counts file exists is complete. ``--resume``
+checks that the input and every setting are those of the interrupted run, skips the complete
+chunks and computes the rest; because chunk boundaries depend only on the input and
+``chunk_rows``, the merged output is the same, byte for byte, as an uninterrupted run's. The
+final files are written under temporary names and renamed into place, and the partial folder is
+removed last, so a run killed at any point can be resumed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import __version__
+from ..errors import InputError
+from ..kb import KnowledgeBase
+from .kernel import Kernel
+from .mapping import load_mapping
+from .reader import iter_chunks, open_source
+from .stats import Stats
+
+__all__ = ["RunConfig", "RunSummary", "output_format", "run_screen"]
+
+OutputFormat = Literal["parquet", "csv"]
+
+
+def output_format(path: Path) -> OutputFormat:
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix == ".csv":
+        return "csv"
+    raise InputError(f"cannot tell the output format of {path.name}: use .parquet or .csv")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    input: Path
+    output: Path
+    rejects: Path | None = None  # default: <output stem>.rejects.csv
+    report: Path | None = None  # default: <output stem>.report.html; None with no_report
+    no_report: bool = False
+    mapping: Path | None = None
+    chunk_rows: int = 50_000
+    as_of: dt.date = field(default_factory=dt.date.today)
+    resume: bool = False
+    progress: bool = True
+
+    @property
+    def rejects_path(self) -> Path:
+        return self.rejects or self.output.with_name(self.output.stem + ".rejects.csv")
+
+    @property
+    def report_path(self) -> Path | None:
+        if self.no_report:
+            return None
+        return self.report or self.output.with_name(self.output.stem + ".report.html")
+
+    @property
+    def partial(self) -> Path:
+        return self.output.with_name(self.output.name + ".partial")
+
+
+@dataclass
+class RunSummary:
+    rows: int
+    screened: int
+    rejected: int
+    chunks: int
+    resumed_chunks: int
+    seconds: float
+    output: Path
+    rejects: Path
+    report: Path | None
+    stats: Stats
+
+
+def _digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _manifest(cfg: RunConfig, kb: KnowledgeBase, kernel: Kernel) -> dict[str, Any]:
+    st = cfg.input.stat()
+    if cfg.input.is_dir():
+        files = sorted(p for p in cfg.input.iterdir() if p.is_file())
+        size = sum(p.stat().st_size for p in files)
+        mtime = max((p.stat().st_mtime_ns for p in files), default=st.st_mtime_ns)
+    else:
+        size, mtime = st.st_size, st.st_mtime_ns
+    return {
+        "input": str(cfg.input.resolve()), "input_size": size, "input_mtime_ns": mtime,
+        "chunk_rows": cfg.chunk_rows, "as_of": cfg.as_of.isoformat(),
+        "kb_sha256": kb.sha256, "rules_sha256": kernel.rules.sha256,
+        "mapping_sha256": _digest(cfg.mapping), "b12dx_version": __version__,
+        "output_format": output_format(cfg.output),
+    }
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path, compression="zstd")
+
+
+def _prepare(cfg: RunConfig, manifest: dict[str, Any]) -> set[int]:
+    """Create or check the partial folder; return the indexes of complete chunks."""
+    part = cfg.partial
+    mfile = part / "manifest.json"
+    if part.exists() and cfg.resume and mfile.exists():
+        old = json.loads(mfile.read_text())
+        diff = [k for k in manifest if old.get(k) != manifest[k]]
+        if diff:
+            raise InputError(
+                f"cannot resume: {', '.join(diff)} differ from the interrupted run in {part}; "
+                "run without --resume to start over")
+        return {int(p.stem.split("-")[1]) for p in (part / "parts").glob("agg-*.json")}
+    if part.exists():
+        shutil.rmtree(part)
+    (part / "parts").mkdir(parents=True)
+    _atomic_write(mfile, lambda p: p.write_text(json.dumps(manifest, indent=1)))
+    return set()
+
+
+def _merge(cfg: RunConfig, kernel: Kernel, chunks: int) -> None:
+    parts = cfg.partial / "parts"
+    fmt = output_format(cfg.output)
+    schema = kernel.output_schema()
+
+    def write_output(tmp: Path) -> None:
+        if fmt == "parquet":
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
+                for i in range(chunks):
+                    w.write_table(pq.read_table(parts / f"out-{i:06d}.parquet"))
+        else:
+            import pyarrow.csv as pacsv
+
+            with pacsv.CSVWriter(tmp, schema) as w:
+                for i in range(chunks):
+                    w.write_table(pq.read_table(parts / f"out-{i:06d}.parquet"))
+
+    def write_rejects(tmp: Path) -> None:
+        import pyarrow.csv as pacsv
+
+        with pacsv.CSVWriter(tmp, Kernel.rejects_schema()) as w:
+            for i in range(chunks):
+                w.write_table(pq.read_table(parts / f"rej-{i:06d}.parquet"))
+
+    cfg.output.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(cfg.output, write_output)
+    _atomic_write(cfg.rejects_path, write_rejects)
+
+
+def run_screen(cfg: RunConfig, kb: KnowledgeBase, *,
+               on_chunk: Callable[[int, int], None] | None = None) -> RunSummary:
+    """Screen ``cfg.input`` into ``cfg.output`` (see the module docstring)."""
+    if cfg.chunk_rows < 1:
+        raise InputError("--chunk-rows must be at least 1")
+    output_format(cfg.output)
+    kernel = Kernel(kb)
+    source = open_source(cfg.input)
+    mapping = load_mapping(cfg.mapping, kernel.schema)
+    manifest = _manifest(cfg, kb, kernel)
+    done = _prepare(cfg, manifest)
+    parts = cfg.partial / "parts"
+    started = time.perf_counter()
+    progress = _Progress(cfg.progress, source.total_rows)
+    chunks = 0
+    rows = 0
+    try:
+        for index, batch in iter_chunks(source, kernel.schema, mapping,
+                                        chunk_rows=cfg.chunk_rows, as_of=cfg.as_of, kb=kb):
+            chunks = index + 1
+            rows += batch.num_rows
+            if index not in done:
+                result = kernel.run(batch, as_of=cfg.as_of)
+                _atomic_write(parts / f"out-{index:06d}.parquet",
+                              lambda p, t=result.output: _write_table(t, p))
+                _atomic_write(parts / f"rej-{index:06d}.parquet",
+                              lambda p, t=result.rejects: _write_table(t, p))
+                _atomic_write(parts / f"agg-{index:06d}.json",
+                              lambda p, s=result.stats: p.write_text(s.to_json()))
+            progress.advance(batch.num_rows)
+            if on_chunk is not None:
+                on_chunk(index, batch.num_rows)
+    finally:
+        progress.close()
+    stats = Stats.empty(kernel)
+    for i in range(chunks):
+        stats = stats.merge(Stats.from_json((parts / f"agg-{i:06d}.json").read_text()))
+    _merge(cfg, kernel, chunks)
+    report = cfg.report_path
+    seconds = time.perf_counter() - started
+    if report is not None:
+        from .report import write_report
+
+        _atomic_write(report, lambda p: write_report(p, stats, kb=kb, kernel=kernel,
+                                                     params=_params(cfg, source.format)))
+    shutil.rmtree(cfg.partial)
+    return RunSummary(rows=rows, screened=stats.screened, rejected=stats.rejected,
+                      chunks=chunks, resumed_chunks=len(done & set(range(chunks))),
+                      seconds=seconds, output=cfg.output, rejects=cfg.rejects_path,
+                      report=report, stats=stats)
+
+
+def _params(cfg: RunConfig, fmt: str) -> dict[str, str]:
+    return {"input": str(cfg.input), "input format": fmt, "output": str(cfg.output),
+            "rejects": str(cfg.rejects_path), "mapping": str(cfg.mapping or "none"),
+            "chunk rows": str(cfg.chunk_rows), "as of": cfg.as_of.isoformat(),
+            "engine": "local", "b12dx": __version__}
+
+
+class _Progress:
+    """A Rich progress bar: rows, rows per second and time left (when the total is known)."""
+
+    def __init__(self, enabled: bool, total: int | None) -> None:
+        self.progress: Any = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
+            TextColumn("{task.fields[rate]} rows/s"), TimeElapsedColumn(),
+            TextColumn("left"), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=False)
+        self.progress.start()
+        self.start = time.perf_counter()
+        self.done = 0
+        self.task = self.progress.add_task("screen", total=total, rate="-")
+
+    def advance(self, n: int) -> None:
+        if self.progress is None:
+            return
+        self.done += n
+        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+        self.progress.update(self.task, advance=n, rate=f"{rate:,.0f}")
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
