@@ -185,9 +185,11 @@ def test_fhir_paste_errors_keep_the_text(page: Any) -> None:
     assert page.input_value("#fhir-bundle") == broken
 
 
-def test_launch_context_fills_the_form(page: Any, server: str) -> None:
-    from b12dx.service import launch  # type: ignore[attr-defined]
+def test_launch_context_fills_the_form(page: Any) -> None:
+    """The CDS Hooks card link: /clinician?context=<encrypted, short-lived token>."""
     from conftest import LAUNCH_SECRET
+
+    from b12dx.service.launch import LaunchContext, issue_context
 
     case = {
         "age": 71,
@@ -195,13 +197,19 @@ def test_launch_context_fills_the_form(page: Any, server: str) -> None:
         "evidence": [{"id": "muscle_cramps"}, {"id": "paresthesia_feet"}],
         "labs": [{"test": "b12_total", "value": 160, "unit": "pg/mL"}],
     }
-    token = launch.make_token(case, secret=LAUNCH_SECRET)
+    token = issue_context(LaunchContext(case=case, patient="Patient/42"), secret=LAUNCH_SECRET)
     page.goto(f"/clinician?context={token}")
     page.wait_for_selector("#result")
     assert page.input_value("#age") == "71"
+    assert page.input_value("#sex") == "male"
     assert page.locator("tr.finding-row[data-id=paresthesia_feet]").count() == 1
-    page.goto("/clinician?context=" + token[:-4] + "AAAA")
+    assert page.input_value("#labs-0-value") == "160"
+    assert page.get_by_text("Patient/42").is_visible()
+    # a token signed with another key (or tampered with, or expired) is refused, politely
+    forged = issue_context(LaunchContext(case=case), secret="not-the-server-secret-000000")
+    page.goto(f"/clinician?context={forged}")
     assert "could not be used" in page.inner_text(".error-summary")
+    assert page.locator("#result").count() == 0
 
 
 @pytest.mark.parametrize("with_result", [False, True])

@@ -410,6 +410,10 @@ def questionnaire(request: Request, kb: KbDep) -> HTMLResponse:
         {
             "parse_available": _has_route(request, "/v1/parse"),
             "max_questions": _max_questions(kb),
+            "lay_names": {
+                **{i: _lay_label_of(kb, i) for i in (*kb.evidence_ids, *kb.drug_class_by_id)},
+                **{t.id: t.lay_name for t in kb.labs},
+            },
             "min_age": kb.meta.min_age.value,
             "lay_disclaimer": kb.meta.lay_disclaimer,
         },

@@ -17,6 +17,8 @@
   var ANSWER_LABELS = { present: "Yes", absent: "No", unknown: "I don't know" };
   var parseOn = app.getAttribute("data-parse") === "on";
   var minAge = parseInt(app.getAttribute("data-min-age") || "16", 10);
+  var layNames = {};
+  try { layNames = JSON.parse(document.getElementById("lay-names").textContent); } catch (e) { /* none */ }
   var maxQuestions = parseInt(app.getAttribute("data-max-questions") || "0", 10) || null;
 
   if (/[?&]new=1/.test(window.location.search)) {
@@ -163,18 +165,33 @@
     }).catch(function () { failed("The server could not be reached. Check your connection and try again.", function () { parseDescription(text); }); });
   }
 
+  /* /v1/parse returns every mention (with its phrase and ConText attributes); the person
+   * confirms one line per finding: present beats absent, "unknown" mentions are left out. */
   function parsedItems(body) {
     var items = [];
+    var byId = {};
+    var rank = { present: 2, absent: 1 };
     (body.evidence || []).forEach(function (e) {
-      items.push({ kind: "evidence", id: e.id, state: e.state || "present",
-                   label: e.label || e.name || e.lay_name || e.id, phrase: e.text || e.phrase || e.span || "" });
+      if (!rank[e.state]) { return; }
+      var prev = byId[e.id];
+      if (prev && rank[prev.state] >= rank[e.state]) { return; }
+      var item = { kind: "evidence", id: e.id, state: e.state,
+                   label: layNames[e.id] || e.id.replace(/_/g, " "), phrase: e.phrase || "" };
+      if (prev) { items[items.indexOf(prev)] = item; } else { items.push(item); }
+      byId[e.id] = item;
     });
     (body.medications || []).forEach(function (m) {
-      var label = (m.name || m.drug_class || "medicine") + (m.years != null ? " for " + m.years + " years" : "");
-      items.push({ kind: "medication", med: m, label: "Taking " + label });
+      if (m.state && m.state !== "present") { return; }
+      var med = m.name ? { name: m.name } : { drug_class: m.drug_class };
+      if (m.years != null) { med.years = m.years; }
+      var what = m.name || layNames[m.drug_class] || m.drug_class || "a medicine";
+      items.push({ kind: "medication", med: med, phrase: m.phrase || "",
+                   label: "You take " + what + (m.years != null ? " (for " + m.years + " years)" : "") });
     });
     (body.labs || []).forEach(function (l) {
-      items.push({ kind: "lab", lab: l, label: (l.test || l.loinc) + " " + l.value + " " + l.unit });
+      if (!l.unit) { return; }
+      items.push({ kind: "lab", lab: { test: l.test, value: l.value, unit: l.unit }, phrase: l.phrase || "",
+                   label: "Test result: " + (layNames[l.test] || l.test) + " " + l.value + " " + l.unit });
     });
     return items;
   }
@@ -190,7 +207,7 @@
       box.type = "checkbox"; box.checked = true; box.value = String(i); box.name = "keep";
       label.appendChild(box);
       var text = item.label;
-      if (item.kind === "evidence") { text = (item.state === "absent" ? "You do not have: " : "You have: ") + item.label; }
+      if (item.kind === "evidence") { text = (item.state === "absent" ? "No: " : "Yes: ") + item.label; }
       label.appendChild(document.createTextNode(" " + text));
       if (item.phrase) {
         var q = document.createElement("span");
