@@ -63,6 +63,8 @@ ICD10 = (
 _OBS_OK = {"final", "amended", "corrected"}
 _COND_ACTIVE = {"active", "recurrence", "relapse"}
 _VERIFICATION_SKIP = {"refuted", "entered-in-error"}
+# Read only through references (Medication) or carrying no clinical content for b12dx.
+_SILENT = {"Medication", "OperationOutcome", "Specimen"}
 
 
 class _Out(BaseModel):
@@ -86,6 +88,7 @@ class FhirImport(_Out):
     # b12dx lab test id -> the reference of the Observation it came from
     observations: dict[str, str] = Field(default_factory=dict)
     patient: str | None = None  # "Patient/<id>"
+    used: list[str] = Field(default_factory=list)  # every resource that contributed
     notes: list[str] = Field(default_factory=list)
 
 
@@ -104,10 +107,17 @@ class _LocalSource(_Out):
     url: str
 
 
+class _ConditionCodes(_Out):
+    id: str
+    snomed: tuple[str, ...] = ()
+    icd10: tuple[str, ...] = ()
+
+
 class FhirMap(_Out):
     questionnaire_url: str
     pregnancy: tuple[_CodeRef, ...]
     negative_answers: tuple[_CodeRef, ...]
+    condition_codes: tuple[_ConditionCodes, ...] = ()
     sources: tuple[str, ...]
     evidence: str
     source: tuple[_LocalSource, ...] = ()
@@ -245,6 +255,13 @@ def _index(kb: KnowledgeBase) -> _Index:
             idx.icd10.append((code, ident))
         for code in _split(codes.loinc):
             idx.loinc_evidence.setdefault(code, ident)
+    known = set(kb.evidence_ids)
+    for extra in fhir_map().condition_codes:
+        if extra.id not in known:
+            continue  # an id this KB does not have: nothing to map to
+        for code in extra.snomed:
+            idx.snomed.setdefault(code, extra.id)
+        idx.icd10.extend((code, extra.id) for code in extra.icd10)
     _indexes[kb.sha256] = idx
     return idx
 
@@ -281,6 +298,7 @@ class _State:
     q_age: float | None = None
     q_sex: str | None = None
     by_ref: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    used: dict[str, None] = field(default_factory=dict)
 
     def ignore(self, ref: str, reason: str, concept: Any = None) -> None:
         code, display = _code_of(concept) if concept is not None else (None, None)
@@ -295,6 +313,7 @@ class _State:
             )
             state = "present"
         self.evidence[ident] = (state, ref)
+        self.used[ref.split("#")[0]] = None
 
 
 def case_from_fhir(
@@ -335,7 +354,7 @@ def case_from_fhir(
         ref = _ref(res, i)
         handler = handlers.get(str(res.get("resourceType")))
         if handler is None:
-            if res.get("resourceType") not in ("Medication", "OperationOutcome", "Specimen"):
+            if res.get("resourceType") not in _SILENT:
                 st.ignore(ref, f"b12dx does not read {res.get('resourceType')} resources")
             continue
         handler(st, res, ref)
@@ -349,6 +368,7 @@ def _patient(st: _State, res: Mapping[str, Any], ref: str) -> None:
             f"{ref}); send one patient's data per case"
         )
     st.patient, st.patient_ref = res, ref
+    st.used[ref] = None
 
 
 def _observation(st: _State, res: Mapping[str, Any], ref: str) -> None:
@@ -513,6 +533,7 @@ def _pregnancy_from(st: _State, concept: Any, ref: str) -> bool:
 
 def _diagnostic_report(st: _State, res: Mapping[str, Any], ref: str) -> None:
     # Results usually arrive as separate entries; contained ones are read here.
+    st.used[ref] = None
     for j, inner in enumerate(res.get("contained") or ()):
         if isinstance(inner, Mapping) and inner.get("resourceType") == "Observation":
             _observation(st, inner, f"{ref}#{inner.get('id', j)}")
@@ -582,9 +603,10 @@ def _medication(st: _State, res: Mapping[str, Any], ref: str) -> None:
     if start is not None and start <= st.as_of:
         years = round((st.as_of - start).days / 365.25, 2)
     name = _code_of(concept)[1]
+    st.used[ref] = None
     prev = st.meds.get(cls)
     if prev is not None and (prev.years or 0) >= (years or 0):
-        return
+        return  # the same class already, with the longer exposure
     st.meds[cls] = Medication(name=name[:200] if name else None, drug_class=cls, years=years)
 
 
@@ -635,6 +657,7 @@ def _questionnaire_response(st: _State, res: Mapping[str, Any], ref: str) -> Non
             "(only completed or amended responses are used)",
         )
         return
+    st.used[ref] = None
     for item in _walk_items(res.get("item")):
         _answer(st, item, f"{ref}#{item.get('linkId')}")
 
@@ -737,6 +760,7 @@ def _finish(st: _State, *, age: float | None, sex: str | None, case_id: str | No
             st.ignore(other.ref, f"{test_id}: superseded by the later result in {best.ref}")
         labs.append(best.result)
         chosen[test_id] = best.ref
+        st.used[best.ref.split("#")[0]] = None
     evidence = [
         EvidenceItem(id=ident, state=state, source="fhir")
         for ident, (state, _ref) in st.evidence.items()
@@ -759,6 +783,7 @@ def _finish(st: _State, *, age: float | None, sex: str | None, case_id: str | No
         ignored=st.ignored,
         observations=chosen,
         patient=st.patient_ref if p is not None else None,
+        used=list(st.used),
         notes=st.notes,
     )
 

@@ -40,8 +40,12 @@ def _optional_routers(app: FastAPI) -> None:
         app.include_router(module.router)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The b12dx FastAPI application; *settings* default to the environment's."""
+def create_app(settings: Settings | None = None, *, optional_routers: bool = True) -> FastAPI:
+    """The b12dx FastAPI application; *settings* default to the environment's.
+
+    *optional_routers* False leaves out the routers other parts of b12dx add (web pages, free
+    text, records), e.g. to snapshot the core API's OpenAPI document.
+    """
     settings = settings if settings is not None else get_settings()
     app = FastAPI(
         title="b12dx",
@@ -65,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for module in (meta, kb, assess, explain, interview, cds_hooks):
         app.include_router(module.router)
-    _optional_routers(app)
+    if optional_routers:
+        _optional_routers(app)
     if settings.web_origin:
         app.add_middleware(
             CORSMiddleware,

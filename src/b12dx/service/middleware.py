@@ -14,14 +14,23 @@ __all__ = ["AccessLog", "BodyLimit"]
 log = logging.getLogger("b12dx.service.access")
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive callable that yields *messages* first, then defers to *receive*."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
 
 
 class BodyLimit:
     """Reject request bodies larger than *max_bytes* with 413 problem+json.
 
-    Checks ``Content-Length`` up front and counts streamed bytes too (chunked uploads).
+    Checks ``Content-Length`` up front and counts streamed bytes too (chunked uploads): the
+    body is read into memory (at most *max_bytes*) before the application runs.
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
@@ -41,29 +50,25 @@ class BodyLimit:
                 if too_big:
                     await self._reject(send)
                     return
+        # Read the whole body first (it is small by construction), so that an oversized one is
+        # answered with 413 before the application sees any of it.
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            body = message.get("body", b"")
+            seen += len(body)
+            if seen > self.max_bytes:
                 await self._reject(send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(

@@ -1,0 +1,124 @@
+"""Assessment -> FHIR R4 Bundle (RiskAssessment, GuidanceResponse, ServiceRequest)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from service_support import load_fixture, service_kb
+from typer.testing import CliRunner
+
+from b12dx.assessment import assess
+from b12dx.fhir import case_from_fhir
+from b12dx.kb import KnowledgeBase
+from b12dx.render.fhir import to_bundle, validate
+from b12dx.result import Assessment
+
+CASES: dict[str, dict[str, Any]] = {
+    "b12-neuro": {"id": "case-1", "age": 67, "sex": "female",
+                  "evidence": [{"id": "muscle_cramps", "initial": True},
+                               {"id": "paresthesia_feet"}],
+                  "medications": [{"name": "metformin", "years": 6}],
+                  "labs": [{"test": "b12_total", "value": 190, "unit": "pg/mL"}]},
+    "electrolyte": {"age": 45, "sex": "male",
+                    "evidence": [{"id": "muscle_cramps"}],
+                    "labs": [{"test": "potassium", "value": 2.9, "unit": "mmol/L"}]},
+    "bare": {"age": 30, "sex": "female", "evidence": [{"id": "muscle_cramps"}]},
+}
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return service_kb()
+
+
+def _by_type(bundle: dict[str, Any], rtype: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def result(request: pytest.FixtureRequest, kb: KnowledgeBase) -> Assessment:
+    return assess(CASES[request.param], kb=kb)
+
+
+def test_bundle_validates_against_r4b_models(result: Assessment, kb: KnowledgeBase) -> None:
+    bundle = to_bundle(result, kb=kb)
+    validate(bundle)
+    assert bundle["type"] == "collection"
+    json.dumps(bundle)  # JSON-ready
+
+
+def test_risk_assessment_has_one_prediction_per_cause(result: Assessment,
+                                                      kb: KnowledgeBase) -> None:
+    [risk] = _by_type(to_bundle(result, kb=kb), "RiskAssessment")
+    assert [p["probabilityDecimal"] for p in risk["prediction"]] == \
+        [round(c.probability, 6) for c in result.differential]
+    assert [p["outcome"]["text"] for p in risk["prediction"]] == \
+        [c.name for c in result.differential]
+    assert result.kb.version in risk["method"]["text"]
+    assert result.kb.sha256 in risk["method"]["text"]
+    assert all(p["rationale"].startswith("Probability") for p in risk["prediction"])
+    assert result.triage.level in risk["note"][0]["text"]
+
+
+def test_basis_references_the_observations_used(result: Assessment, kb: KnowledgeBase) -> None:
+    bundle = to_bundle(result, kb=kb)
+    [risk] = _by_type(bundle, "RiskAssessment")
+    urls = {e["fullUrl"] for e in bundle["entry"]}
+    basis = [b["reference"] for b in risk.get("basis", [])]
+    assert len(basis) == len(result.labs)
+    assert set(basis) <= urls
+
+
+def test_guidance_and_service_requests_follow_next_tests(result: Assessment,
+                                                         kb: KnowledgeBase) -> None:
+    bundle = to_bundle(result, kb=kb)
+    [guidance] = _by_type(bundle, "GuidanceResponse")
+    requests = _by_type(bundle, "ServiceRequest")
+    assert len(requests) == len(result.next_tests)
+    if result.next_tests:
+        assert guidance["status"] == "data-requested"
+        assert len(guidance["dataRequirement"]) == len(result.next_tests)
+        for sr, t in zip(requests, result.next_tests, strict=True):
+            assert (sr["status"], sr["intent"]) == ("draft", "proposal")
+            assert sr["code"]["text"] == t.name
+            loinc = kb.lab_by_id[t.test].loinc
+            if loinc:
+                assert sr["code"]["coding"][0] == {"system": "http://loinc.org",
+                                                   "code": loinc[0], "display": t.name}
+        [group] = _by_type(bundle, "RequestGroup")
+        assert guidance["result"]["reference"].endswith(group["id"])
+    else:
+        assert guidance["status"] == "success"
+
+
+def test_bundle_is_deterministic(kb: KnowledgeBase) -> None:
+    a = to_bundle(assess(CASES["b12-neuro"], kb=kb), kb=kb)
+    b = to_bundle(assess(CASES["b12-neuro"], kb=kb), kb=kb)
+    assert a == b
+
+
+def test_fhir_round_trip_points_basis_at_original_observations(kb: KnowledgeBase) -> None:
+    data = load_fixture("scenarios", "metformin-neuropathy-transaction.json")
+    imported = case_from_fhir(data, kb=kb, as_of=dt.date(2026, 10, 1))
+    result = assess(imported.case, kb=kb)
+    bundle = to_bundle(result, kb=kb, patient_ref=imported.patient,
+                       observation_refs=imported.observations, occurrence="2026-10-01")
+    validate(bundle)
+    [risk] = _by_type(bundle, "RiskAssessment")
+    refs = {b["reference"] for b in risk["basis"]}
+    assert "Observation/b12-2026" in refs
+    assert risk["subject"] == {"reference": "Patient/scn1"}
+    assert _by_type(bundle, "Patient") == []
+
+
+def test_cli_format_fhir_prints_the_same_bundle(tmp_path: Any, kb: KnowledgeBase) -> None:
+    from b12dx.cli import app
+
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(CASES["b12-neuro"]), encoding="utf-8")
+    out = CliRunner().invoke(app, ["assess", str(path), "--format", "fhir"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == to_bundle(assess(CASES["b12-neuro"]))
