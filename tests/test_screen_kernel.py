@@ -61,8 +61,12 @@ text = "Metformin for years, no recent B12."
 sources = ["test"]
 evidence = "estimate"
 rationale = "test"
-exposure = { drugs = ["metformin"], years = { value = 4, sources = ["test"], evidence = "estimate", rationale = "test" } }
-no_recent_lab = { tests = ["b12_total"], days = { value = 365, sources = ["test"], evidence = "estimate", rationale = "test" } }
+[flag.exposure]
+drugs = ["metformin"]
+years = { value = 4, sources = ["test"], evidence = "estimate", rationale = "t" }
+[flag.no_recent_lab]
+tests = ["b12_total"]
+days = { value = 365, sources = ["test"], evidence = "estimate", rationale = "t" }
 
 [[flag]]
 id = "ppi_no_potassium"
@@ -71,7 +75,9 @@ text = "Long-term PPI, no potassium."
 sources = ["test"]
 evidence = "estimate"
 rationale = "test"
-exposure = { drugs = ["ppi"], years = { value = 1, sources = ["test"], evidence = "estimate", rationale = "test" } }
+[flag.exposure]
+drugs = ["ppi"]
+years = { value = 1, sources = ["test"], evidence = "estimate", rationale = "t" }
 [[flag.when]]
 labs_missing = ["potassium"]
 """
@@ -105,8 +111,11 @@ def screening_rows(draw: st.DrawFn, kb: KnowledgeBase) -> dict[str, Any]:
         row["age"] = draw(st.sampled_from([None, 12.0, 15.99, 16.0, 110.0, 110.5, 200.0]))
         row["sex"] = draw(st.sampled_from(["female", "male", "x", None]))
     else:
-        row["age"] = draw(st.one_of(st.sampled_from([16.0, 40.0, 60.0, 75.0]),
-                                    st.floats(16, 100, allow_nan=False)))
+        row["age"] = draw(
+            st.one_of(
+                st.sampled_from([16.0, 40.0, 60.0, 75.0]), st.floats(16, 100, allow_nan=False)
+            )
+        )
         row["sex"] = draw(st.sampled_from(["female", "male", "F", "m", "Female"]))
     row["pregnant"] = draw(st.sampled_from([None, False, False, False, False, True]))
     row["breastfeeding"] = draw(st.sampled_from([None, False, True]))
@@ -114,15 +123,21 @@ def screening_rows(draw: st.DrawFn, kb: KnowledgeBase) -> dict[str, Any]:
         row[e] = draw(st.sampled_from([None, None, None, True, False]))
     for d in kernel_schema.drug_ids:
         row[d] = draw(st.sampled_from([None, None, True, False]))
-        row[f"{d}_years"] = draw(st.one_of(st.none(), st.sampled_from([0.5, 1.0, 4.0, 9.5]),
-                                           st.floats(0, 30, allow_nan=False)))
+        row[f"{d}_years"] = draw(
+            st.one_of(
+                st.none(), st.sampled_from([0.5, 1.0, 4.0, 9.5]), st.floats(0, 30, allow_nan=False)
+            )
+        )
     for t in kernel_schema.lab_ids:
         test = kb.lab_by_id[t]
         if draw(st.integers(0, 3)) != 0:
             continue
-        value = draw(st.one_of(st.sampled_from(_edges(kb, t)),
-                               st.floats(test.plausible_low.value, test.plausible_high.value,
-                                         allow_nan=False)))
+        value = draw(
+            st.one_of(
+                st.sampled_from(_edges(kb, t)),
+                st.floats(test.plausible_low.value, test.plausible_high.value, allow_nan=False),
+            )
+        )
         units = [None, *(u.unit for u in test.units)]
         unit = draw(st.sampled_from(units * 6 + ["furlongs"]))
         factor = next((u.value for u in test.units if u.unit == unit), 1.0)
@@ -132,8 +147,9 @@ def screening_rows(draw: st.DrawFn, kb: KnowledgeBase) -> dict[str, Any]:
     return row
 
 
-def _expected(row: dict[str, Any], kb: KnowledgeBase, rules: ScreenRules,
-              schema: Any) -> dict[str, Any] | str:
+def _expected(
+    row: dict[str, Any], kb: KnowledgeBase, rules: ScreenRules, schema: Any
+) -> dict[str, Any] | str:
     case = row_case(row, schema)
     try:
         a = assess(case, kb=kb)
@@ -180,8 +196,11 @@ def check_rows(rows: list[dict[str, Any]], kb: KnowledgeBase, rules: ScreenRules
 def test_kernel_equals_assess(setup: tuple[KnowledgeBase, ScreenRules]) -> None:
     kb, rules = setup
 
-    @settings(max_examples=60, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(st.lists(screening_rows(kb), min_size=1, max_size=12))
     def inner(rows: list[dict[str, Any]]) -> None:
         check_rows(rows, kb, rules)
@@ -200,7 +219,11 @@ def test_no_evidence_row_and_empty_chunk(setup: tuple[KnowledgeBase, ScreenRules
 
 def test_rejects_carry_the_assess_message(setup: tuple[KnowledgeBase, ScreenRules]) -> None:
     kb, rules = setup
-    rows = [{"age": 12.0, "sex": "female"}, {"age": 40.0, "sex": "male", "pregnant": True},
-            {"age": 40.0, "sex": "female", "b12_total": 300.0, "b12_total_unit": "furlongs"},
-            {"age": None, "sex": "female"}, {"age": 40.0, "sex": "female"}]
+    rows = [
+        {"age": 12.0, "sex": "female"},
+        {"age": 40.0, "sex": "male", "pregnant": True},
+        {"age": 40.0, "sex": "female", "b12_total": 300.0, "b12_total_unit": "furlongs"},
+        {"age": None, "sex": "female"},
+        {"age": 40.0, "sex": "female"},
+    ]
     check_rows(rows, kb, rules)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +15,7 @@ from ..errors import B12dxError, InputError, MissingExtraError
 __all__ = ["register"]
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     local = "local"
     spark = "spark"
 
@@ -35,26 +35,44 @@ def _date(text: str | None) -> dt.date:
 
 
 def screen(
-    input: Annotated[Path, typer.Argument(help="Parquet or CSV screening table, or a folder "
-                                               "of FHIR Bulk Data .ndjson files.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output .parquet or .csv "
-                                         "(Spark: a Parquet folder).")],
+    input: Annotated[
+        Path,
+        typer.Argument(
+            help="Parquet or CSV screening table, or a folder of FHIR Bulk Data .ndjson files."
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Output .parquet or .csv (Spark: a Parquet folder)."),
+    ],
     engine: Annotated[Engine, typer.Option(help="local (one machine) or spark.")] = Engine.local,
-    mapping: Annotated[Path | None, typer.Option(help="TOML file mapping your column names "
-                                                      "and codes to the screening table.")] = None,
-    rejects: Annotated[Path | None, typer.Option(help="Rejected rows with the reason (CSV; "
-                                                      "default <output>.rejects.csv).")] = None,
-    report: Annotated[Path | None, typer.Option(help="Summary HTML report (default "
-                                                     "<output>.report.html).")] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="TOML file mapping your column names and codes to the screening table."),
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option(help="Screening flags TOML (default: the packaged screen.toml).")
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Rejected rows with the reason (CSV; default <output>.rejects.csv)."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Summary HTML report (default <output>.report.html).")
+    ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report.")] = False,
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk (bounds memory).")] = 50_000,
-    as_of: Annotated[str | None, typer.Option(help="Index date for date-based flags "
-                                                   "(YYYY-MM-DD; default today).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run "
-                                                          "(same input and options).")] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Index date for date-based flags (YYYY-MM-DD; default today)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted run (same input and options).")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    kb_dir: Annotated[Path | None, typer.Option("--kb", help="Knowledge base folder "
-                                                             "(default: the packaged KB).")] = None,
+    kb_dir: Annotated[
+        Path | None, typer.Option("--kb", help="Knowledge base folder (default: the packaged KB).")
+    ] = None,
 ) -> None:
     """Screen a population: triage, cause probabilities, next test and guideline flags per
     person.
@@ -73,22 +91,34 @@ def screen(
             _need("pyspark", "spark", "b12dx screen --engine spark")
             from ..screen.spark import run_spark
 
-            summary = run_spark(input, output, kb, mapping=mapping, rejects=rejects,
-                                as_of=when)
-            typer.echo(f"screened {summary.screened:,} people, rejected {summary.rejected:,} "
-                       f"-> {output}")
+            summary = run_spark(input, output, kb, mapping=mapping, rejects=rejects, as_of=when)
+            typer.echo(
+                f"screened {summary.screened:,} people, rejected {summary.rejected:,} -> {output}"
+            )
             return
         from ..screen.run import RunConfig, run_screen
 
-        cfg = RunConfig(input=input, output=output, rejects=rejects, report=report,
-                        no_report=no_report, mapping=mapping, chunk_rows=chunk_rows,
-                        as_of=when, resume=resume, progress=progress)
+        cfg = RunConfig(
+            input=input,
+            output=output,
+            rejects=rejects,
+            report=report,
+            no_report=no_report,
+            mapping=mapping,
+            rules=rules,
+            chunk_rows=chunk_rows,
+            as_of=when,
+            resume=resume,
+            progress=progress,
+        )
         result = run_screen(cfg, kb)
     except B12dxError as exc:
         fail(exc)
     rate = result.rows / result.seconds if result.seconds > 0 else 0.0
-    typer.echo(f"screened {result.screened:,} people, rejected {result.rejected:,} "
-               f"({rate:,.0f} rows/s) -> {result.output}")
+    typer.echo(
+        f"screened {result.screened:,} people, rejected {result.rejected:,} "
+        f"({rate:,.0f} rows/s) -> {result.output}"
+    )
     typer.echo(f"rejects: {result.rejects}")
     if result.report is not None:
         typer.echo(f"report: {result.report}")
@@ -98,8 +128,9 @@ def synth(
     n: Annotated[int, typer.Argument(help="Number of people.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .parquet or .csv.")],
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same file).")] = 0,
-    as_of: Annotated[str | None, typer.Option(help="Date the lab dates count back from "
-                                                   "(default: synth.toml's).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Date the lab dates count back from (default: synth.toml's).")
+    ] = None,
     kb_dir: Annotated[Path | None, typer.Option("--kb", help="Knowledge base folder.")] = None,
 ) -> None:
     """Write a seeded synthetic population drawn from the KB's priors and links.
@@ -113,8 +144,9 @@ def synth(
         from ..kb import load_kb
         from ..screen.synth import write_synth
 
-        rows = write_synth(n, output, load_kb(kb_dir), seed=seed,
-                           as_of=_date(as_of) if as_of else None)
+        rows = write_synth(
+            n, output, load_kb(kb_dir), seed=seed, as_of=_date(as_of) if as_of else None
+        )
     except B12dxError as exc:
         fail(exc)
     typer.echo(f"wrote {rows:,} synthetic people to {output}")

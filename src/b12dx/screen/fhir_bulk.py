@@ -32,8 +32,15 @@ from .schema import ScreenSchema
 
 __all__ = ["bulk_rows", "case_row", "read_bulk_folder"]
 
-_TYPES = ("Patient", "Observation", "Condition", "MedicationStatement", "MedicationRequest",
-          "DiagnosticReport", "Medication")
+_TYPES = (
+    "Patient",
+    "Observation",
+    "Condition",
+    "MedicationStatement",
+    "MedicationRequest",
+    "DiagnosticReport",
+    "Medication",
+)
 
 
 def _lines(path: Path) -> Iterator[str]:
@@ -49,14 +56,19 @@ def _patient_of(res: dict[str, Any]) -> str | None:
         ref = res.get(key)
         if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
             r = ref["reference"]
-            return r.split("/", 1)[1] if r.startswith("Patient/") else r
+            return str(r.split("/", 1)[1] if r.startswith("Patient/") else r)
     return None
 
 
 def case_row(case: Case, kb: KnowledgeBase, schema: ScreenSchema) -> dict[str, Any]:
     """A screening-table row holding what *case* says."""
-    row: dict[str, Any] = {"id": case.id, "age": case.age, "sex": case.sex,
-                           "pregnant": case.pregnant, "breastfeeding": case.breastfeeding}
+    row: dict[str, Any] = {
+        "id": case.id,
+        "age": case.age,
+        "sex": case.sex,
+        "pregnant": case.pregnant,
+        "breastfeeding": case.breastfeeding,
+    }
     for e in case.evidence:
         if e.state != "unknown" and e.id in schema.by_name:
             row[e.id] = e.state == "present"
@@ -74,13 +86,15 @@ def case_row(case: Case, kb: KnowledgeBase, schema: ScreenSchema) -> dict[str, A
     return row
 
 
-def bulk_rows(folder: Path, kb: KnowledgeBase, schema: ScreenSchema, *, as_of: dt.date
-              ) -> Iterator[dict[str, Any]]:
+def bulk_rows(
+    folder: Path, kb: KnowledgeBase, schema: ScreenSchema, *, as_of: dt.date
+) -> Iterator[dict[str, Any]]:
     """One row dict per patient (with ``_error`` set when the patient cannot be mapped)."""
     from ..fhir import case_from_fhir
 
-    files = sorted(p for p in folder.iterdir()
-                   if p.name.endswith(".ndjson") or p.name.endswith(".ndjson.gz"))
+    files = sorted(
+        p for p in folder.iterdir() if p.name.endswith(".ndjson") or p.name.endswith(".ndjson.gz")
+    )
     # Patient files first, so that row order follows the Patient export.
     files.sort(key=lambda p: (not p.name.startswith("Patient"), p.name))
     with tempfile.TemporaryDirectory(prefix="b12dx-bulk-") as tmp:
@@ -111,8 +125,12 @@ def bulk_rows(folder: Path, kb: KnowledgeBase, schema: ScreenSchema, *, as_of: d
         db.commit()
         order = db.execute("SELECT patient FROM res GROUP BY patient ORDER BY MIN(rowid)")
         for (pid,) in order.fetchall():
-            bodies = [json.loads(b) for (b,) in db.execute(
-                "SELECT body FROM res WHERE patient = ? ORDER BY rowid", (pid,))]
+            bodies = [
+                json.loads(b)
+                for (b,) in db.execute(
+                    "SELECT body FROM res WHERE patient = ? ORDER BY rowid", (pid,)
+                )
+            ]
             try:
                 imported = case_from_fhir(bodies, kb=kb, as_of=as_of, case_id=pid)
                 row = case_row(imported.case, kb, schema)
@@ -121,12 +139,17 @@ def bulk_rows(folder: Path, kb: KnowledgeBase, schema: ScreenSchema, *, as_of: d
             yield row
         db.close()
         if unreadable:
-            yield {"id": None, "_error": "lines that are not JSON: " + ", ".join(unreadable[:20])
-                   + (" ..." if len(unreadable) > 20 else "")}
+            yield {
+                "id": None,
+                "_error": "lines that are not JSON: "
+                + ", ".join(unreadable[:20])
+                + (" ..." if len(unreadable) > 20 else ""),
+            }
 
 
-def read_bulk_folder(folder: Path, kb: KnowledgeBase, schema: ScreenSchema, *,
-                     as_of: dt.date, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def read_bulk_folder(
+    folder: Path, kb: KnowledgeBase, schema: ScreenSchema, *, as_of: dt.date, batch_rows: int
+) -> Iterator[pa.RecordBatch]:
     """The export as record batches in the screening table's schema (plus ``_error``)."""
     arrow = schema.arrow_schema()
     assert isinstance(arrow, pa.Schema)

@@ -46,8 +46,14 @@ IntArray = npt.NDArray[np.int64]
 # Cells in one Quickscore working array (rows x subsets x causes); bounds memory per call.
 _BUDGET = 1 << 21
 _PROFILES = (("female", False), ("female", True), ("male", False))
-_SEX_CODES = {"female": "female", "male": "male", "f": "female", "m": "male",
-              "woman": "female", "man": "male"}
+_SEX_CODES = {
+    "female": "female",
+    "male": "male",
+    "f": "female",
+    "m": "male",
+    "woman": "female",
+    "man": "male",
+}
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -82,30 +88,36 @@ class _Frame:
 
 
 def _np_float(arr: pa.Array) -> FloatArray:
-    return np.asarray(pc.fill_null(arr, np.nan).to_numpy(zero_copy_only=False),
-                      dtype=np.float64)
+    return np.asarray(pc.fill_null(arr, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _np_tristate(arr: pa.Array) -> npt.NDArray[np.int8]:
     """1 true, 0 false, -1 null."""
-    return np.asarray(pc.fill_null(pc.cast(arr, pa.int8()), -1).to_numpy(zero_copy_only=False),
-                      dtype=np.int8)
+    return np.asarray(
+        pc.fill_null(pc.cast(arr, pa.int8()), -1).to_numpy(zero_copy_only=False), dtype=np.int8
+    )
 
 
 def _np_days(arr: pa.Array) -> IntArray:
-    return np.asarray(pc.fill_null(pc.cast(pc.cast(arr, pa.date32()), pa.int32()), -1)
-                      .to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(
+        pc.fill_null(pc.cast(pc.cast(arr, pa.date32()), pa.int32()), -1).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=np.int64,
+    )
 
 
 def row_case(row: dict[str, Any], schema: ScreenSchema) -> dict[str, Any]:
     """The ``b12dx/case/v1`` data for one screening-table row (the scalar reference path)."""
-    evidence = [{"id": e, "state": "present" if row[e] else "absent"}
-                for e in schema.evidence_ids if row.get(e) is not None]
+    evidence = [
+        {"id": e, "state": "present" if row[e] else "absent"}
+        for e in schema.evidence_ids
+        if row.get(e) is not None
+    ]
     meds = []
     for d in schema.drug_ids:
         years = row.get(f"{d}_years")
-        years = None if years is None or (isinstance(years, float) and math.isnan(years)) \
-            else years
+        years = None if years is None or (isinstance(years, float) and math.isnan(years)) else years
         taking = row.get(d)
         if taking or (taking is None and years is not None):
             meds.append({"drug_class": d, "years": years})
@@ -114,15 +126,23 @@ def row_case(row: dict[str, Any], schema: ScreenSchema) -> dict[str, Any]:
         value = row.get(t)
         if value is None:
             continue
-        lab: dict[str, Any] = {"test": t, "value": value,
-                               "unit": row.get(f"{t}_unit") or schema.lab_units[t]}
+        lab: dict[str, Any] = {
+            "test": t,
+            "value": value,
+            "unit": row.get(f"{t}_unit") or schema.lab_units[t],
+        }
         if row.get(f"{t}_date") is not None:
             lab["date"] = row[f"{t}_date"]
         labs.append(lab)
-    case: dict[str, Any] = {"age": row.get("age"), "sex": row.get("sex"),
-                            "pregnant": bool(row.get("pregnant")),
-                            "breastfeeding": bool(row.get("breastfeeding")),
-                            "evidence": evidence, "medications": meds, "labs": labs}
+    case: dict[str, Any] = {
+        "age": row.get("age"),
+        "sex": row.get("sex"),
+        "pregnant": bool(row.get("pregnant")),
+        "breastfeeding": bool(row.get("breastfeeding")),
+        "evidence": evidence,
+        "medications": meds,
+        "labs": labs,
+    }
     if row.get("id") is not None:
         case["id"] = row["id"]
     return case
@@ -144,9 +164,14 @@ class Kernel:
 
     # -- output schema ---------------------------------------------------------------------
     def output_schema(self) -> pa.Schema:
-        fields = [pa.field("row", pa.int64()), pa.field("id", pa.string()),
-                  pa.field("triage_level", pa.string()), pa.field("top_cause", pa.string()),
-                  pa.field("next_test", pa.string()), pa.field("flags", pa.string())]
+        fields = [
+            pa.field("row", pa.int64()),
+            pa.field("id", pa.string()),
+            pa.field("triage_level", pa.string()),
+            pa.field("top_cause", pa.string()),
+            pa.field("next_test", pa.string()),
+            pa.field("flags", pa.string()),
+        ]
         fields += [pa.field(f"p_{c}", pa.float64()) for c in self.cause_ids]
         fields += [pa.field(f"flag_{f.id}", pa.bool_()) for f in self.rules.flags]
         fields.append(pa.field("kb_version", pa.string()))
@@ -154,8 +179,13 @@ class Kernel:
 
     @staticmethod
     def rejects_schema() -> pa.Schema:
-        return pa.schema([pa.field("row", pa.int64()), pa.field("id", pa.string()),
-                          pa.field("reason", pa.string())])
+        return pa.schema(
+            [
+                pa.field("row", pa.int64()),
+                pa.field("id", pa.string()),
+                pa.field("reason", pa.string()),
+            ]
+        )
 
     # -- entry point ------------------------------------------------------------------------
     def run(self, batch: pa.RecordBatch, *, as_of: dt.date) -> ScreenResult:
@@ -175,11 +205,14 @@ class Kernel:
         frame = self._frame(batch.take(pa.array(good)), as_of=as_of) if good.size else None
         output, stats = self._output(batch, good, frame, rejected=int(bad_rows.size))
         rows = cols["_row"]
-        rejects = pa.table({
-            "row": pc.take(rows, pa.array(bad_rows, pa.int64())),
-            "id": pc.take(cols["id"], pa.array(bad_rows, pa.int64())),
-            "reason": pa.array([reasons[j] for j in bad_rows], pa.string()),
-        }, schema=self.rejects_schema())
+        rejects = pa.table(
+            {
+                "row": pc.take(rows, pa.array(bad_rows, pa.int64())),
+                "id": pc.take(cols["id"], pa.array(bad_rows, pa.int64())),
+                "reason": pa.array([reasons[j] for j in bad_rows], pa.string()),
+            },
+            schema=self.rejects_schema(),
+        )
         return ScreenResult(output, rejects, stats)
 
     def _reason(self, row: dict[str, Any]) -> str:
@@ -201,10 +234,13 @@ class Kernel:
         """Conversion factor per row (NaN for an unknown unit; canonical when null)."""
         enc = pc.dictionary_encode(pc.fill_null(units, test.unit))
         words = enc.dictionary.to_pylist()
-        table = np.array([f if (f := self._unit_factor(test, w)) is not None else np.nan
-                          for w in words] + [np.nan], dtype=np.float64)
+        table = np.array(
+            [f if (f := self._unit_factor(test, w)) is not None else np.nan for w in words]
+            + [np.nan],
+            dtype=np.float64,
+        )
         idx = np.asarray(pc.fill_null(enc.indices, len(words)).to_numpy(zero_copy_only=False))
-        return table[idx]
+        return np.asarray(table[idx], dtype=np.float64)
 
     def _invalid(self, cols: dict[str, pa.Array], n: int) -> BoolArray:
         meta = self.kb.meta
@@ -217,8 +253,12 @@ class Kernel:
         preg = _np_tristate(cols["pregnant"]) == 1
         bad |= preg & (sex == 1)
         ids = cols["id"]
-        bad |= np.asarray(pc.fill_null(pc.greater(pc.utf8_length(ids), 200), False)
-                          .to_numpy(zero_copy_only=False), dtype=np.bool_)
+        bad |= np.asarray(
+            pc.fill_null(pc.greater(pc.utf8_length(ids), 200), False).to_numpy(
+                zero_copy_only=False
+            ),
+            dtype=np.bool_,
+        )
         for d in self.schema.drug_ids:
             years = _np_float(cols[f"{d}_years"])
             taking = _np_tristate(cols[d])
@@ -235,8 +275,9 @@ class Kernel:
             canonical = value * factor
             ok = np.isfinite(value) & ~np.isnan(factor)
             with np.errstate(invalid="ignore"):
-                ok &= (canonical >= test.plausible_low.value) & \
-                    (canonical <= test.plausible_high.value)
+                ok &= (canonical >= test.plausible_low.value) & (
+                    canonical <= test.plausible_high.value
+                )
             bad |= has & ~ok
         return bad
 
@@ -244,8 +285,10 @@ class Kernel:
     def _sex(arr: pa.Array) -> IntArray:
         text = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
         keys = list(_SEX_CODES)
-        idx = np.asarray(pc.fill_null(pc.index_in(text, pa.array(keys)), -1)
-                         .to_numpy(zero_copy_only=False), dtype=np.int64)
+        idx = np.asarray(
+            pc.fill_null(pc.index_in(text, pa.array(keys)), -1).to_numpy(zero_copy_only=False),
+            dtype=np.int64,
+        )
         code = np.array([0 if _SEX_CODES[k] == "female" else 1 for k in keys] + [-1])
         return np.asarray(code[idx], dtype=np.int64)
 
@@ -276,8 +319,18 @@ class Kernel:
             years[d] = y
         as_of_day = _np_days(col("as_of"))
         as_of_day = np.where(as_of_day < 0, (as_of - _EPOCH).days, as_of_day)
-        frame = _Frame(n=n, age=age, profile=profile, pregnant=pregnant, present=present,
-                       years=years, has_lab={}, band={}, lab_day={}, as_of_day=as_of_day)
+        frame = _Frame(
+            n=n,
+            age=age,
+            profile=profile,
+            pregnant=pregnant,
+            present=present,
+            years=years,
+            has_lab={},
+            band={},
+            lab_day={},
+            as_of_day=as_of_day,
+        )
         values: dict[str, FloatArray] = {}
         for t in self.schema.lab_ids:
             test = kb.lab_by_id[t]
@@ -290,20 +343,22 @@ class Kernel:
             else:
                 values[t] = np.full(n, np.nan)
         for test in kb.labs:  # derived tests, as labs.normalise_labs adds them
-            d = test.derived
-            if d is None or d.formula != "albumin_adjusted_calcium":
+            deriv = test.derived
+            if deriv is None or deriv.formula != "albumin_adjusted_calcium":
                 continue
             missing = ~frame.has_lab[test.id]
-            inputs_ok = np.logical_and.reduce([frame.has_lab[i] for i in d.inputs])
+            inputs_ok = np.logical_and.reduce([frame.has_lab[i] for i in deriv.inputs])
             add = missing & inputs_ok
             if add.any():
-                ca, alb = (values[i] for i in d.inputs)
-                derived = ca + d.params["coefficient"].value * (
-                    d.params["reference_albumin"].value - alb)
+                ca, alb = (values[i] for i in deriv.inputs)
+                derived = ca + deriv.params["coefficient"].value * (
+                    deriv.params["reference_albumin"].value - alb
+                )
                 values[test.id] = np.where(add, derived, values[test.id])
                 frame.has_lab[test.id] = frame.has_lab[test.id] | add
-                frame.lab_day[test.id] = np.where(add, frame.lab_day[d.inputs[0]],
-                                                  frame.lab_day[test.id])
+                frame.lab_day[test.id] = np.where(
+                    add, frame.lab_day[deriv.inputs[0]], frame.lab_day[test.id]
+                )
         for t in self.schema.lab_ids:
             test = kb.lab_by_id[t]
             frame.band[t] = self._bands(test, values[t], frame.has_lab[t], profile)
@@ -322,24 +377,32 @@ class Kernel:
         frame.top = np.argmax(frame.post, axis=1).astype(np.int64)
         return frame
 
-    def _lab_findings(self, test: LabTest, b_idx: int) -> tuple[tuple[int, ...],
-                                                                tuple[int, ...]]:
+    def _lab_findings(self, test: LabTest, b_idx: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         key = (test.id, b_idx)
         if key not in self._findings_of:
-            reading = LabReading(test=test, value=0.0, band=test.bands[b_idx],
-                                 local_range_used=False, original_value=None,
-                                 original_unit=None, derived=False)
+            reading = LabReading(
+                test=test,
+                value=0.0,
+                band=test.bands[b_idx],
+                local_range_used=False,
+                original_value=None,
+                original_unit=None,
+                derived=False,
+            )
             self._findings_of[key] = lab_findings(self.net, reading)
         return self._findings_of[key]
 
-    def _bands(self, test: LabTest, value: FloatArray, has: BoolArray,
-               profile: IntArray) -> IntArray:
+    def _bands(
+        self, test: LabTest, value: FloatArray, has: BoolArray, profile: IntArray
+    ) -> IntArray:
         """Band index per row: ``labs.band_for`` called once per (cut-off class, profile)."""
         out = np.full(value.shape[0], -1, dtype=np.int64)
         if not test.bands or not has.any():
             return out
-        edges = np.array(sorted({e for b in test.bands for e in (b.lower, b.upper)
-                                 if e is not None}), dtype=np.float64)
+        edges = np.array(
+            sorted({e for b in test.bands for e in (b.lower, b.upper) if e is not None}),
+            dtype=np.float64,
+        )
         rows = np.flatnonzero(has)
         v = value[rows]
         idx = np.searchsorted(edges, v, side="left")
@@ -360,8 +423,17 @@ class Kernel:
         """``priors.person_prior`` for every row."""
         kb, net = self.kb, self.net
         n_c = net.n_causes
-        edges = np.array(sorted({e for c in kb.causes for p in c.prior
-                                 for e in (p.age_from, p.age_to) if e is not None}))
+        edges = np.array(
+            sorted(
+                {
+                    e
+                    for c in kb.causes
+                    for p in c.prior
+                    for e in (p.age_from, p.age_to)
+                    if e is not None
+                }
+            )
+        )
         idx = np.searchsorted(edges, f.age, side="right")  # age_from inclusive, age_to not
         key = idx * len(_PROFILES) + f.profile
         uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
@@ -369,14 +441,14 @@ class Kernel:
         for u, r in enumerate(first):
             sex, preg = _PROFILES[int(f.profile[r])]
             for j, cid in enumerate(net.cause_ids):
-                table[u, j] = base_prior(kb.cause_by_id[cid], age=float(f.age[r]), sex=sex,
-                                         pregnant=preg).value
+                table[u, j] = base_prior(
+                    kb.cause_by_id[cid], age=float(f.age[r]), sex=sex, pregnant=preg
+                ).value
         base = table[inverse.reshape(-1)]
         for j, cid in enumerate(net.cause_ids):
             req = kb.cause_by_id[cid].requires_any
             if req:
-                ok = np.logical_or.reduce([f.present.get(r, np.zeros(f.n, np.bool_))
-                                           for r in req])
+                ok = np.logical_or.reduce([f.present.get(r, np.zeros(f.n, np.bool_)) for r in req])
                 base[~ok, j] = 0.0
         live = base > 0
         logits = np.full(base.shape, -np.inf)
@@ -396,8 +468,7 @@ class Kernel:
             y = f.years[d.id][taking]
             uy, inv = np.unique(y, return_inverse=True)  # NaN (not stated) sorts last
             for e in d.effects:
-                los = np.array([effect_log_or(e, None if math.isnan(x) else float(x))
-                                for x in uy])
+                los = np.array([effect_log_or(e, None if math.isnan(x) else float(x)) for x in uy])
                 if not los.any():
                     continue
                 logits[taking, net.cause_index[e.cause]] += los[inv.reshape(-1)]
@@ -413,7 +484,7 @@ class Kernel:
             rows = np.flatnonzero(counts == k)
             step = max(1, _BUDGET // ((1 << min(int(k), 40)) * n_c))
             for s in range(0, rows.size, step):
-                r = rows[s:s + step]
+                r = rows[s : s + step]
                 if k:
                     idx = np.nonzero(pos[r])[1].reshape(r.size, int(k))
                 else:
@@ -422,8 +493,9 @@ class Kernel:
         del n_rows
         return post
 
-    def _infer_logz(self, prior: FloatArray, pos: BoolArray, neg: BoolArray
-                    ) -> tuple[FloatArray, FloatArray]:
+    def _infer_logz(
+        self, prior: FloatArray, pos: BoolArray, neg: BoolArray
+    ) -> tuple[FloatArray, FloatArray]:
         post = np.zeros_like(prior)
         log_z = np.zeros(prior.shape[0])
         counts = pos.sum(axis=1)
@@ -432,7 +504,7 @@ class Kernel:
             rows = np.flatnonzero(counts == k)
             step = max(1, _BUDGET // ((1 << min(int(k), 40)) * n_c))
             for s in range(0, rows.size, step):
-                r = rows[s:s + step]
+                r = rows[s : s + step]
                 if k:
                     idx = np.nonzero(pos[r])[1].reshape(r.size, int(k))
                 else:
@@ -479,9 +551,12 @@ class Kernel:
         if cond.labs_present:
             m &= np.logical_and.reduce([f.has_lab[t] for t in cond.labs_present])
         if cond.causes_any:
-            m &= np.logical_or.reduce([
-                f.post[:, self.net.cause_index[cc.cause]] >= cc.min_probability.value
-                for cc in cond.causes_any])
+            m &= np.logical_or.reduce(
+                [
+                    f.post[:, self.net.cause_index[cc.cause]] >= cc.min_probability.value
+                    for cc in cond.causes_any
+                ]
+            )
         if cond.top_cause_in:
             m &= np.isin(f.top, [self.net.cause_index[c] for c in cond.top_cause_in])
         if cond.pregnant is not None:
@@ -496,12 +571,12 @@ class Kernel:
         worst = len(LEVELS)
         rank = np.full(f.n, worst, dtype=np.int64)
         for flag in tri.red_flags:
-            rank = np.where(self.holds(flag.when, f), np.minimum(rank, self.rank[flag.level]),
-                            rank)
+            rank = np.where(self.holds(flag.when, f), np.minimum(rank, self.rank[flag.level]), rank)
         for rule in tri.probability_rules:
             p = f.post[:, self.net.cause_index[rule.cause]]
-            rank = np.where(p >= rule.min_probability.value,
-                            np.minimum(rank, self.rank[rule.level]), rank)
+            rank = np.where(
+                p >= rule.min_probability.value, np.minimum(rank, self.rank[rule.level]), rank
+            )
         sc = tri.self_care
         allowed = [self.net.cause_index[c] for c in sc.causes]
         others = [j for j, c in enumerate(self.cause_ids) if c not in sc.causes]
@@ -540,13 +615,19 @@ class Kernel:
 
     def _eig_choice(self, f: _Frame, rows: IntArray) -> IntArray:
         """``plan.expected_information_gain`` ranking for rows without a guideline test."""
-        kb, net = self.kb, self.net
+        kb = self.kb
         # Identical rows have identical gains: compute each distinct row once.
         done_m = np.stack([f.has_lab[t.id] for t in kb.labs], axis=1)[rows]
-        key = np.concatenate([
-            f.prior[rows].view(np.uint8).reshape(rows.size, -1),
-            np.packbits(f.pos[rows], axis=1), np.packbits(f.neg[rows], axis=1),
-            np.packbits(done_m, axis=1), f.profile[rows, None].astype(np.uint8)], axis=1)
+        key = np.concatenate(
+            [
+                f.prior[rows].view(np.uint8).reshape(rows.size, -1),
+                np.packbits(f.pos[rows], axis=1),
+                np.packbits(f.neg[rows], axis=1),
+                np.packbits(done_m, axis=1),
+                f.profile[rows, None].astype(np.uint8),
+            ],
+            axis=1,
+        )
         _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
         urows = rows[first]
         u = urows.size
@@ -615,8 +696,9 @@ class Kernel:
         return out
 
     # -- assembling the output -----------------------------------------------------------------
-    def _output(self, batch: pa.RecordBatch, good: IntArray, f: _Frame | None, *,
-                rejected: int) -> tuple[pa.Table, Stats]:
+    def _output(
+        self, batch: pa.RecordBatch, good: IntArray, f: _Frame | None, *, rejected: int
+    ) -> tuple[pa.Table, Stats]:
         schema = self.output_schema()
         take = pa.array(good, pa.int64())
         data: dict[str, pa.Array | Sequence[Any]] = {
@@ -629,14 +711,18 @@ class Kernel:
         level_idx = self.triage(f)
         levels = np.array(LEVELS, dtype=object)[level_idx]
         data["triage_level"] = pa.array(levels.tolist(), pa.string())
-        data["top_cause"] = pa.array(np.array(self.cause_ids, dtype=object)[f.top].tolist(),
-                                     pa.string())
+        data["top_cause"] = pa.array(
+            np.array(self.cause_ids, dtype=object)[f.top].tolist(), pa.string()
+        )
         next_tests = self.next_test(f)
         data["next_test"] = pa.array(next_tests, pa.string())
         flag_masks = self.flags(f)
         ids = [r.id for r in self.rules.flags]
-        joined = [";".join(ids[k] for k in range(len(ids)) if flag_masks[k][i])
-                  for i in range(n)] if ids else [""] * n
+        joined = (
+            [";".join(ids[k] for k in range(len(ids)) if flag_masks[k][i]) for i in range(n)]
+            if ids
+            else [""] * n
+        )
         data["flags"] = pa.array(joined, pa.string())
         for j, c in enumerate(self.cause_ids):
             data[f"p_{c}"] = pa.array(f.post[:, j], pa.float64())
@@ -646,18 +732,25 @@ class Kernel:
         rep = self.rules.report
         urgent = np.isin(level_idx, [self.rank[lv] for lv in rep.urgent_levels])
         stats = chunk_stats(
-            rejected=rejected, levels=levels, top=np.array(self.cause_ids)[f.top],
-            next_tests=next_tests, flag_masks=dict(zip(ids, flag_masks, strict=True)),
+            rejected=rejected,
+            levels=levels,
+            top=np.array(self.cause_ids)[f.top],
+            next_tests=next_tests,
+            flag_masks=dict(zip(ids, flag_masks, strict=True)),
             p_focus=f.post[:, self.net.cause_index[rep.focus_cause]],
-            groups=self._groups(f), urgent=urgent)
+            groups=self._groups(f),
+            urgent=urgent,
+        )
         return pa.table(data, schema=schema), stats
 
     def _groups(self, f: _Frame) -> dict[str, dict[str, BoolArray]]:
         rep = self.rules.report
         meds = {self.kb.drug_class_by_id[d].name: f.present[d] for d in self.schema.drug_ids}
-        meds["no listed medicine"] = ~np.logical_or.reduce(
-            [f.present[d] for d in self.schema.drug_ids]) if self.schema.drug_ids \
+        meds["no listed medicine"] = (
+            ~np.logical_or.reduce([f.present[d] for d in self.schema.drug_ids])
+            if self.schema.drug_ids
             else np.ones(f.n, np.bool_)
+        )
         edges = np.array(rep.age_bands)
         band = np.searchsorted(edges, f.age, side="right") - 1
         ages: dict[str, BoolArray] = {}
@@ -669,8 +762,7 @@ class Kernel:
         taken = np.zeros(f.n, np.bool_)
         for e in rep.diet:
             m = f.present[e] & ~taken
-            diet[self.kb.risk_factor_by_id[e].name if e in self.kb.risk_factor_by_id
-                 else e] = m
+            diet[self.kb.risk_factor_by_id[e].name if e in self.kb.risk_factor_by_id else e] = m
             taken |= m
         diet["other or not recorded"] = ~taken
         return {"medication": meds, "age band": ages, "diet": diet}

@@ -61,12 +61,14 @@ class Mapping(BaseModel):
         """Every mapped name must be a screening-table column (with suggestions if not)."""
         for name in self.columns:
             if name not in schema.by_name:
-                raise UnknownIdError("screening-table column", name, schema.names,
-                                     where=f"{where} [columns]")
+                raise UnknownIdError(
+                    "screening-table column", name, schema.names, where=f"{where} [columns]"
+                )
         for name in self.values:
             if name not in schema.by_name:
-                raise UnknownIdError("screening-table column", name, schema.names,
-                                     where=f"{where} [values]")
+                raise UnknownIdError(
+                    "screening-table column", name, schema.names, where=f"{where} [values]"
+                )
         for name in self.units:
             if name not in schema.lab_ids:
                 raise UnknownIdError("lab test", name, schema.lab_ids, where=f"{where} [units]")
@@ -86,8 +88,7 @@ def load_mapping(path: str | Path | None, schema: ScreenSchema) -> Mapping:
     try:
         mapping = Mapping.model_validate(data)
     except ValidationError as exc:
-        msgs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
-                         for e in exc.errors())
+        msgs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise InputError(f"the mapping file {p} is not valid: {msgs}") from None
     mapping.check(schema, where=str(p))
     return mapping

@@ -27,27 +27,34 @@ from ..kb import KnowledgeBase
 from .mapping import Mapping
 from .schema import ScreenSchema
 
-__all__ = ["InputFormat", "Source", "detect_format", "iter_chunks", "open_source",
-           "standardize"]
+__all__ = ["InputFormat", "Source", "detect_format", "iter_chunks", "open_source", "standardize"]
 
 InputFormat = Literal["parquet", "csv", "fhir"]
-_PA_TYPES = {"string": pa.string(), "float64": pa.float64(), "bool": pa.bool_(),
-             "date32": pa.date32()}
+_PA_TYPES = {
+    "string": pa.string(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "date32": pa.date32(),
+}
 
 
 def detect_format(path: Path) -> InputFormat:
     if path.is_dir():
         if any(path.glob("*.ndjson")) or any(path.glob("*.ndjson.gz")):
             return "fhir"
-        raise InputError(f"{path} is a folder without FHIR Bulk Data .ndjson files; give a "
-                         "Parquet file, a CSV file or a Bulk Data export folder")
+        raise InputError(
+            f"{path} is a folder without FHIR Bulk Data .ndjson files; give a "
+            "Parquet file, a CSV file or a Bulk Data export folder"
+        )
     suffix = "".join(path.suffixes[-2:]).lower()
     if path.suffix.lower() in (".parquet", ".pq"):
         return "parquet"
     if path.suffix.lower() in (".csv", ".tsv", ".txt") or suffix in (".csv.gz",):
         return "csv"
-    raise InputError(f"cannot tell the format of {path.name}: use .parquet, .csv or a folder "
-                     "of FHIR .ndjson files")
+    raise InputError(
+        f"cannot tell the format of {path.name}: use .parquet, .csv or a folder "
+        "of FHIR .ndjson files"
+    )
 
 
 @dataclass
@@ -89,8 +96,15 @@ def _open_text(path: Path) -> Any:
     return path.open("r", encoding="utf-8", newline="")
 
 
-def _raw_batches(source: Source, schema: ScreenSchema, mapping: Mapping, *, as_of: dt.date,
-                 batch_rows: int, kb: KnowledgeBase | None) -> Iterator[pa.RecordBatch]:
+def _raw_batches(
+    source: Source,
+    schema: ScreenSchema,
+    mapping: Mapping,
+    *,
+    as_of: dt.date,
+    batch_rows: int,
+    kb: KnowledgeBase | None,
+) -> Iterator[pa.RecordBatch]:
     wanted = {mapping.source_name(c) for c in schema.names}
     if source.format == "parquet":
         import pyarrow.parquet as pq
@@ -109,28 +123,36 @@ def _raw_batches(source: Source, schema: ScreenSchema, mapping: Mapping, *, as_o
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in source.columns},
-                include_columns=cols, strings_can_be_null=True,
-                null_values=["", "NA", "NULL", "null", "NaN"]),
+                include_columns=cols,
+                strings_can_be_null=True,
+                null_values=["", "NA", "NULL", "null", "NaN"],
+            ),
         )
         yield from reader
     else:
         from ..kb import load_kb
         from .fhir_bulk import read_bulk_folder
 
-        yield from read_bulk_folder(source.path, kb or load_kb(), schema, as_of=as_of,
-                                    batch_rows=batch_rows)
+        yield from read_bulk_folder(
+            source.path, kb or load_kb(), schema, as_of=as_of, batch_rows=batch_rows
+        )
 
 
-def iter_chunks(source: Source, schema: ScreenSchema, mapping: Mapping, *, chunk_rows: int,
-                as_of: dt.date, kb: KnowledgeBase | None = None
-                ) -> Iterator[tuple[int, pa.RecordBatch]]:
+def iter_chunks(
+    source: Source,
+    schema: ScreenSchema,
+    mapping: Mapping,
+    *,
+    chunk_rows: int,
+    as_of: dt.date,
+    kb: KnowledgeBase | None = None,
+) -> Iterator[tuple[int, pa.RecordBatch]]:
     """(chunk index, standardized chunk) pairs of exactly ``chunk_rows`` rows."""
     pending: list[pa.RecordBatch] = []
     held = 0
     index = 0
     start = 0
-    for batch in _raw_batches(source, schema, mapping, as_of=as_of, batch_rows=chunk_rows,
-                              kb=kb):
+    for batch in _raw_batches(source, schema, mapping, as_of=as_of, batch_rows=chunk_rows, kb=kb):
         if batch.num_rows == 0:
             continue
         pending.append(batch)
@@ -145,8 +167,7 @@ def iter_chunks(source: Source, schema: ScreenSchema, mapping: Mapping, *, chunk
             pending = rest.to_batches() if rest.num_rows else []
             held = rest.num_rows
     if held:
-        yield index, standardize(pa.Table.from_batches(pending), schema, mapping,
-                                 start_row=start)
+        yield index, standardize(pa.Table.from_batches(pending), schema, mapping, start_row=start)
 
 
 # -- conversion to the declared types -------------------------------------------------------
@@ -166,8 +187,11 @@ def _strings(arr: pa.Array) -> list[str | None]:
 
 
 def _to_float(arr: pa.Array, name: str, errors: _Errors) -> pa.Array:
-    if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) \
-            or pa.types.is_decimal(arr.type):
+    if (
+        pa.types.is_floating(arr.type)
+        or pa.types.is_integer(arr.type)
+        or pa.types.is_decimal(arr.type)
+    ):
         return pc.cast(arr, pa.float64())
     if pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type):
         return pc.cast(arr, pa.float64())
@@ -206,8 +230,11 @@ def _to_bool(arr: pa.Array, name: str, errors: _Errors, mapping: Mapping) -> pa.
     if not pc.all(pc.fill_null(known, True)).as_py():
         for i, v in enumerate(text.to_pylist()):
             if v and v not in trues and v not in falses:
-                errors.add(i, f"column {name!r}: {v!r} is not a yes/no value (accepted: "
-                           f"{', '.join(sorted(trues))} / {', '.join(sorted(falses))})")
+                errors.add(
+                    i,
+                    f"column {name!r}: {v!r} is not a yes/no value (accepted: "
+                    f"{', '.join(sorted(trues))} / {', '.join(sorted(falses))})",
+                )
     return pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
 
 
@@ -239,8 +266,14 @@ def _to_string(arr: pa.Array, values: dict[str, str] | None) -> pa.Array:
     return text
 
 
-def standardize(table: pa.Table | pa.RecordBatch, schema: ScreenSchema, mapping: Mapping, *,
-                start_row: int, rows: pa.Array | None = None) -> pa.RecordBatch:
+def standardize(
+    table: pa.Table | pa.RecordBatch,
+    schema: ScreenSchema,
+    mapping: Mapping,
+    *,
+    start_row: int,
+    rows: pa.Array | None = None,
+) -> pa.RecordBatch:
     """Rename, convert and complete one chunk to the screening table's schema."""
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
@@ -259,8 +292,13 @@ def standardize(table: pa.Table | pa.RecordBatch, schema: ScreenSchema, mapping:
             arr: pa.Array = pa.nulls(n, target)
         else:
             raw = table.column(src)
-            raw = raw.chunk(0) if raw.num_chunks == 1 else pa.concat_arrays(raw.chunks) \
-                if raw.num_chunks else pa.nulls(n, raw.type)
+            raw = (
+                raw.chunk(0)
+                if raw.num_chunks == 1
+                else pa.concat_arrays(raw.chunks)
+                if raw.num_chunks
+                else pa.nulls(n, raw.type)
+            )
             if col.type == "float64":
                 arr = _to_float(raw, src, errors)
             elif col.type == "bool":
@@ -273,8 +311,11 @@ def standardize(table: pa.Table | pa.RecordBatch, schema: ScreenSchema, mapping:
             arr = pc.fill_null(arr, mapping.units[col.ref])
         arrays.append(arr)
         fields.append(pa.field(col.name, target))
-    arrays.append(pc.cast(rows, pa.int64()) if rows is not None
-                  else pa.array(range(start_row, start_row + n), pa.int64()))
+    arrays.append(
+        pc.cast(rows, pa.int64())
+        if rows is not None
+        else pa.array(range(start_row, start_row + n), pa.int64())
+    )
     fields.append(pa.field("_row", pa.int64()))
     arrays.append(pa.array(errors.messages, pa.string()))
     fields.append(pa.field("_error", pa.string()))

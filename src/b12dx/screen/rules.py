@@ -95,8 +95,11 @@ def flag_fires(rule: FlagRule, ctx: Context, as_of: dt.date) -> bool:
         return False
     if rule.exposure is not None:
         need = rule.exposure.years.value
-        if not any((y := ctx.drug_years.get(d)) is not None and y >= need
-                   for d in rule.exposure.drugs if d in ctx.drug_years):
+        if not any(
+            (y := ctx.drug_years.get(d)) is not None and y >= need
+            for d in rule.exposure.drugs
+            if d in ctx.drug_years
+        ):
             return False
     if rule.no_recent_lab is not None:
         dates = {lab.test: lab.date for lab in ctx.case.labs if lab.test is not None}
@@ -179,8 +182,12 @@ def _load(kb: KnowledgeBase, text: str) -> ScreenRules:
     except tomllib.TOMLDecodeError as exc:
         raise KnowledgeBaseError([Issue("screen.toml", f"not valid TOML: {exc}")]) from None
     except ValidationError as exc:
-        raise KnowledgeBaseError([Issue("screen.toml " + ".".join(str(p) for p in e["loc"]),
-                                        e["msg"]) for e in exc.errors()]) from None
+        raise KnowledgeBaseError(
+            [
+                Issue("screen.toml " + ".".join(str(p) for p in e["loc"]), e["msg"])
+                for e in exc.errors()
+            ]
+        ) from None
     problems = _check(rules, kb)
     if problems:
         raise KnowledgeBaseError(problems)

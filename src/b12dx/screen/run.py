@@ -13,6 +13,7 @@ removed last, so a run killed at any point can be resumed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -32,6 +33,7 @@ from ..kb import KnowledgeBase
 from .kernel import Kernel
 from .mapping import load_mapping
 from .reader import iter_chunks, open_source
+from .rules import ScreenRules, load_rules
 from .stats import Stats
 
 __all__ = ["RunConfig", "RunSummary", "output_format", "run_screen"]
@@ -56,6 +58,7 @@ class RunConfig:
     report: Path | None = None  # default: <output stem>.report.html; None with no_report
     no_report: bool = False
     mapping: Path | None = None
+    rules: Path | None = None  # screening flags file (default: the packaged screen.toml)
     chunk_rows: int = 50_000
     as_of: dt.date = field(default_factory=dt.date.today)
     resume: bool = False
@@ -105,10 +108,15 @@ def _manifest(cfg: RunConfig, kb: KnowledgeBase, kernel: Kernel) -> dict[str, An
     else:
         size, mtime = st.st_size, st.st_mtime_ns
     return {
-        "input": str(cfg.input.resolve()), "input_size": size, "input_mtime_ns": mtime,
-        "chunk_rows": cfg.chunk_rows, "as_of": cfg.as_of.isoformat(),
-        "kb_sha256": kb.sha256, "rules_sha256": kernel.rules.sha256,
-        "mapping_sha256": _digest(cfg.mapping), "b12dx_version": __version__,
+        "input": str(cfg.input.resolve()),
+        "input_size": size,
+        "input_mtime_ns": mtime,
+        "chunk_rows": cfg.chunk_rows,
+        "as_of": cfg.as_of.isoformat(),
+        "kb_sha256": kb.sha256,
+        "rules_sha256": kernel.rules.sha256,
+        "mapping_sha256": _digest(cfg.mapping),
+        "b12dx_version": __version__,
         "output_format": output_format(cfg.output),
     }
 
@@ -123,6 +131,10 @@ def _write_table(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
+def _write_json(text: str, path: Path) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
 def _prepare(cfg: RunConfig, manifest: dict[str, Any]) -> set[int]:
     """Create or check the partial folder; return the indexes of complete chunks."""
     part = cfg.partial
@@ -133,12 +145,13 @@ def _prepare(cfg: RunConfig, manifest: dict[str, Any]) -> set[int]:
         if diff:
             raise InputError(
                 f"cannot resume: {', '.join(diff)} differ from the interrupted run in {part}; "
-                "run without --resume to start over")
+                "run without --resume to start over"
+            )
         return {int(p.stem.split("-")[1]) for p in (part / "parts").glob("agg-*.json")}
     if part.exists():
         shutil.rmtree(part)
     (part / "parts").mkdir(parents=True)
-    _atomic_write(mfile, lambda p: p.write_text(json.dumps(manifest, indent=1)))
+    _atomic_write(mfile, functools.partial(_write_json, json.dumps(manifest, indent=1)))
     return set()
 
 
@@ -171,13 +184,14 @@ def _merge(cfg: RunConfig, kernel: Kernel, chunks: int) -> None:
     _atomic_write(cfg.rejects_path, write_rejects)
 
 
-def run_screen(cfg: RunConfig, kb: KnowledgeBase, *,
-               on_chunk: Callable[[int, int], None] | None = None) -> RunSummary:
+def run_screen(
+    cfg: RunConfig, kb: KnowledgeBase, *, on_chunk: Callable[[int, int], None] | None = None
+) -> RunSummary:
     """Screen ``cfg.input`` into ``cfg.output`` (see the module docstring)."""
     if cfg.chunk_rows < 1:
         raise InputError("--chunk-rows must be at least 1")
     output_format(cfg.output)
-    kernel = Kernel(kb)
+    kernel = Kernel(kb, _rules(cfg.rules, kb))
     source = open_source(cfg.input)
     mapping = load_mapping(cfg.mapping, kernel.schema)
     manifest = _manifest(cfg, kb, kernel)
@@ -188,18 +202,25 @@ def run_screen(cfg: RunConfig, kb: KnowledgeBase, *,
     chunks = 0
     rows = 0
     try:
-        for index, batch in iter_chunks(source, kernel.schema, mapping,
-                                        chunk_rows=cfg.chunk_rows, as_of=cfg.as_of, kb=kb):
+        for index, batch in iter_chunks(
+            source, kernel.schema, mapping, chunk_rows=cfg.chunk_rows, as_of=cfg.as_of, kb=kb
+        ):
             chunks = index + 1
             rows += batch.num_rows
             if index not in done:
                 result = kernel.run(batch, as_of=cfg.as_of)
-                _atomic_write(parts / f"out-{index:06d}.parquet",
-                              lambda p, t=result.output: _write_table(t, p))
-                _atomic_write(parts / f"rej-{index:06d}.parquet",
-                              lambda p, t=result.rejects: _write_table(t, p))
-                _atomic_write(parts / f"agg-{index:06d}.json",
-                              lambda p, s=result.stats: p.write_text(s.to_json()))
+                _atomic_write(
+                    parts / f"out-{index:06d}.parquet",
+                    functools.partial(_write_table, result.output),
+                )
+                _atomic_write(
+                    parts / f"rej-{index:06d}.parquet",
+                    functools.partial(_write_table, result.rejects),
+                )
+                _atomic_write(
+                    parts / f"agg-{index:06d}.json",
+                    functools.partial(_write_json, result.stats.to_json()),
+                )
             progress.advance(batch.num_rows)
             if on_chunk is not None:
                 on_chunk(index, batch.num_rows)
@@ -214,20 +235,50 @@ def run_screen(cfg: RunConfig, kb: KnowledgeBase, *,
     if report is not None:
         from .report import write_report
 
-        _atomic_write(report, lambda p: write_report(p, stats, kb=kb, kernel=kernel,
-                                                     params=_params(cfg, source.format)))
+        _atomic_write(
+            report,
+            lambda p: write_report(
+                p, stats, kb=kb, kernel=kernel, params=_params(cfg, source.format)
+            ),
+        )
     shutil.rmtree(cfg.partial)
-    return RunSummary(rows=rows, screened=stats.screened, rejected=stats.rejected,
-                      chunks=chunks, resumed_chunks=len(done & set(range(chunks))),
-                      seconds=seconds, output=cfg.output, rejects=cfg.rejects_path,
-                      report=report, stats=stats)
+    return RunSummary(
+        rows=rows,
+        screened=stats.screened,
+        rejected=stats.rejected,
+        chunks=chunks,
+        resumed_chunks=len(done & set(range(chunks))),
+        seconds=seconds,
+        output=cfg.output,
+        rejects=cfg.rejects_path,
+        report=report,
+        stats=stats,
+    )
+
+
+def _rules(path: Path | None, kb: KnowledgeBase) -> ScreenRules | None:
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read the rules file {path}: {exc.strerror}") from None
+    return load_rules(kb, text)
 
 
 def _params(cfg: RunConfig, fmt: str) -> dict[str, str]:
-    return {"input": str(cfg.input), "input format": fmt, "output": str(cfg.output),
-            "rejects": str(cfg.rejects_path), "mapping": str(cfg.mapping or "none"),
-            "chunk rows": str(cfg.chunk_rows), "as of": cfg.as_of.isoformat(),
-            "engine": "local", "b12dx": __version__}
+    return {
+        "input": str(cfg.input),
+        "input format": fmt,
+        "output": str(cfg.output),
+        "rejects": str(cfg.rejects_path),
+        "mapping": str(cfg.mapping or "none"),
+        "rules": str(cfg.rules or "packaged screen.toml"),
+        "chunk rows": str(cfg.chunk_rows),
+        "as of": cfg.as_of.isoformat(),
+        "engine": "local",
+        "b12dx": __version__,
+    }
 
 
 class _Progress:
@@ -248,10 +299,17 @@ class _Progress:
         )
 
         self.progress = Progress(
-            TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
-            TextColumn("{task.fields[rate]} rows/s"), TimeElapsedColumn(),
-            TextColumn("left"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=False)
+            TextColumn("screening"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows"),
+            TextColumn("{task.fields[rate]} rows/s"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
         self.progress.start()
         self.start = time.perf_counter()
         self.done = 0

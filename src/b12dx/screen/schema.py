@@ -35,8 +35,19 @@ from ..kb import KnowledgeBase
 
 __all__ = ["ColumnKind", "ScreenColumn", "ScreenSchema", "screen_schema"]
 
-ColumnKind = Literal["id", "age", "sex", "flag", "date", "evidence", "drug", "drug_years",
-                     "lab", "lab_unit", "lab_date"]
+ColumnKind = Literal[
+    "id",
+    "age",
+    "sex",
+    "flag",
+    "date",
+    "evidence",
+    "drug",
+    "drug_years",
+    "lab",
+    "lab_unit",
+    "lab_date",
+]
 ArrowType = Literal["string", "float64", "bool", "date32"]
 
 _TYPES: dict[ColumnKind, ArrowType] = {
@@ -87,8 +98,12 @@ class ScreenSchema:
         """The ``pyarrow.Schema`` the readers produce."""
         import pyarrow as pa
 
-        types = {"string": pa.string(), "float64": pa.float64(), "bool": pa.bool_(),
-                 "date32": pa.date32()}
+        types = {
+            "string": pa.string(),
+            "float64": pa.float64(),
+            "bool": pa.bool_(),
+            "date32": pa.date32(),
+        }
         return pa.schema([pa.field(c.name, types[c.type]) for c in self.columns])
 
 
@@ -109,23 +124,32 @@ def _build(kb: KnowledgeBase) -> ScreenSchema:
     drugs = tuple(d.id for d in kb.drug_classes)
     for d in kb.drug_classes:
         cols.append(ScreenColumn(d.id, "drug", "bool", d.id, f"taking {d.name}"))
-        cols.append(ScreenColumn(f"{d.id}_years", "drug_years", "float64", d.id,
-                                 f"years of {d.name} use"))
+        cols.append(
+            ScreenColumn(f"{d.id}_years", "drug_years", "float64", d.id, f"years of {d.name} use")
+        )
     labs = tuple(t.id for t in kb.labs)
     for t in kb.labs:
         cols.append(ScreenColumn(t.id, "lab", "float64", t.id, f"{t.name} (latest value)"))
-        cols.append(ScreenColumn(f"{t.id}_unit", "lab_unit", "string", t.id,
-                                 f"unit of {t.id} (default {t.unit})"))
-        cols.append(ScreenColumn(f"{t.id}_date", "lab_date", "date32", t.id,
-                                 f"date of the {t.id} result"))
+        cols.append(
+            ScreenColumn(
+                f"{t.id}_unit", "lab_unit", "string", t.id, f"unit of {t.id} (default {t.unit})"
+            )
+        )
+        cols.append(
+            ScreenColumn(f"{t.id}_date", "lab_date", "date32", t.id, f"date of the {t.id} result")
+        )
     seen: dict[str, ScreenColumn] = {}
     from ..errors import Issue
 
     problems = []
     for c in cols:
         if c.name in seen:
-            problems.append(Issue("screening table", f"column {c.name!r} is defined twice "
-                                  f"({seen[c.name].kind} and {c.kind})"))
+            problems.append(
+                Issue(
+                    "screening table",
+                    f"column {c.name!r} is defined twice ({seen[c.name].kind} and {c.kind})",
+                )
+            )
         seen[c.name] = c
     if problems:
         raise KnowledgeBaseError(problems)

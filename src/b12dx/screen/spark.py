@@ -53,8 +53,9 @@ def _kernel(kb_dir: str | None) -> Kernel:
     return Kernel(load_kb(kb_dir))
 
 
-def _screen_partition(batches: Iterator[pa.RecordBatch], *, kb_dir: str | None,
-                      mapping_json: str, as_of: str) -> Iterator[pa.RecordBatch]:
+def _screen_partition(
+    batches: Iterator[pa.RecordBatch], *, kb_dir: str | None, mapping_json: str, as_of: str
+) -> Iterator[pa.RecordBatch]:
     """Runs on the executors: standardize and screen each Arrow batch."""
     kernel = _kernel(kb_dir)
     mapping = Mapping.model_validate_json(mapping_json)
@@ -63,18 +64,19 @@ def _screen_partition(batches: Iterator[pa.RecordBatch], *, kb_dir: str | None,
     for batch in batches:
         if batch.num_rows == 0:
             continue
-        std = standardize(batch, kernel.schema, mapping, start_row=0,
-                          rows=batch.column("_row"))
+        std = standardize(batch, kernel.schema, mapping, start_row=0, rows=batch.column("_row"))
         result = kernel.run(std, as_of=when)
-        out = result.output.append_column(_REASON, pa.nulls(result.output.num_rows,
-                                                            pa.string()))
+        out = result.output.append_column(_REASON, pa.nulls(result.output.num_rows, pa.string()))
         rej = result.rejects
-        cols = {name: rej.column(name) if name in ("row", "id", _REASON)
-                else pa.nulls(rej.num_rows, schema.field(name).type) for name in schema.names}
+        cols = {
+            name: rej.column(name)
+            if name in ("row", "id", _REASON)
+            else pa.nulls(rej.num_rows, schema.field(name).type)
+            for name in schema.names
+        }
         rej_full = pa.table(cols, schema=schema)
         for t in (out, rej_full):
-            for b in t.to_batches():
-                yield b
+            yield from t.to_batches()
 
 
 def spark_schema(kernel: Kernel) -> Any:
@@ -84,13 +86,22 @@ def spark_schema(kernel: Kernel) -> Any:
     return from_arrow_schema(_combined_schema(kernel))
 
 
-def screen_dataframe(df: Any, kb: KnowledgeBase, *, kb_dir: str | None = None,
-                     mapping: Mapping | None = None, as_of: dt.date | None = None) -> Any:
+def screen_dataframe(
+    df: Any,
+    kb: KnowledgeBase,
+    *,
+    kb_dir: str | None = None,
+    mapping: Mapping | None = None,
+    as_of: dt.date | None = None,
+) -> Any:
     """Screen a Spark DataFrame with a ``_row`` column; rejected rows have ``reason`` set."""
     kernel = Kernel(kb)
-    fn = functools.partial(_screen_partition, kb_dir=kb_dir,
-                           mapping_json=(mapping or Mapping()).model_dump_json(),
-                           as_of=(as_of or dt.date.today()).isoformat())
+    fn = functools.partial(
+        _screen_partition,
+        kb_dir=kb_dir,
+        mapping_json=(mapping or Mapping()).model_dump_json(),
+        as_of=(as_of or dt.date.today()).isoformat(),
+    )
     return df.mapInArrow(fn, spark_schema(kernel))
 
 
@@ -100,25 +111,38 @@ def _session() -> Any:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.appName("b12dx-screen")
-            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "50000")
-            .config("spark.ui.enabled", "false")
-            .getOrCreate())
+    return (
+        SparkSession.builder.appName("b12dx-screen")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "50000")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
 
 
-def run_spark(input: Path, output: Path, kb: KnowledgeBase, *, mapping: Path | None = None,
-              rejects: Path | None = None, as_of: dt.date | None = None,
-              kb_dir: str | None = None, spark: Any = None) -> SparkSummary:
+def run_spark(
+    input: Path,
+    output: Path,
+    kb: KnowledgeBase,
+    *,
+    mapping: Path | None = None,
+    rejects: Path | None = None,
+    as_of: dt.date | None = None,
+    kb_dir: str | None = None,
+    spark: Any = None,
+) -> SparkSummary:
     """Screen a Parquet file or folder with Spark; write Parquet folders for output/rejects."""
     from pyspark.sql import functions as F
 
     from .mapping import load_mapping
     from .schema import screen_schema
 
-    if (input.is_dir() and not any(input.glob("*.parquet"))) or \
-            (not input.is_dir() and input.suffix.lower() not in (".parquet", ".pq")):
-        raise InputError("--engine spark reads Parquet (a file or a folder of .parquet "
-                         "files); convert CSV or FHIR NDJSON with the local engine first")
+    if (input.is_dir() and not any(input.glob("*.parquet"))) or (
+        not input.is_dir() and input.suffix.lower() not in (".parquet", ".pq")
+    ):
+        raise InputError(
+            "--engine spark reads Parquet (a file or a folder of .parquet "
+            "files); convert CSV or FHIR NDJSON with the local engine first"
+        )
     if not input.exists():
         raise InputError(f"input {input} does not exist")
     the_mapping = load_mapping(mapping, screen_schema(kb))

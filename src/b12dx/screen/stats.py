@@ -31,8 +31,12 @@ class Group:
     urgent: int = 0
 
     def merge(self, other: Group) -> Group:
-        return Group(self.people + other.people, self.p_sum + other.p_sum,
-                     self.flagged + other.flagged, self.urgent + other.urgent)
+        return Group(
+            self.people + other.people,
+            self.p_sum + other.p_sum,
+            self.flagged + other.flagged,
+            self.urgent + other.urgent,
+        )
 
     @property
     def mean_p(self) -> float:
@@ -67,28 +71,50 @@ class Stats:
             mine = groups.setdefault(kind, {})
             for name, g in members.items():
                 mine[name] = mine.get(name, Group()).merge(g)
-        return Stats(self.screened + other.screened, self.rejected + other.rejected,
-                     add(self.triage, other.triage), add(self.flags, other.flags),
-                     add(self.top_cause, other.top_cause), add(self.next_test, other.next_test),
-                     [a + b for a, b in zip(self.hist, other.hist, strict=True)], groups)
+        return Stats(
+            self.screened + other.screened,
+            self.rejected + other.rejected,
+            add(self.triage, other.triage),
+            add(self.flags, other.flags),
+            add(self.top_cause, other.top_cause),
+            add(self.next_test, other.next_test),
+            [a + b for a, b in zip(self.hist, other.hist, strict=True)],
+            groups,
+        )
 
     def to_json(self) -> str:
         data: dict[str, Any] = {
-            "screened": self.screened, "rejected": self.rejected, "triage": self.triage,
-            "flags": self.flags, "top_cause": self.top_cause, "next_test": self.next_test,
+            "screened": self.screened,
+            "rejected": self.rejected,
+            "triage": self.triage,
+            "flags": self.flags,
+            "top_cause": self.top_cause,
+            "next_test": self.next_test,
             "hist": self.hist,
-            "groups": {k: {n: [g.people, g.p_sum, g.flagged, g.urgent] for n, g in v.items()}
-                       for k, v in self.groups.items()},
+            "groups": {
+                k: {n: [g.people, g.p_sum, g.flagged, g.urgent] for n, g in v.items()}
+                for k, v in self.groups.items()
+            },
         }
         return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Stats:
         d = json.loads(text)
-        groups = {k: {n: Group(int(g[0]), float(g[1]), int(g[2]), int(g[3]))
-                      for n, g in v.items()} for k, v in d["groups"].items()}
-        return cls(d["screened"], d["rejected"], d["triage"], d["flags"], d["top_cause"],
-                   d["next_test"], d["hist"], groups)
+        groups = {
+            k: {n: Group(int(g[0]), float(g[1]), int(g[2]), int(g[3])) for n, g in v.items()}
+            for k, v in d["groups"].items()
+        }
+        return cls(
+            d["screened"],
+            d["rejected"],
+            d["triage"],
+            d["flags"],
+            d["top_cause"],
+            d["next_test"],
+            d["hist"],
+            groups,
+        )
 
 
 def _counts(values: list[str | None] | npt.NDArray[Any]) -> dict[str, int]:
@@ -99,25 +125,42 @@ def _counts(values: list[str | None] | npt.NDArray[Any]) -> dict[str, int]:
     return out
 
 
-def chunk_stats(*, rejected: int, levels: npt.NDArray[Any], top: npt.NDArray[Any],
-                next_tests: list[str | None], flag_masks: dict[str, npt.NDArray[np.bool_]],
-                p_focus: npt.NDArray[np.float64], groups: dict[str, dict[str,
-                                                                     npt.NDArray[np.bool_]]],
-                urgent: npt.NDArray[np.bool_]) -> Stats:
+def chunk_stats(
+    *,
+    rejected: int,
+    levels: npt.NDArray[Any],
+    top: npt.NDArray[Any],
+    next_tests: list[str | None],
+    flag_masks: dict[str, npt.NDArray[np.bool_]],
+    p_focus: npt.NDArray[np.float64],
+    groups: dict[str, dict[str, npt.NDArray[np.bool_]]],
+    urgent: npt.NDArray[np.bool_],
+) -> Stats:
     n = len(levels)
-    uniq, cnt = np.unique(levels, return_counts=True) if n else ([], [])
-    triage = {str(u): int(c) for u, c in zip(uniq, cnt, strict=True)}
-    uniq, cnt = np.unique(top, return_counts=True) if n else ([], [])
-    tops = {str(u): int(c) for u, c in zip(uniq, cnt, strict=True)}
-    any_flag = np.logical_or.reduce(list(flag_masks.values())) if flag_masks \
-        else np.zeros(n, np.bool_)
+    triage = _counts(levels)
+    tops = _counts(top)
+    any_flag = (
+        np.logical_or.reduce(list(flag_masks.values())) if flag_masks else np.zeros(n, np.bool_)
+    )
     hist, _ = np.histogram(p_focus, bins=HIST_BINS, range=(0.0, 1.0))
     out_groups: dict[str, dict[str, Group]] = {}
     for kind, members in groups.items():
         out_groups[kind] = {
-            name: Group(int(m.sum()), float(p_focus[m].sum()), int((any_flag & m).sum()),
-                        int((urgent & m).sum()))
-            for name, m in members.items()}
-    return Stats(screened=n, rejected=rejected, triage=triage,
-                 flags={k: int(v.sum()) for k, v in flag_masks.items()}, top_cause=tops,
-                 next_test=_counts(next_tests), hist=[int(h) for h in hist], groups=out_groups)
+            name: Group(
+                int(m.sum()),
+                float(p_focus[m].sum()),
+                int((any_flag & m).sum()),
+                int((urgent & m).sum()),
+            )
+            for name, m in members.items()
+        }
+    return Stats(
+        screened=n,
+        rejected=rejected,
+        triage=triage,
+        flags={k: int(v.sum()) for k, v in flag_masks.items()},
+        top_cause=tops,
+        next_test=_counts(next_tests),
+        hist=[int(h) for h in hist],
+        groups=out_groups,
+    )

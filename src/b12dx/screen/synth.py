@@ -116,12 +116,14 @@ def load_spec(kb: KnowledgeBase, text: str | None = None) -> SynthSpec:
             issues.append(Issue("synth.toml labs", f"unknown lab test {lab.test!r}"))
             continue
         if fold_unit(lab.unit) not in {fold_unit(u.unit) for u in test.units}:
-            issues.append(Issue(f"synth.toml labs({lab.test})", f"unit {lab.unit!r} is not "
-                                "accepted by the KB"))
+            issues.append(
+                Issue(
+                    f"synth.toml labs({lab.test})", f"unit {lab.unit!r} is not accepted by the KB"
+                )
+            )
         for cs in lab.when_cause:
             if cs.cause not in kb.cause_by_id:
-                issues.append(Issue(f"synth.toml labs({lab.test})",
-                                    f"unknown cause {cs.cause!r}"))
+                issues.append(Issue(f"synth.toml labs({lab.test})", f"unknown cause {cs.cause!r}"))
     if issues:
         raise KnowledgeBaseError(issues)
     return spec
@@ -152,8 +154,9 @@ def _draw(rng: np.random.Generator, d: Dist, n: int) -> npt.NDArray[np.float64]:
     return np.asarray(rng.uniform(d.a, d.b, n))
 
 
-def _chunk(kernel: Kernel, spec: SynthSpec, rng: np.random.Generator, start: int, n: int,
-           as_of: dt.date) -> pa.RecordBatch:
+def _chunk(
+    kernel: Kernel, spec: SynthSpec, rng: np.random.Generator, start: int, n: int, as_of: dt.date
+) -> pa.RecordBatch:
     kb, net, schema = kernel.kb, kernel.net, kernel.schema
     cols: dict[str, pa.Array] = {}
     cols["id"] = pa.array([f"P{start + i:09d}" for i in range(n)], pa.string())
@@ -163,8 +166,7 @@ def _chunk(kernel: Kernel, spec: SynthSpec, rng: np.random.Generator, start: int
     hi = np.array([b.age_to for b in spec.age])[band]
     age = np.floor(lo + (hi - lo) * rng.random(n))
     female = rng.random(n) < spec.female.value
-    pregnant = female & (age < spec.pregnancy_age_to.value) & (rng.random(n) <
-                                                               spec.pregnant.value)
+    pregnant = female & (age < spec.pregnancy_age_to.value) & (rng.random(n) < spec.pregnant.value)
     present: dict[str, npt.NDArray[np.bool_]] = {}
     prevalence = {p.id: p.value for p in spec.risk_factors}
     for rf in kb.risk_factors:
@@ -178,9 +180,18 @@ def _chunk(kernel: Kernel, spec: SynthSpec, rng: np.random.Generator, start: int
         y = np.round(np.clip(_draw(rng, use.years, n), 0.0, age), 1) if use else np.zeros(n)
         years[d.id] = np.where(taking, y, np.nan)
     profile = np.where(~female, 2, np.where(pregnant, 1, 0)).astype(np.int64)
-    frame = _Frame(n=n, age=age, profile=profile, pregnant=pregnant, present=present,
-                   years=years, has_lab={}, band={}, lab_day={},
-                   as_of_day=np.zeros(n, np.int64))
+    frame = _Frame(
+        n=n,
+        age=age,
+        profile=profile,
+        pregnant=pregnant,
+        present=present,
+        years=years,
+        has_lab={},
+        band={},
+        lab_day={},
+        as_of_day=np.zeros(n, np.int64),
+    )
     prior = kernel._prior(frame)
     causes = rng.random(prior.shape) < prior
     # P(finding absent | causes) = (1 - leak) * prod (1 - q) over the causes present
@@ -197,9 +208,9 @@ def _chunk(kernel: Kernel, spec: SynthSpec, rng: np.random.Generator, start: int
             cols[e] = pa.array(finding_on[:, i], pa.bool_(), mask=mask)
         else:
             cols[e] = pa.array(present[e], pa.bool_())
-    for d in schema.drug_ids:
-        cols[d] = pa.array(present[d], pa.bool_())
-        cols[f"{d}_years"] = pa.array(years[d], pa.float64(), mask=np.isnan(years[d]))
+    for did in schema.drug_ids:
+        cols[did] = pa.array(present[did], pa.bool_())
+        cols[f"{did}_years"] = pa.array(years[did], pa.float64(), mask=np.isnan(years[did]))
     for lab in spec.labs:
         value = _draw(rng, lab.normal, n)
         shifted = np.zeros(n, np.bool_)
@@ -207,14 +218,15 @@ def _chunk(kernel: Kernel, spec: SynthSpec, rng: np.random.Generator, start: int
             active = causes[:, net.cause_index[cs.cause]] & ~shifted
             value = np.where(active, _draw(rng, cs.dist, n), value)
             shifted |= active
-        value = np.round(np.maximum(value, 0.0), lab.decimals)
+        value = np.asarray(np.round(np.maximum(value, 0.0), lab.decimals), dtype=np.float64)
         tested = rng.random(n) < lab.tested.value
         days = np.maximum(_draw(rng, lab.days_ago, n), 0).astype(np.int64)
         day = (as_of - _EPOCH).days - days
         cols[lab.test] = pa.array(value, pa.float64(), mask=~tested)
         cols[f"{lab.test}_unit"] = pa.array([lab.unit] * n, pa.string(), mask=~tested)
-        cols[f"{lab.test}_date"] = pa.array(day.astype(np.int32), pa.int32(),
-                                            mask=~tested).cast(pa.date32())
+        cols[f"{lab.test}_date"] = pa.array(day.astype(np.int32), pa.int32(), mask=~tested).cast(
+            pa.date32()
+        )
     # a few defective rows, so that demos and benchmarks exercise the rejects file
     defect = rng.random(n) < spec.defect_fraction.value
     if defect.any():
@@ -227,16 +239,19 @@ def _chunk(kernel: Kernel, spec: SynthSpec, rng: np.random.Generator, start: int
             bad_unit = defect & (kinds == 1)
             units = np.where(bad_unit, "furlongs", spec.labs[0].unit)
             tested = np.asarray(cols[first].is_valid())
-            cols[first] = pa.array(np.where(bad_unit, 1.0, cols[first].to_numpy(
-                zero_copy_only=False)), pa.float64(), mask=~(tested | bad_unit))
-            cols[f"{first}_unit"] = pa.array(units.tolist(), pa.string(),
-                                             mask=~(tested | bad_unit))
+            cols[first] = pa.array(
+                np.where(bad_unit, 1.0, cols[first].to_numpy(zero_copy_only=False)),
+                pa.float64(),
+                mask=~(tested | bad_unit),
+            )
+            cols[f"{first}_unit"] = pa.array(units.tolist(), pa.string(), mask=~(tested | bad_unit))
     names = [c for c in schema.names if c in cols]
     return pa.RecordBatch.from_arrays([cols[c] for c in names], names=names)
 
 
-def synth_batches(n: int, kb: KnowledgeBase, *, seed: int, as_of: dt.date
-                  ) -> Iterator[pa.RecordBatch]:
+def synth_batches(
+    n: int, kb: KnowledgeBase, *, seed: int, as_of: dt.date
+) -> Iterator[pa.RecordBatch]:
     """The population in chunks; chunk ``i`` draws from seed ``(seed, i)``."""
     if n < 0:
         raise InputError("N must be zero or more")
@@ -247,8 +262,9 @@ def synth_batches(n: int, kb: KnowledgeBase, *, seed: int, as_of: dt.date
         yield _chunk(kernel, spec, rng, start, min(_CHUNK, n - start), as_of)
 
 
-def write_synth(n: int, path: Path, kb: KnowledgeBase, *, seed: int = 0,
-                as_of: dt.date | None = None) -> int:
+def write_synth(
+    n: int, path: Path, kb: KnowledgeBase, *, seed: int = 0, as_of: dt.date | None = None
+) -> int:
     """Write N synthetic people to a Parquet or CSV file; returns the row count."""
     import pyarrow.parquet as pq
 

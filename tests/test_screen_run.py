@@ -1,0 +1,274 @@
+"""Streaming screening runs: formats, mapping, rejects, report, and --resume after SIGKILL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pa = pytest.importorskip("pyarrow", reason="needs the 'screen' extra")
+np = pytest.importorskip("numpy")
+
+import pyarrow.csv as pacsv  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from b12dx.errors import InputError  # noqa: E402
+from b12dx.kb import KnowledgeBase  # noqa: E402
+from b12dx.screen.kernel import Kernel  # noqa: E402
+from b12dx.screen.mapping import Mapping  # noqa: E402
+from b12dx.screen.reader import standardize  # noqa: E402
+from b12dx.screen.rules import load_rules  # noqa: E402
+from b12dx.screen.run import RunConfig, run_screen  # noqa: E402
+from b12dx.screen.schema import screen_schema  # noqa: E402
+from test_screen_kernel import MINI_RULES  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MINI = ROOT / "tests" / "fixtures" / "mini_kb"
+AS_OF = dt.date(2026, 6, 1)
+
+
+def population(kb: KnowledgeBase, n: int, seed: int = 0) -> pa.Table:
+    """Random screening rows for any KB (about 1% of them invalid)."""
+    rng = np.random.default_rng(seed)
+    schema = screen_schema(kb)
+    cols: dict[str, pa.Array] = {
+        "id": pa.array([f"p{i}" for i in range(n)]),
+        "age": pa.array(
+            np.where(rng.random(n) < 0.005, 12.0, rng.integers(16, 96, n).astype(float))
+        ),
+        "sex": pa.array(rng.choice(["female", "male"], n).tolist()),
+    }
+    for e in schema.evidence_ids:
+        state = rng.random(n)
+        cols[e] = pa.array(state < 0.15, mask=state > 0.3)
+    for d in schema.drug_ids:
+        taking = rng.random(n) < 0.2
+        years = np.round(rng.uniform(0, 10, n), 1)
+        cols[d] = pa.array(taking)
+        cols[f"{d}_years"] = pa.array(years, mask=~taking)
+    for t in schema.lab_ids:
+        test = kb.lab_by_id[t]
+        edges = [e for b in test.bands for e in (b.lower, b.upper) if e is not None] or [1.0]
+        centre = float(np.median(edges))
+        tested = rng.random(n) < 0.3
+        cols[t] = pa.array(np.round(centre * rng.lognormal(0, 0.4, n), 2), mask=~tested)
+        unit = np.where(rng.random(n) < 0.002, "furlongs", test.unit)
+        cols[f"{t}_unit"] = pa.array(unit.tolist(), mask=~tested)
+        days = rng.integers(0, 800, n)
+        cols[f"{t}_date"] = pa.array(
+            [AS_OF - dt.timedelta(days=int(x)) for x in days], pa.date32(), mask=~tested
+        )
+    return pa.table(cols)
+
+
+@pytest.fixture()
+def rules_file(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.toml"
+    path.write_text(MINI_RULES, encoding="utf-8")
+    return path
+
+
+def _direct(kb: KnowledgeBase, table: pa.Table) -> tuple[pa.Table, pa.Table]:
+    kernel = Kernel(kb, load_rules(kb, MINI_RULES))
+    res = kernel.run(standardize(table, kernel.schema, Mapping(), start_row=0), as_of=AS_OF)
+    return res.output, res.rejects
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 37, 10_000])
+def test_parquet_run_equals_one_kernel_call(
+    mini_kb: KnowledgeBase, tmp_path: Path, rules_file: Path, chunk_rows: int
+) -> None:
+    table = population(mini_kb, 400, seed=1)
+    src = tmp_path / "in.parquet"
+    pq.write_table(table, src)
+    out = tmp_path / "out.parquet"
+    summary = run_screen(
+        RunConfig(
+            input=src,
+            output=out,
+            rules=rules_file,
+            as_of=AS_OF,
+            chunk_rows=chunk_rows,
+            progress=False,
+        ),
+        mini_kb,
+    )
+    want_out, want_rej = _direct(mini_kb, table)
+    got = pq.read_table(out)
+    assert got.schema.equals(want_out.schema)
+    for name in got.column_names:  # BLAS may round the last bit differently per batch shape
+        a, b = got.column(name).to_pylist(), want_out.column(name).to_pylist()
+        if name.startswith("p_"):
+            assert a == pytest.approx(b, abs=1e-12), name
+        else:
+            assert a == b, name
+    rejects = pacsv.read_csv(summary.rejects)
+    assert rejects.num_rows == want_rej.num_rows > 0
+    assert rejects.column("reason").to_pylist() == want_rej.column("reason").to_pylist()
+    assert summary.screened + summary.rejected == 400
+    assert not (tmp_path / "out.parquet.partial").exists()
+    html = summary.report.read_text() if summary.report else ""
+    assert "<img" in html and mini_kb.version in html and "People by flag" in html
+
+
+def test_csv_with_mapping_and_bad_cells(
+    mini_kb: KnowledgeBase, tmp_path: Path, rules_file: Path
+) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "PID,AGE_Y,GENDER,VEGAN,B12,B12_UNIT,FATIGUE\n"
+        "a,54,F,Y,300,pmol/L,Y\n"
+        "b,abc,M,N,,,\n"
+        "c,61,M,maybe,,,N\n"
+        "d,70,F,,150,,\n",
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(
+        '[columns]\nid = "PID"\nage = "AGE_Y"\nsex = "GENDER"\nvegan_diet = "VEGAN"\n'
+        'b12_total = "B12"\nb12_total_unit = "B12_UNIT"\nfatigue = "FATIGUE"\n'
+        '[values.sex]\nF = "female"\nM = "male"\n[units]\nb12_total = "ng/L"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    summary = run_screen(
+        RunConfig(
+            input=src,
+            output=out,
+            rules=rules_file,
+            mapping=mapping,
+            as_of=AS_OF,
+            progress=False,
+            no_report=True,
+        ),
+        mini_kb,
+    )
+    got = pacsv.read_csv(out).to_pylist()
+    assert [r["id"] for r in got] == ["a", "d"]
+    rej = pacsv.read_csv(summary.rejects).to_pylist()
+    assert [r["id"] for r in rej] == ["b", "c"]
+    assert "'abc' is not a number" in rej[0]["reason"]
+    assert "'maybe' is not a yes/no value" in rej[1]["reason"]
+    # the same people as a screening-table Parquet give the same answers
+    same = pa.table(
+        {
+            "id": ["a", "d"],
+            "age": [54.0, 70.0],
+            "sex": ["female", "female"],
+            "vegan_diet": [True, None],
+            "fatigue": [True, None],
+            "b12_total": [300.0, 150.0],
+            "b12_total_unit": ["pmol/L", "ng/L"],
+        }
+    )
+    want, _ = _direct(mini_kb, same)
+    assert [r["p_b12_deficiency"] for r in got] == pytest.approx(
+        want.column("p_b12_deficiency").to_pylist(), abs=1e-12
+    )
+
+
+def test_mapping_errors_say_what_is_accepted(
+    mini_kb: KnowledgeBase, tmp_path: Path, rules_file: Path
+) -> None:
+    src = tmp_path / "in.parquet"
+    pq.write_table(population(mini_kb, 5), src)
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[columns]\nvegan_dite = "V"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="Did you mean 'vegan_diet'"):
+        run_screen(
+            RunConfig(
+                input=src,
+                output=tmp_path / "o.parquet",
+                rules=rules_file,
+                mapping=mapping,
+                progress=False,
+            ),
+            mini_kb,
+        )
+    with pytest.raises(InputError, match="output format"):
+        run_screen(
+            RunConfig(input=src, output=tmp_path / "o.xlsx", rules=rules_file, progress=False),
+            mini_kb,
+        )
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "b12dx", "screen", *args]
+
+
+def test_resume_after_sigkill_gives_identical_output(
+    mini_kb: KnowledgeBase, tmp_path: Path, rules_file: Path
+) -> None:
+    src = tmp_path / "in.parquet"
+    pq.write_table(population(mini_kb, 60_000, seed=7), src, row_group_size=5_000)
+    common = [
+        "--kb",
+        str(MINI),
+        "--rules",
+        str(rules_file),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--chunk-rows",
+        "1500",
+        "--no-progress",
+    ]
+    ref = tmp_path / "ref.parquet"
+    subprocess.run(_cli(str(src), "-o", str(ref), *common), check=True, capture_output=True)
+
+    out = tmp_path / "out.parquet"
+    parts = tmp_path / "out.parquet.partial" / "parts"
+    proc = subprocess.Popen(
+        _cli(str(src), "-o", str(out), *common),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if parts.exists() and len(list(parts.glob("agg-*.json"))) >= 3:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(parts.glob("agg-*.json")))
+    assert not out.exists()
+    assert 3 <= done_before < 40
+
+    # resuming with different settings is refused, and nothing is lost
+    bad = subprocess.run(
+        _cli(
+            str(src),
+            "-o",
+            str(out),
+            *common[:-3],
+            "--chunk-rows",
+            "999",
+            "--no-progress",
+            "--resume",
+        ),
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "chunk_rows" in bad.stderr
+    assert len(list(parts.glob("agg-*.json"))) >= done_before
+
+    res = subprocess.run(
+        _cli(str(src), "-o", str(out), *common, "--resume"), capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert out.read_bytes() == ref.read_bytes()
+    assert (tmp_path / "out.rejects.csv").read_bytes() == (
+        tmp_path / "ref.rejects.csv"
+    ).read_bytes()
+    table = pq.read_table(out)
+    rows = table.column("row").to_pylist()
+    assert rows == sorted(set(rows))  # no duplicates, in input order
+    rej = pacsv.read_csv(tmp_path / "out.rejects.csv").column("row").to_pylist()
+    assert sorted(rows + rej) == list(range(60_000))  # no gaps
+    assert not (tmp_path / "out.parquet.partial").exists()
