@@ -56,6 +56,7 @@ RULE_POTASSIUM = "potassium_first_48h"
 PARAM_MONTHS = "months"
 PARAM_MONTHS_PREGNANCY = "months_pregnancy"
 PARAM_HOURS = "hours"
+PARAM_SEVERE_HB = "severe_haemoglobin_below"
 
 # Diary domains that are neurological: new or worse ones make the review urgent.
 NEURO_FIELDS = ("tingling_numbness", "balance")
@@ -63,7 +64,6 @@ NEURO_FIELDS = ("tingling_numbness", "balance")
 B12_TESTS = ("b12_total", "b12_active")
 TREND_TESTS = ("b12_total", "b12_active", "mma", "homocysteine", "haemoglobin", "mcv")
 PERNICIOUS_ANAEMIA = "autoimmune_gastritis"
-SEVERE_HB_BAND_TAG = "severe"
 HOURS_PER_DAY = 24  # calendar arithmetic, not a clinical number
 
 
@@ -468,7 +468,7 @@ def _potassium_flags(
     end = course.started_on + dt.timedelta(days=days)
     if not course.started_on <= as_of <= end:
         return []
-    severe = _severe_anaemia(kb, tl, labs, course.started_on)
+    severe = _severe_anaemia(kb, tl, labs, course.started_on, rule)
     if severe is None:
         return []
     checked = [
@@ -499,9 +499,14 @@ def _potassium_flags(
 
 
 def _severe_anaemia(
-    kb: KnowledgeBase, tl: Timeline, labs: Sequence[Lab], start: dt.date
+    kb: KnowledgeBase, tl: Timeline, labs: Sequence[Lab], start: dt.date, rule: FollowupRule
 ) -> str | None:
-    """A description of the severe anaemia (from the KB's haemoglobin bands), or None."""
+    """What makes the anaemia count as severe, or None.
+
+    With the rule's ``severe_haemoglobin_below`` param (g/L, canonical unit) the latest
+    haemoglobin before treatment must be below it; without that param any anaemia by the KB's
+    haemoglobin bands counts (the conservative reading: potassium is checked more often).
+    """
     from .labs import band_for
 
     hb = [lab for lab in labs if lab.test == "haemoglobin" and lab.date <= start]
@@ -509,12 +514,15 @@ def _severe_anaemia(
     if not hb or test is None:
         return None
     last = hb[-1]
-    band, _ = band_for(
-        test, _canonical(kb, last), sex=tl.person.sex or "female", pregnant=tl.person.pregnant
-    )
-    if band is None or not band.abnormal or SEVERE_HB_BAND_TAG not in band.id:
+    value = _canonical(kb, last)
+    shown = f"haemoglobin {last.value:g} {last.unit} on {last.date.isoformat()}"
+    limit = rule.params.get(PARAM_SEVERE_HB)
+    if limit is not None:
+        return f"severe anaemia ({shown})" if value < limit.value else None
+    band, _ = band_for(test, value, sex=tl.person.sex or "female", pregnant=tl.person.pregnant)
+    if band is None or not band.abnormal:
         return None
-    return f"haemoglobin {last.value:g} {last.unit} ({band.label}) on {last.date.isoformat()}"
+    return f"{band.label} ({shown})"
 
 
 def _lab_trends(

@@ -148,15 +148,15 @@ class _Importer:
             raise InputError(f"uid {uid} already belongs to another record set", where="uid")
         return True
 
-    def line(self, conn: sa.Connection, data: dict[str, Any]) -> bool:
-        """Import one record; True when added, False when it was already there."""
+    def line(self, conn: sa.Connection, data: dict[str, Any]) -> bool | None:
+        """Import one record: True when added, False when already there, None for a header."""
         kind = data.pop("kind", None)
         if kind == "header":
             if data.get("schema") != RECORDS_SCHEMA:
                 raise InputError(
                     f"schema {data.get('schema')!r} is not {RECORDS_SCHEMA}", where="schema"
                 )
-            return False
+            return None
         if kind == "person":
             person = PersonIn.model_validate(data)
             row = conn.execute(
@@ -254,7 +254,7 @@ def import_lines(
                 if added:
                     report.added += 1
                     pending += 1
-                else:
+                elif added is not None:
                     report.skipped += 1
                 if report.lines % batch_size == 0:
                     tx.commit()

@@ -1,5 +1,5 @@
 /* The timeline page: reads the records API with the user's Bearer token.
- * Data is written with textContent only (never innerHTML); the token stays in sessionStorage. */
+ * Data is written with textContent only (no HTML parsing); the token stays in sessionStorage. */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
