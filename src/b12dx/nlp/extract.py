@@ -1,0 +1,249 @@
+"""Numbers in free text: durations of medication use, lab values with units, age, sex, pregnancy.
+
+Pure functions over strings and character offsets; the spaCy pipeline finds the mentions and
+these read the numbers next to them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+__all__ = [
+    "find_age",
+    "find_duration_years",
+    "find_lab_value",
+    "find_pregnant",
+    "find_sex",
+    "to_number",
+]
+
+_WORDS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "a couple of": 2,
+    "a couple": 2,
+    "couple of": 2,
+    "several": 3,
+    "a few": 3,
+    "few": 3,
+    "half a": 0.5,
+}
+_NUM = (
+    r"(\d+(?:\.\d+)?|"
+    + "|".join(sorted((re.escape(w) for w in _WORDS), key=len, reverse=True))
+    + r")"
+)
+_UNIT_YEARS = {
+    "year": 1.0,
+    "yr": 1.0,
+    "y": 1.0,
+    "decade": 10.0,
+    "month": 1 / 12,
+    "mo": 1 / 12,
+    "week": 1 / 52,
+    "wk": 1 / 52,
+}
+_DUR_UNIT = r"(years?|yrs?|y|decades?|months?|mos?|weeks?|wks?)\b"
+_FILL = (
+    r"(?:the\s+)?(?:last\s+|past\s+|about\s+|around\s+|over\s+|nearly\s+|almost\s+|roughly\s+|"
+    r"approximately\s+|approx\.?\s+|at\s+least\s+|more\s+than\s+|well\s+over\s+|~\s*)*"
+)
+_DURATION_AFTER = re.compile(
+    r"^[^.;!?\n]{0,40}?\b(?:for|x|since)\s+" + _FILL + _NUM + r"\s*[- ]?\s*" + _DUR_UNIT,
+    re.IGNORECASE,
+)
+_DURATION_AGO = re.compile(
+    r"^[^.;!?\n]{0,25}?\b" + _FILL + _NUM + r"\s*[- ]?\s*" + _DUR_UNIT + r"\s+ago\b", re.IGNORECASE
+)
+_DURATION_PAREN = re.compile(
+    r"^\s*[(,]\s*" + _FILL + _NUM + r"\s*[- ]?\s*" + _DUR_UNIT, re.IGNORECASE
+)
+_DURATION_BEFORE = re.compile(
+    _NUM + r"\s*[- ]?\s*" + _DUR_UNIT + r"\s+(?:of|on)\s+(?:\w+\s+){0,2}$", re.IGNORECASE
+)
+
+
+def to_number(word: str) -> float | None:
+    w = re.sub(r"\s+", " ", word.strip().lower())
+    if w in _WORDS:
+        return float(_WORDS[w])
+    try:
+        return float(w)
+    except ValueError:
+        return None
+
+
+def _years(num: str, unit: str) -> float | None:
+    n = to_number(num)
+    if n is None:
+        return None
+    u = unit.lower().rstrip("s")
+    factor = _UNIT_YEARS.get(u, _UNIT_YEARS.get(u[:2], 1.0))
+    return round(n * factor, 2)
+
+
+def find_duration_years(after: str, before: str = "") -> float | None:
+    """Years of use stated next to a medication mention ("for five years", "10 years on ...")."""
+    m = _DURATION_AFTER.search(after) or _DURATION_PAREN.search(after)
+    if m is None and re.search(
+        r"\b(?:started|began|start|put\s+on)\b", before[-40:], re.IGNORECASE
+    ):
+        m = _DURATION_AGO.search(after)  # "started atorvastatin six months ago"
+    if m:
+        return _years(m.group(1), m.group(2))
+    m = _DURATION_BEFORE.search(before)
+    if m:
+        return _years(m.group(1), m.group(2))
+    return None
+
+
+def find_lab_value(after: str, units: Sequence[str]) -> tuple[float, str | None, int] | None:
+    """The value (and unit) that follows a lab mention, with the end offset within *after*."""
+    unit_re = "|".join(re.escape(u) for u in units)
+    pattern = re.compile(
+        r"^(?:\s*(?:(?:levels?|results?|value|count|tests?|was|is|were|came\s+back|back|at|of|"
+        r"only|just|a|around|about|low|high|very|still|now|measured|reading|serum|plasma)\b|[=:~-]))*"
+        r"\s*(?:<|>|≤|≥)?\s*(\d+(?:[.,]\d+)?)(?!\s*(?:years?|yrs?|weeks?|months?|days?|x)\b)"
+        r"(?:\s*(" + unit_re + r")(?![\w/]))?",
+        re.IGNORECASE,
+    )
+    m = pattern.search(after)
+    if not m:
+        return None
+    value = float(m.group(1).replace(",", "."))
+    unit = m.group(2)
+    if unit is not None:
+        canon = {u.lower(): u for u in reversed(units)}
+        unit = canon.get(unit.lower(), unit)
+        unit = unit.replace("μ", "µ")
+    return value, unit, m.end()
+
+
+_AGE_PATTERNS = [
+    re.compile(r"\b(\d{2,3})\s*[- ]?\s*(?:years?|yrs?|yo|y)\s*[- ]?\s*old\b", re.IGNORECASE),
+    re.compile(
+        r"\b(\d{2,3})\s*(?:yo|y/o|y\.o\.?|yrs?|years?)\b(?!\s*(?:ago|of|on|since))", re.IGNORECASE
+    ),
+    re.compile(r"\b(?:aged?|age:?)\s*(\d{2,3})\b", re.IGNORECASE),
+    re.compile(
+        r"\b(?:i'?m|i\s+am|im)\s+(\d{2,3})\b(?!\s*(?:weeks?|months?|days?|kg|lbs?|%|cm))",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\b(\d{2,3})\s*(?:M|F)\b"),
+    re.compile(r"\b(?:woman|man|female|male|lady|gentleman),?\s+(\d{2,3})\b", re.IGNORECASE),
+    re.compile(r"\bturned\s+(\d{2,3})\b", re.IGNORECASE),
+    re.compile(
+        r"^\W*(?:my\s+)?(?:dad|father|mum|mom|mother|husband|wife|son|daughter|brother|"
+        r"sister|grandad|grandfather|grandmother|nan|partner|he|she)\s+(?:is|'s)\s+"
+        r"(\d{2,3})\b",
+        re.IGNORECASE,
+    ),
+]
+
+
+def find_age(text: str) -> float | None:
+    for pat in _AGE_PATTERNS:
+        m = pat.search(text)
+        if m:
+            age = float(m.group(1))
+            if 10 <= age <= 120:
+                return age
+    return None
+
+
+_FEMALE = (
+    r"woman|female|lady|girl|mother of|mum of|mom of|wife|grandmother|housewife|"
+    r"postmenopausal|menopausal|post-menopausal"
+)
+_MALE = r"man|male|gentleman|guy|bloke|husband|father of|dad of|grandfather"
+_SELF = (
+    r"(?:i'?m|i\s+am|im|as)\s+an?\s+(?:\d{2,3}\s*[- ]?(?:years?|yrs?|yo|y)?\s*[- ]?(?:old)?\s*)?"
+    r"(?:\w+\s+)?"
+)
+_NOTE = r"\b\d{2,3}\s*[- ]?(?:years?|yrs?|yo|y)?\s*[- ]?(?:old)?\s*[- ]?(?:\w+\s+)?"
+
+
+def find_sex(text: str) -> str | None:
+    low = text.lower()
+    for sex, words in (("female", _FEMALE), ("male", _MALE)):
+        if re.search(_SELF + r"(?:" + words + r")\b", low) or re.search(
+            _NOTE + r"(?:" + words + r")\b", low
+        ):
+            return sex
+    m = re.search(r"\b\d{2,3}\s*(M|F)\b", text)
+    if m:
+        return "male" if m.group(1) == "M" else "female"
+    m = re.search(r"\((female|male|f|m)\)", low)
+    if m:
+        return "male" if m.group(1) in ("male", "m") else "female"
+    m = re.match(r"\W*(?:an?\s+)?(woman|lady|female|man|gentleman|male)\b", low)
+    if m:
+        return "female" if m.group(1) in ("woman", "lady", "female") else "male"
+    m = re.match(
+        r"\W*my\s+(dad|father|husband|son|brother|grandad|grandfather|"
+        r"mum|mom|mother|wife|daughter|sister|nan|grandmother)\s+(?:is|'s)\s+\d",
+        low,
+    )
+    if m:
+        return (
+            "male"
+            if m.group(1)
+            in ("dad", "father", "husband", "son", "brother", "grandad", "grandfather")
+            else "female"
+        )
+    if re.search(r"\b(?:mrs|ms|miss)\.?\s+[A-Z]", text):
+        return "female"
+    if re.search(r"\bmr\.?\s+[A-Z]", text):
+        return "male"
+    if re.search(r"\bi\s+am\s+(?:female|a\s+woman)\b|\bi'?m\s+female\b", low):
+        return "female"
+    if re.search(r"\bi\s+am\s+male\b|\bi'?m\s+male\b", low):
+        return "male"
+    # third-person notes with no first person: the pronoun of the subject
+    if not re.search(r"\b(?:i|i'm|i've|my|me)\b", low):
+        she = len(re.findall(r"\b(?:she|her)\b", low))
+        he = len(re.findall(r"\b(?:he|his|him)\b", low))
+        if she > he:
+            return "female"
+        if he > she:
+            return "male"
+    return None
+
+
+_PREGNANT = re.compile(
+    r"\b(?:i'?m|i\s+am|im|currently|she\s+is|she's|patient\s+is|now)\s+(?:\d+\s+(?:weeks?|months?)\s+)?"
+    r"pregnant\b|\b\d+\s+weeks?\s+pregnant\b|\bpregnant\s+with\b|\b(?:first|second|third)\s+trimester\b",
+    re.IGNORECASE,
+)
+_NOT_PREGNANT = re.compile(r"\b(?:not|n't)\s+pregnant\b|\bpostpartum\b", re.IGNORECASE)
+
+
+def find_pregnant(text: str) -> bool | None:
+    if _NOT_PREGNANT.search(text):
+        return False
+    if _PREGNANT.search(text):
+        return True
+    return None

@@ -1,0 +1,274 @@
+"""The parser's vocabulary: the KB's synonyms plus the NLP-only phrases in ``nlp_lexicon.toml``.
+
+Pure Python (no spaCy), so it can be built, inspected and tested cheaply. ``build_lexicon(kb)``
+merges the packaged language file with a knowledge base; phrases from the language file win
+where both name the same phrase, because they were chosen for free text.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ..errors import KnowledgeBaseError
+from ..kb import KnowledgeBase
+
+__all__ = ["CONTEXT_CATEGORIES", "Combination", "ContextPhrase", "Lexicon", "build_lexicon"]
+
+LEXICON_FILE = "nlp_lexicon.toml"
+CONTEXT_CATEGORIES = (
+    "NEGATED_EXISTENCE",
+    "HISTORICAL",
+    "FAMILY",
+    "HYPOTHETICAL",
+    "POSSIBLE_EXISTENCE",
+    "TERMINATE",
+    "CLAUSE",
+    "PSEUDO",
+)
+_DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
+# Single words too ambiguous in free text to accept from KB synonyms (the language file may
+# still use them deliberately).
+_MIN_KB_PHRASE = 3
+
+
+@dataclass(frozen=True)
+class ContextPhrase:
+    phrase: str
+    category: str
+    direction: str
+    terminated_by: tuple[str, ...] = ()
+    max_scope: int | None = None  # tokens; None: to the end of the sentence
+
+
+@dataclass(frozen=True)
+class Combination:
+    """``base`` mentioned in a sentence containing one of ``with_any`` also yields ``id``."""
+
+    id: str
+    base: str
+    with_any: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Locator:
+    """A mention without a body site ("tingling") placed by site words near it."""
+
+    id: str  # the generic pseudo-id used in ``concepts``
+    window: int  # tokens either side, within the sentence
+    sites: dict[str, tuple[str, ...]]  # evidence id -> site words
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Everything the text parser matches, keyed by lower-cased phrase."""
+
+    concepts: dict[str, str]  # phrase -> id; "a+b" names several ids
+    negated_concepts: dict[str, str]
+    absent_only: dict[str, str]  # phrases that count only when negated ("normal strength")
+    ignore: frozenset[str]  # phrases that look like a concept but are not ("red meat")
+    locators: tuple[Locator, ...]
+    medications: dict[str, str]  # phrase -> canonical (generic) name
+    medication_classes: dict[str, str]  # phrase -> KB drug class id
+    labs: dict[str, str]  # phrase -> lab test id
+    units: tuple[str, ...]  # longest first
+    context: tuple[ContextPhrase, ...]
+    combinations: tuple[Combination, ...]
+    implies: dict[str, tuple[str, ...]]
+    family_history_id: str
+    family_ids: frozenset[str]
+    family_phrases: tuple[str, ...]
+    evidence_ids: frozenset[str] = field(default_factory=frozenset)
+    version: str = ""
+
+    @property
+    def key(self) -> str:
+        """A short identity used to cache compiled pipelines."""
+        return f"{self.version}:{hash(tuple(sorted(self.concepts.items())))}"
+
+
+def _norm(phrase: str) -> str:
+    return re.sub(r"\s+", " ", phrase.strip().lower())
+
+
+@lru_cache(maxsize=1)
+def _raw() -> dict[str, Any]:
+    entry = resources.files("b12dx.knowledge") / LEXICON_FILE
+    try:
+        return tomllib.loads(entry.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        from ..errors import Issue
+
+        raise KnowledgeBaseError(
+            [Issue(LEXICON_FILE, f"cannot read the NLP lexicon: {exc}")]
+        ) from None
+
+
+def _kb_terms(
+    kb: KnowledgeBase,
+) -> tuple[dict[str, str], dict[str, str], dict[str, str], list[str]]:
+    concepts: dict[str, str] = {}
+    for f in kb.findings:
+        if f.kind == "lab":
+            continue
+        for s in (f.name, f.lay_name, f.id.replace("_", " "), *f.synonyms):
+            concepts.setdefault(_norm(s), f.id)
+    for r in kb.risk_factors:
+        for s in (r.name, r.lay_name, r.id.replace("_", " "), *r.synonyms):
+            concepts.setdefault(_norm(s), r.id)
+    meds: dict[str, str] = {}
+    for cls in kb.drug_classes:
+        for drug in cls.drugs:
+            generic = _norm(drug.name)
+            meds.setdefault(generic, generic)
+            for brand in drug.brands:
+                meds.setdefault(_norm(brand), generic)
+    labs: dict[str, str] = {}
+    units: list[str] = []
+    for t in kb.labs:
+        for s in (t.id.replace("_", " "), t.name, t.lay_name, *t.synonyms):
+            labs.setdefault(_norm(s), t.id)
+        units.extend(u.unit for u in t.units)
+    # very short KB synonyms ("fit", "ms") are too ambiguous in running text
+    concepts = {p: i for p, i in concepts.items() if len(p) >= _MIN_KB_PHRASE}
+    return concepts, meds, labs, units
+
+
+def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
+    """The vocabulary for *kb* (``None``: the language file alone, for tools and tests)."""
+    raw = _raw()
+    concepts: dict[str, str] = {}
+    for ident, phrases in raw.get("concepts", {}).items():
+        for p in phrases:
+            concepts[_norm(p)] = ident
+    for ident, phrases in raw.get("multi", {}).items():
+        for p in phrases:
+            concepts[_norm(p)] = ident
+    negated = {_norm(p): ident for ident, ps in raw.get("negated_concepts", {}).items() for p in ps}
+    absent_only = {_norm(p): ident for ident, ps in raw.get("absent_only", {}).items() for p in ps}
+    ignore = frozenset(_norm(p) for p in raw.get("ignore", {}).get("phrases", []))
+    locators = tuple(
+        Locator(
+            id=str(loc["id"]),
+            window=int(loc.get("window", 8)),
+            sites={k: tuple(_norm(w) for w in v) for k, v in loc["sites"].items()},
+        )
+        for loc in raw.get("locate", [])
+    )
+    for loc in locators:
+        for p in raw.get("locate_phrases", {}).get(loc.id, []):
+            concepts[_norm(p)] = loc.id
+    meds: dict[str, str] = {}
+    for generic, brands in raw.get("medications", {}).items():
+        g = _norm(generic)
+        meds[g] = g
+        for b in brands:
+            meds[_norm(b)] = g
+    med_classes = {
+        _norm(p): ident for ident, ps in raw.get("medication_classes", {}).items() for p in ps
+    }
+    labs = {_norm(p): ident for ident, ps in raw.get("labs", {}).items() for p in ps}
+    units = list(raw.get("units", {}).get("spellings", []))
+    evidence_ids: frozenset[str] = frozenset()
+
+    if kb is not None:
+        kb_concepts, kb_meds, kb_labs, kb_units = _kb_terms(kb)
+        for p, i in kb_concepts.items():
+            if p not in labs and p not in meds:
+                concepts.setdefault(p, i)
+        for p, g in kb_meds.items():
+            meds.setdefault(p, g)
+        for p, t in kb_labs.items():
+            labs.setdefault(p, t)
+        units.extend(kb_units)
+        evidence_ids = frozenset(kb.evidence_ids)
+        # keep only ids this KB defines, so a Case built from text always normalises
+        generic = {loc.id for loc in locators}
+
+        def known(ident: str) -> bool:
+            return ident in generic or all(part in evidence_ids for part in ident.split("+"))
+
+        concepts = {p: i for p, i in concepts.items() if known(i)}
+        negated = {p: i for p, i in negated.items() if i in evidence_ids}
+        absent_only = {p: i for p, i in absent_only.items() if i in evidence_ids}
+        labs = {p: t for p, t in labs.items() if t in kb.lab_by_id}
+        med_classes = {p: c for p, c in med_classes.items() if c in kb.drug_class_by_id}
+        for cls in kb.drug_classes:
+            for s in (cls.name, cls.lay_name):
+                if len(s) >= _MIN_KB_PHRASE:
+                    med_classes.setdefault(_norm(s), cls.id)
+
+    context = tuple(
+        dict.fromkeys(
+            ContextPhrase(
+                _norm(p) if p.strip() else p,
+                str(r["category"]).upper(),
+                str(r.get("direction", "FORWARD")).upper(),
+                tuple(str(t).upper() for t in r.get("terminated_by", ())),
+                int(r["max_scope"]) if "max_scope" in r else None,
+            )
+            for r in raw.get("context", [])
+            for p in r["phrases"]
+        )
+    )
+    for c in context:
+        if c.category not in CONTEXT_CATEGORIES or c.direction not in _DIRECTIONS:
+            from ..errors import Issue
+
+            raise KnowledgeBaseError(
+                [
+                    Issue(
+                        f"{LEXICON_FILE}: context {c.phrase!r}",
+                        f"unknown category/direction {c.category}/{c.direction}",
+                    )
+                ]
+            )
+    combos = tuple(
+        Combination(
+            id=str(c["id"]), base=str(c["base"]), with_any=tuple(_norm(w) for w in c["with"])
+        )
+        for c in raw.get("combine", [])
+    )
+    implies = {k: tuple(v) for k, v in raw.get("implies", {}).items()}
+    fam = raw.get("family", {})
+    uniq_units = sorted({u for u in units if u.strip()}, key=lambda u: (-len(u), u))
+    return Lexicon(
+        concepts=concepts,
+        negated_concepts=negated,
+        absent_only=absent_only,
+        ignore=ignore,
+        locators=locators,
+        medications=meds,
+        medication_classes=med_classes,
+        labs=labs,
+        units=tuple(uniq_units),
+        context=context,
+        combinations=combos,
+        implies=implies,
+        family_history_id=str(fam.get("history_id", "family_history_b12_or_autoimmune")),
+        family_ids=frozenset(fam.get("ids", [])),
+        family_phrases=tuple(_norm(p) for p in fam.get("extra_phrases", [])),
+        evidence_ids=evidence_ids,
+        version=str(raw.get("meta", {}).get("version", "")),
+    )
+
+
+def lexicon_ids(lexicon: Lexicon) -> set[str]:
+    """Every evidence id the language file refers to (for consistency checks against a KB)."""
+    raw = _raw()
+    ids = set(raw.get("concepts", {})) | set(raw.get("negated_concepts", {}))
+    ids |= set(raw.get("absent_only", {}))
+    ids |= {i for k in raw.get("multi", {}) for i in k.split("+")}
+    ids |= {site for loc in lexicon.locators for site in loc.sites}
+    ids |= {c.id for c in lexicon.combinations} | {c.base for c in lexicon.combinations}
+    ids |= set(lexicon.implies) | {i for v in lexicon.implies.values() for i in v}
+    ids |= set(lexicon.family_ids) | {lexicon.family_history_id}
+    return ids
+
+
+def lexicon_lab_ids() -> set[str]:
+    return set(_raw().get("labs", {}))

@@ -1,0 +1,332 @@
+"""The medspaCy pipeline: a blank English spaCy model, PyRuSH sentences, a TargetMatcher built
+from the lexicon and ConText with rules for patient speech and clinical notes.
+
+Nothing is downloaded: ``spacy.blank("en")`` needs no model package, and medspaCy ships its
+sentence rules. spaCy and medspaCy are imported here only, and only when a text is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import MissingExtraError
+from .extract import find_age, find_duration_years, find_lab_value, find_pregnant, find_sex
+from .lexicon import Lexicon, Locator
+from .models import Context, EvidenceMention, LabMention, MedicationMention, Modifier, ParseResult
+
+__all__ = ["load_pipeline", "parse_with"]
+
+_EV, _NEG, _ABS, _IGN = "EV", "NEG", "ABS", "IGN"
+_MED, _MCL, _LAB, _FAM = "MED", "MCL", "LAB", "FAMX"
+_lock = threading.Lock()
+_pipelines: dict[str, Any] = {}
+
+
+def _import_medspacy() -> tuple[Any, Any, Any, Any]:
+    try:
+        import medspacy
+        from medspacy.context import ConTextRule
+        from medspacy.ner import TargetRule
+    except ImportError as exc:
+        raise MissingExtraError(
+            "free-text intake (b12dx parse, --text, POST /v1/parse)", "nlp", exc.name or "medspacy"
+        ) from None
+    # PyRuSH logs every sentence at DEBUG level through loguru; keep the CLI quiet.
+    try:
+        from loguru import logger
+
+        logger.disable("PyRuSH")
+    except ImportError:  # pragma: no cover - loguru comes with PyRuSH
+        pass
+    return medspacy, TargetRule, ConTextRule, None
+
+
+def load_pipeline(lexicon: Lexicon) -> Any:
+    """The compiled spaCy ``Language`` for *lexicon* (built once per lexicon, then cached)."""
+    key = lexicon.key
+    with _lock:
+        nlp = _pipelines.get(key)
+        if nlp is None:
+            nlp = _pipelines[key] = _build(lexicon)
+        return nlp
+
+
+def _build(lexicon: Lexicon) -> Any:
+    medspacy, TargetRule, ConTextRule, _ = _import_medspacy()
+    nlp = medspacy.load(
+        medspacy_enable=["medspacy_pyrush", "medspacy_target_matcher"], load_rules=False
+    )
+    nlp.add_pipe(
+        "medspacy_context",
+        config={"rules": None, "prune_on_target_overlap": True, "span_attrs": "default"},
+    )
+    rules = []
+    seen: set[str] = set()
+    tokenizer = nlp.tokenizer
+
+    def add(phrase: str, label: str) -> None:
+        if not phrase or phrase in seen:
+            return
+        seen.add(phrase)
+        # spaCy splits "t2dm" but not "T2DM": match the token sequences of the usual casings
+        patterns = {
+            tuple(t.lower_ for t in tokenizer(v)) for v in (phrase, phrase.upper(), phrase.title())
+        }
+        for toks in sorted(patterns):
+            rules.append(TargetRule(phrase, label, pattern=[{"LOWER": t} for t in toks]))
+
+    # order matters only for identical phrases; the matcher keeps the longest span
+    for p in lexicon.ignore:
+        add(p, f"{_IGN}:-")
+    for p, ident in lexicon.negated_concepts.items():
+        add(p, f"{_NEG}:{ident}")
+    for p, ident in lexicon.absent_only.items():
+        add(p, f"{_ABS}:{ident}")
+    for p, ident in lexicon.concepts.items():
+        add(p, f"{_EV}:{ident}")
+    for p, generic in lexicon.medications.items():
+        add(p, f"{_MED}:{generic}")
+    for p, cls in lexicon.medication_classes.items():
+        add(p, f"{_MCL}:{cls}")
+    for p, test in lexicon.labs.items():
+        add(p, f"{_LAB}:{test}")
+    for p in lexicon.family_phrases:
+        add(p, f"{_FAM}:{lexicon.family_history_id}")
+    nlp.get_pipe("medspacy_target_matcher").add(rules)
+
+    ctx_rules = []
+    for c in lexicon.context:
+        ctx_rules.append(
+            ConTextRule(
+                c.phrase,
+                c.category,
+                direction=c.direction,
+                terminated_by=set(c.terminated_by) or None,
+                max_scope=c.max_scope,
+            )
+        )
+    nlp.get_pipe("medspacy_context").add(ctx_rules)
+    return nlp
+
+
+def _context(ent: Any) -> Context:
+    mods = tuple(
+        Modifier(
+            category=str(m.category), phrase=ent.doc[m.modifier_span[0] : m.modifier_span[1]].text
+        )
+        for m in ent._.modifiers
+    )
+    return Context(
+        negated=bool(ent._.is_negated),
+        historical=bool(ent._.is_historical),
+        family=bool(ent._.is_family),
+        hypothetical=bool(ent._.is_hypothetical),
+        uncertain=bool(ent._.is_uncertain),
+        modifiers=mods,
+    )
+
+
+def _state(ctx: Context, *, inherently_negative: bool = False) -> str:
+    if ctx.hypothetical or ctx.uncertain:
+        return "unknown"
+    if inherently_negative:
+        return "unknown" if ctx.negated else "absent"
+    return "absent" if ctx.negated else "present"
+
+
+def _word_in(phrase: str, text: str) -> bool:
+    return re.search(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", text) is not None
+
+
+def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
+    """Parse *text* with the pipeline for *lexicon*."""
+    nlp = load_pipeline(lexicon)
+    doc = nlp(text)
+    evidence: list[EvidenceMention] = []
+    meds: list[MedicationMention] = []
+    labs: list[LabMention] = []
+    ents = list(doc.ents)
+    for idx, ent in enumerate(ents):
+        kind, _, ident = ent.label_.partition(":")
+        span = (ent.start_char, ent.end_char)
+        if kind == _IGN:
+            continue
+        ctx = _context(ent)
+        sent = ent.sent
+        if kind == _LAB:
+            nxt = _next_start(ents, idx, kind_of=(_LAB,), limit=sent.end_char)
+            after = text[ent.end_char : nxt]
+            found = find_lab_value(after, lexicon.units)
+            if found is not None:
+                value, unit, end = found
+                labs.append(
+                    LabMention(
+                        test=ident,
+                        value=value,
+                        unit=unit,
+                        span=(ent.start_char, ent.end_char + end),
+                        phrase=text[ent.start_char : ent.end_char + end],
+                    )
+                )
+            continue
+        if kind in (_MED, _MCL):
+            nxt = _next_start(ents, idx, kind_of=(_MED, _MCL), limit=sent.end_char)
+            prev = _prev_end(ents, idx, kind_of=(_MED, _MCL), limit=sent.start_char)
+            years = find_duration_years(text[ent.end_char : nxt], text[prev : ent.start_char])
+            state = (
+                "unknown"
+                if (ctx.hypothetical or ctx.uncertain or ctx.family)
+                else ("absent" if ctx.negated else "present")
+            )
+            meds.append(
+                MedicationMention(
+                    name=ident if kind == _MED else None,
+                    drug_class=ident if kind == _MCL else None,
+                    years=years,
+                    state=state,
+                    span=span,
+                    phrase=ent.text,
+                    context=ctx,
+                )
+            )
+            continue
+        if kind == _ABS and not ctx.negated:
+            continue  # "strength" alone says nothing; "strength normal" says no weakness
+        idents = ident.split("+")
+        if kind == _EV:
+            for loc in lexicon.locators:
+                if ident == loc.id:
+                    idents = _locate(ent, loc, ents, idx)
+                elif ident in loc.sites:  # "feet tingle" may also say "hands and feet"
+                    idents = list(dict.fromkeys([ident, *_locate(ent, loc, ents, idx)]))
+        for one in idents:
+            evidence.extend(_mention(kind, one, ent, ctx, lexicon))
+    evidence.extend(_implied(evidence, lexicon))
+    pregnant = find_pregnant(text)
+    sex = find_sex(text) or ("female" if pregnant else None)
+    return ParseResult(
+        evidence=tuple(evidence),
+        medications=tuple(_shared_durations(meds, text)),
+        labs=tuple(labs),
+        age=find_age(text),
+        sex=sex,
+        pregnant=pregnant,
+    )
+
+
+_SHARED = re.compile(r"^\W*(?:both|all(?:\s+of\s+them)?|each)\b", re.IGNORECASE)
+
+
+def _shared_durations(meds: list[MedicationMention], text: str) -> list[MedicationMention]:
+    """ "simvastatin and bendroflumethiazide, both for 10 years": the years apply to both."""
+    out = list(meds)
+    for i, med in enumerate(out):
+        if med.years is None or not _SHARED.search(text[med.span[1] : med.span[1] + 20]):
+            continue
+        sentence_start = max(text.rfind(".", 0, med.span[0]), text.rfind("\n", 0, med.span[0]))
+        for j in range(i - 1, -1, -1):
+            if out[j].span[0] <= sentence_start:
+                break
+            if out[j].years is None:
+                out[j] = out[j].model_copy(update={"years": med.years})
+    return out
+
+
+def _locate(ent: Any, loc: Locator, ents: list[Any], idx: int) -> list[str]:
+    """Evidence ids for a site-less mention, from site words near it in its sentence (but not
+    beyond the neighbouring findings: "tingling and spasms of the hands")."""
+    sent = ent.sent
+    start = max(sent.start, ent.start - loc.window)
+    end = min(sent.end, ent.end + loc.window)
+    for other in ents[idx + 1 :]:
+        if other.label_.startswith(f"{_EV}:") and other.start >= ent.end:
+            end = min(end, other.start)
+            break
+    for other in reversed(ents[:idx]):
+        if other.label_.startswith(f"{_EV}:") and other.end <= ent.start:
+            start = max(start, other.end)
+            break
+    near = " " + " ".join(t.lower_ for t in ent.doc[start:end]) + " "
+    return [ident for ident, words in loc.sites.items() if any(f" {w} " in near for w in words)]
+
+
+def _mention(
+    kind: str, ident: str, ent: Any, ctx: Context, lexicon: Lexicon
+) -> list[EvidenceMention]:
+    span = (ent.start_char, ent.end_char)
+    out: list[EvidenceMention] = []
+    via = None
+    if kind == _FAM:
+        if not ctx.family:
+            return out  # "my B12 is low": not a finding, and labs are read separately
+        via = "family"
+    elif ctx.family:
+        if ident in lexicon.family_ids:
+            ident, via = lexicon.family_history_id, "family"
+        elif ident != lexicon.family_history_id:
+            out.append(
+                EvidenceMention(id=ident, state="unknown", span=span, phrase=ent.text, context=ctx)
+            )
+            return out
+    state = _state(ctx, inherently_negative=(kind in (_NEG, _ABS)))
+    if kind == _ABS:
+        state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
+    out.append(
+        EvidenceMention(id=ident, state=state, span=span, phrase=ent.text, context=ctx, via=via)
+    )
+    if kind == _EV and not ctx.family:
+        out.extend(_combined(ident, state, span, ent.text, ctx, ent.sent.text.lower(), lexicon))
+    return out
+
+
+def _next_start(ents: list[Any], idx: int, *, kind_of: tuple[str, ...], limit: int) -> int:
+    for ent in ents[idx + 1 :]:
+        if ent.start_char >= limit:
+            break
+        if ent.label_.partition(":")[0] in kind_of:
+            return int(ent.start_char)
+    return limit
+
+
+def _prev_end(ents: list[Any], idx: int, *, kind_of: tuple[str, ...], limit: int) -> int:
+    for ent in reversed(ents[:idx]):
+        if ent.end_char <= limit:
+            break
+        if ent.label_.partition(":")[0] in kind_of:
+            return int(ent.end_char)
+    return limit
+
+
+def _combined(
+    ident: str,
+    state: str,
+    span: tuple[int, int],
+    phrase: str,
+    ctx: Context,
+    sentence: str,
+    lexicon: Lexicon,
+) -> Iterable[EvidenceMention]:
+    for combo in lexicon.combinations:
+        if combo.base == ident and any(_word_in(w, sentence) for w in combo.with_any):
+            if lexicon.evidence_ids and combo.id not in lexicon.evidence_ids:
+                continue
+            yield EvidenceMention(
+                id=combo.id, state=state, span=span, phrase=phrase, context=ctx, via="combined"
+            )
+
+
+def _implied(evidence: list[EvidenceMention], lexicon: Lexicon) -> list[EvidenceMention]:
+    have = {m.id for m in evidence}
+    out: list[EvidenceMention] = []
+    for m in evidence:
+        if m.state != "present" or m.via == "family":
+            continue
+        for target in lexicon.implies.get(m.id, ()):
+            if target in have or (lexicon.evidence_ids and target not in lexicon.evidence_ids):
+                continue
+            have.add(target)
+            out.append(m.model_copy(update={"id": target, "via": "implied"}))
+    return out
