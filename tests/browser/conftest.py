@@ -110,6 +110,12 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def launch_secret() -> str:
+    """The key the test server seals launch tokens with (``B12DX_LAUNCH_SECRET``)."""
+    return LAUNCH_SECRET
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright

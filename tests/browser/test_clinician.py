@@ -185,10 +185,8 @@ def test_fhir_paste_errors_keep_the_text(page: Any) -> None:
     assert page.input_value("#fhir-bundle") == broken
 
 
-def test_launch_context_fills_the_form(page: Any) -> None:
+def test_launch_context_fills_the_form(page: Any, launch_secret: str) -> None:
     """The CDS Hooks card link: /clinician?context=<encrypted, short-lived token>."""
-    from conftest import LAUNCH_SECRET
-
     from b12dx.service.launch import LaunchContext, issue_context
 
     case = {
@@ -197,7 +195,7 @@ def test_launch_context_fills_the_form(page: Any) -> None:
         "evidence": [{"id": "muscle_cramps"}, {"id": "paresthesia_feet"}],
         "labs": [{"test": "b12_total", "value": 160, "unit": "pg/mL"}],
     }
-    token = issue_context(LaunchContext(case=case, patient="Patient/42"), secret=LAUNCH_SECRET)
+    token = issue_context(LaunchContext(case=case, patient="Patient/42"), secret=launch_secret)
     page.goto(f"/clinician?context={token}")
     page.wait_for_selector("#result")
     assert page.input_value("#age") == "71"
