@@ -310,7 +310,9 @@ def next_step(
         )
     if float(np.max(ctx.posterior)) >= cfg.confident_probability.value:
         return step(None, "confident")
-    if n_asked >= limit:
+    # the limit counts questions after red-flag screening (interview.toml: max_questions)
+    screening = {ident for ident, _, _ in _red_flag_order(kb)}
+    if len((answered_ids | skipped_ids | interviewed) - screening) >= limit:
         return step(None, "max_questions")
     candidates = _candidates(kb, asked)
     if not candidates:
