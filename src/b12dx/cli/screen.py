@@ -91,7 +91,16 @@ def screen(
             _need("pyspark", "spark", "b12dx screen --engine spark")
             from ..screen.spark import run_spark
 
-            summary = run_spark(input, output, kb, mapping=mapping, rejects=rejects, as_of=when)
+            summary = run_spark(
+                input,
+                output,
+                kb,
+                mapping=mapping,
+                rejects=rejects,
+                as_of=when,
+                rules=rules,
+                kb_dir=str(kb_dir) if kb_dir else None,
+            )
             typer.echo(
                 f"screened {summary.screened:,} people, rejected {summary.rejected:,} -> {output}"
             )

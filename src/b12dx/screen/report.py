@@ -89,13 +89,11 @@ def render_report(
         "Decision support for finding people to review; it does not diagnose.</p>"
     )
     parts.append("<h2>People by triage level</h2>")
-    parts.append(
-        f"<img alt='people by triage level' src='{_bar(levels, level_counts, title='Triage level', xlabel='people')}'>"
-    )  # noqa: E501
+    img = _bar(levels, level_counts, title="Triage level", xlabel="people")
+    parts.append(f"<img alt='people by triage level' src='{img}'>")
     parts.append("<h2>People by flag</h2>")
-    parts.append(
-        f"<img alt='people by flag' src='{_bar(flag_labels, flag_counts, title='Guideline flags', xlabel='people')}'>"
-    )  # noqa: E501
+    img = _bar(flag_labels, flag_counts, title="Guideline flags", xlabel="people")
+    parts.append(f"<img alt='people by flag' src='{img}'>")
     parts.append(
         _table(
             ["flag", "people", "definition", "sources"],

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import InputError
+from ..errors import InputError, Issue, KnowledgeBaseError
 from ..kb import KnowledgeBase, load_kb
 from .kernel import Kernel
 from .mapping import Mapping
 from .reader import standardize
+from .rules import load_rules
 
 __all__ = ["SparkSummary", "run_spark", "screen_dataframe", "spark_schema"]
 
@@ -49,15 +51,33 @@ def _combined_schema(kernel: Kernel) -> pa.Schema:
 
 
 @functools.lru_cache(maxsize=4)
-def _kernel(kb_dir: str | None) -> Kernel:
-    return Kernel(load_kb(kb_dir))
+def _kernel(kb_dir: str | None, rules_text: str | None, sha256: str) -> Kernel:
+    kb = load_kb(kb_dir)
+    if kb.sha256 != sha256:
+        raise KnowledgeBaseError(
+            [
+                Issue(
+                    "spark executor",
+                    f"the knowledge base at {kb_dir or 'the packaged KB'} differs from the "
+                    f"driver's (sha256 {kb.sha256[:12]} vs {sha256[:12]}): install the same "
+                    "b12dx and KB on every node",
+                )
+            ]
+        )
+    return Kernel(kb, load_rules(kb, rules_text) if rules_text is not None else None)
 
 
 def _screen_partition(
-    batches: Iterator[pa.RecordBatch], *, kb_dir: str | None, mapping_json: str, as_of: str
+    batches: Iterator[pa.RecordBatch],
+    *,
+    kb_dir: str | None,
+    rules_text: str | None,
+    sha256: str,
+    mapping_json: str,
+    as_of: str,
 ) -> Iterator[pa.RecordBatch]:
     """Runs on the executors: standardize and screen each Arrow batch."""
-    kernel = _kernel(kb_dir)
+    kernel = _kernel(kb_dir, rules_text, sha256)
     mapping = Mapping.model_validate_json(mapping_json)
     when = dt.date.fromisoformat(as_of)
     schema = _combined_schema(kernel)
@@ -81,9 +101,18 @@ def _screen_partition(
 
 def spark_schema(kernel: Kernel) -> Any:
     """The Spark ``StructType`` of the combined output (results plus ``reason``)."""
-    from pyspark.sql.pandas.types import from_arrow_schema
+    # Built by hand: pyspark's from_arrow_schema goes through its pandas helpers.
+    from pyspark.sql import types as T
 
-    return from_arrow_schema(_combined_schema(kernel))
+    simple = {
+        pa.int64(): T.LongType(),
+        pa.string(): T.StringType(),
+        pa.float64(): T.DoubleType(),
+        pa.bool_(): T.BooleanType(),
+    }
+    return T.StructType(
+        [T.StructField(f.name, simple[f.type], nullable=True) for f in _combined_schema(kernel)]
+    )
 
 
 def screen_dataframe(
@@ -91,30 +120,47 @@ def screen_dataframe(
     kb: KnowledgeBase,
     *,
     kb_dir: str | None = None,
+    rules_text: str | None = None,
     mapping: Mapping | None = None,
     as_of: dt.date | None = None,
 ) -> Any:
-    """Screen a Spark DataFrame with a ``_row`` column; rejected rows have ``reason`` set."""
-    kernel = Kernel(kb)
+    """Screen a Spark DataFrame with a ``_row`` column; rejected rows have ``reason`` set.
+
+    *kb_dir* is where executors load the KB from (``None``: the packaged KB); it must hold the
+    same KB as *kb* (checked by content hash). *rules_text*: screening flags TOML (``None``:
+    the packaged ``screen.toml``).
+    """
+    kernel = Kernel(kb, load_rules(kb, rules_text) if rules_text is not None else None)
     fn = functools.partial(
         _screen_partition,
         kb_dir=kb_dir,
+        rules_text=rules_text,
+        sha256=kb.sha256,
         mapping_json=(mapping or Mapping()).model_dump_json(),
         as_of=(as_of or dt.date.today()).isoformat(),
     )
-    return df.mapInArrow(fn, spark_schema(kernel))
+    with warnings.catch_warnings():
+        # mapInArrow checks the pandas version although the Arrow path never uses pandas
+        warnings.filterwarnings(
+            "ignore", "PySpark does not yet fully support pandas", FutureWarning
+        )
+        return df.mapInArrow(fn, spark_schema(kernel))
 
 
-def _session() -> Any:
+def _session(master: str | None = None) -> Any:
+    """A Spark session (local mode unless ``spark-submit`` or *master* says otherwise)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder.appName("b12dx-screen")
+    if master is not None:
+        builder = builder.master(master)
     return (
-        SparkSession.builder.appName("b12dx-screen")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "50000")
+        builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", "50000")
         .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
         .getOrCreate()
     )
 
@@ -128,6 +174,7 @@ def run_spark(
     rejects: Path | None = None,
     as_of: dt.date | None = None,
     kb_dir: str | None = None,
+    rules: Path | None = None,
     spark: Any = None,
 ) -> SparkSummary:
     """Screen a Parquet file or folder with Spark; write Parquet folders for output/rejects."""
@@ -149,7 +196,10 @@ def run_spark(
     spark = spark or _session()
     df = spark.read.parquet(str(input))
     df = df.select("*", F.col("_metadata.row_index").alias("_row"))
-    result = screen_dataframe(df, kb, kb_dir=kb_dir, mapping=the_mapping, as_of=as_of)
+    rules_text = rules.read_text(encoding="utf-8") if rules is not None else None
+    result = screen_dataframe(
+        df, kb, kb_dir=kb_dir, rules_text=rules_text, mapping=the_mapping, as_of=as_of
+    )
     result = result.persist()
     try:
         good = result.filter(F.col(_REASON).isNull()).drop(_REASON)
