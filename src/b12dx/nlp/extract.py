@@ -183,7 +183,7 @@ _SELF = (
     r"(?:i'?m|i\s+am|im|as)\s+an?\s+(?:\d{2,3}\s*[- ]?(?:years?|yrs?|yo|y)?\s*[- ]?(?:old)?\s*)?"
     r"(?:\w+\s+)?"
 )
-_NOTE = r"\b\d{2,3}\s*[- ]?(?:years?|yrs?|yo|y)?\s*[- ]?(?:old)?\s*[- ]?(?:\w+\s+)?"
+_NOTE = r"\b\d{2,3}\s*[- ]?(?:years?|yrs?|yo|y/o|y\.o\.|y)?\s*[- ]?(?:old)?\s*[- ]?(?:\w+\s+)?"
 
 
 def find_sex(text: str) -> str | None:
@@ -199,7 +199,7 @@ def find_sex(text: str) -> str | None:
     m = re.search(r"\((female|male|f|m)\)", low)
     if m:
         return "male" if m.group(1) in ("male", "m") else "female"
-    m = re.match(r"\W*(?:an?\s+)?(woman|lady|female|man|gentleman|male)\b", low)
+    m = re.match(r"\W*(?:an?\s+)?(?:[a-z-]+\s+){0,2}?(woman|lady|female|man|gentleman|male)\b", low)
     if m:
         return "female" if m.group(1) in ("woman", "lady", "female") else "male"
     m = re.match(
@@ -222,8 +222,13 @@ def find_sex(text: str) -> str | None:
         return "female"
     if re.search(r"\bi\s+am\s+male\b|\bi'?m\s+male\b", low):
         return "male"
-    # third-person notes with no first person: the pronoun of the subject
-    if not re.search(r"\b(?:i|i'm|i've|my|me)\b", low):
+    # third-person notes (or "my partner is ..."): the pronoun of the subject
+    about_other = re.match(
+        r"\W*my\s+(?:partner|husband|wife|son|daughter|dad|father|mum|mom|"
+        r"mother|brother|sister|friend|grandfather|grandmother)\b",
+        low,
+    )
+    if about_other or not re.search(r"\b(?:i|i'm|i've|my|me)\b", low):
         she = len(re.findall(r"\b(?:she|her)\b", low))
         he = len(re.findall(r"\b(?:he|his|him)\b", low))
         if she > he:

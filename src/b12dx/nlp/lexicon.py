@@ -177,6 +177,11 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
 
     if kb is not None:
         kb_concepts, kb_meds, kb_labs, kb_units = _kb_terms(kb)
+        excluded = {_norm(p) for p in raw.get("kb_exclude", {}).get("phrases", [])}
+        kb_concepts = {p: i for p, i in kb_concepts.items() if p not in excluded}
+        kb_labs = {
+            p: t for p, t in kb_labs.items() if p not in excluded and len(p) >= _MIN_KB_PHRASE
+        }
         for p, i in kb_concepts.items():
             if p not in labs and p not in meds:
                 concepts.setdefault(p, i)

@@ -241,12 +241,17 @@ def _locate(ent: Any, loc: Locator, ents: list[Any], idx: int) -> list[str]:
     sent = ent.sent
     start = max(sent.start, ent.start - loc.window)
     end = min(sent.end, ent.end + loc.window)
+
+    # numbness travels with tingling ("numb and tingly fingers"): it is not a boundary
+    def boundary(other: Any) -> bool:
+        return bool(other.label_.startswith(f"{_EV}:") and other.label_ != f"{_EV}:numbness")
+
     for other in ents[idx + 1 :]:
-        if other.label_.startswith(f"{_EV}:") and other.start >= ent.end:
+        if boundary(other) and other.start >= ent.end:
             end = min(end, other.start)
             break
     for other in reversed(ents[:idx]):
-        if other.label_.startswith(f"{_EV}:") and other.end <= ent.start:
+        if boundary(other) and other.end <= ent.start:
             start = max(start, other.end)
             break
     near = " " + " ".join(t.lower_ for t in ent.doc[start:end]) + " "
