@@ -49,8 +49,13 @@ def make_app(kb: KnowledgeBase, **settings: Any) -> Any:
 class FhirServer:
     """A loopback FHIR server: ``GET [type]/[id]`` and ``GET [type]?patient=..``."""
 
-    def __init__(self, resources: list[Mapping[str, Any]], *, jwks: Mapping[str, Any] | None
-                 = None, page_size: int = 0) -> None:
+    def __init__(
+        self,
+        resources: list[Mapping[str, Any]],
+        *,
+        jwks: Mapping[str, Any] | None = None,
+        page_size: int = 0,
+    ) -> None:
         self.resources = list(resources)
         self.jwks = jwks
         self.page_size = page_size
@@ -72,13 +77,18 @@ class FhirServer:
             subject = (r.get("subject") or r.get("patient") or {}).get("reference", "")
             if pid is not None and subject.split("/")[-1] != pid:
                 continue
-            if rtype == "MedicationRequest" and "status" in query and \
-                    r.get("status") not in query["status"][0].split(","):
+            if (
+                rtype == "MedicationRequest"
+                and "status" in query
+                and r.get("status") not in query["status"][0].split(",")
+            ):
                 continue
             if rtype == "Observation" and "code" in query:
                 wanted = set(query["code"][0].split(","))
-                codes = {f"{c.get('system')}|{c.get('code')}"
-                         for c in (r.get("code") or {}).get("coding", [])}
+                codes = {
+                    f"{c.get('system')}|{c.get('code')}"
+                    for c in (r.get("code") or {}).get("coding", [])
+                }
                 if not wanted & codes:
                     continue
             out.append(r)
@@ -88,7 +98,7 @@ class FhirServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _send(self, status: int, body: Any) -> None:
@@ -99,7 +109,7 @@ class FhirServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server.requests.append((self.path, self.headers.get("Authorization")))
                 parts = urlsplit(self.path)
                 if parts.path == "/jwks.json" and server.jwks is not None:
@@ -113,8 +123,13 @@ class FhirServer:
                         if r.get("resourceType") == rtype and r.get("id") == rid:
                             self._send(200, r)
                             return
-                    self._send(404, {"resourceType": "OperationOutcome", "issue": [
-                        {"severity": "error", "code": "not-found"}]})
+                    self._send(
+                        404,
+                        {
+                            "resourceType": "OperationOutcome",
+                            "issue": [{"severity": "error", "code": "not-found"}],
+                        },
+                    )
                     return
                 found = server._search(path, query)
                 page = int((query.get("_page") or ["0"])[0])
@@ -124,10 +139,17 @@ class FhirServer:
                     if start + server.page_size < len(found):
                         nxt = f"{server.url}/{path}?{parts.query}&_page={page + 1}"
                         links.append({"relation": "next", "url": nxt})
-                    found = found[start:start + server.page_size]
-                self._send(200, {"resourceType": "Bundle", "type": "searchset",
-                                 "total": len(found), "link": links,
-                                 "entry": [{"resource": r} for r in found]})
+                    found = found[start : start + server.page_size]
+                self._send(
+                    200,
+                    {
+                        "resourceType": "Bundle",
+                        "type": "searchset",
+                        "total": len(found),
+                        "link": links,
+                        "entry": [{"resource": r} for r in found],
+                    },
+                )
 
         return Handler
 
@@ -162,12 +184,29 @@ class Signer:
         jwk.update({"kid": self.kid, "use": "sig", "alg": "ES384"})
         return {"keys": [jwk]}
 
-    def token(self, aud: str, *, exp_in: float = 300, jti: str | None = None,
-              headers: Mapping[str, Any] | None = None, **claims: Any) -> str:
+    def token(
+        self,
+        aud: str,
+        *,
+        exp_in: float = 300,
+        jti: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
         import jwt
 
         now = time.time()
-        payload = {"iss": self.iss, "aud": aud, "iat": int(now), "exp": int(now + exp_in),
-                   "jti": jti or str(uuid.uuid4()), **claims}
-        return jwt.encode(payload, self.key, algorithm="ES384",
-                          headers={"kid": self.kid, "typ": "JWT", **(headers or {})})
+        payload = {
+            "iss": self.iss,
+            "aud": aud,
+            "iat": int(now),
+            "exp": int(now + exp_in),
+            "jti": jti or str(uuid.uuid4()),
+            **claims,
+        }
+        return jwt.encode(
+            payload,
+            self.key,
+            algorithm="ES384",
+            headers={"kid": self.kid, "typ": "JWT", **(headers or {})},
+        )

@@ -9,16 +9,24 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from service_support import load_fixture, service_kb
 
 from b12dx.assessment import assess
 from b12dx.errors import InputError, OutOfScopeError
 from b12dx.fhir import case_from_fhir, fhir_map, iter_resources, questionnaire
 from b12dx.kb import KnowledgeBase
+from service_support import load_fixture, service_kb
 
 AS_OF = dt.date(2026, 10, 1)
-CLINICAL = {"Observation", "Condition", "MedicationStatement", "MedicationRequest",
-            "QuestionnaireResponse", "Patient", "DiagnosticReport", "AllergyIntolerance"}
+CLINICAL = {
+    "Observation",
+    "Condition",
+    "MedicationStatement",
+    "MedicationRequest",
+    "QuestionnaireResponse",
+    "Patient",
+    "DiagnosticReport",
+    "AllergyIntolerance",
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +45,9 @@ def _accounted(data: Any, imported: Any) -> None:
     for i, res in enumerate(iter_resources(data)):
         if res["resourceType"] not in CLINICAL:
             continue
-        ref = f"{res['resourceType']}/{res['id']}" if res.get("id") else \
-            f"{res['resourceType']}[{i}]"
+        ref = (
+            f"{res['resourceType']}/{res['id']}" if res.get("id") else f"{res['resourceType']}[{i}]"
+        )
         assert ref in used or ref in reported, f"{ref} neither used nor reported"
 
 
@@ -67,8 +76,7 @@ def test_every_hl7_example_is_read_and_accounted_for(kb: KnowledgeBase, name: st
 
 
 def test_patient_age_and_sex(kb: KnowledgeBase) -> None:
-    imported = case_from_fhir(load_fixture("hl7-r4", "patient-example.json"), kb=kb,
-                              as_of=AS_OF)
+    imported = case_from_fhir(load_fixture("hl7-r4", "patient-example.json"), kb=kb, as_of=AS_OF)
     # born 1974-12-25: 51 on 2026-10-01
     assert (imported.case.age, imported.case.sex) == (51, "male")
     assert imported.patient == "Patient/example"
@@ -77,15 +85,19 @@ def test_patient_age_and_sex(kb: KnowledgeBase) -> None:
 
 
 def test_age_is_whole_years_on_the_as_of_date(kb: KnowledgeBase) -> None:
-    patient = {"resourceType": "Patient", "id": "p", "gender": "female",
-               "birthDate": "1970-10-02"}
+    patient = {"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1970-10-02"}
     assert case_from_fhir(patient, kb=kb, as_of=dt.date(2026, 10, 1)).case.age == 55
     assert case_from_fhir(patient, kb=kb, as_of=dt.date(2026, 10, 2)).case.age == 56
 
 
 def test_unmapped_lab_code_is_reported(kb: KnowledgeBase) -> None:
-    imported = case_from_fhir(load_fixture("hl7-r4", "observation-example-f001-glucose.json"),
-                              kb=kb, as_of=AS_OF, age=60, sex="male")
+    imported = case_from_fhir(
+        load_fixture("hl7-r4", "observation-example-f001-glucose.json"),
+        kb=kb,
+        as_of=AS_OF,
+        age=60,
+        sex="male",
+    )
     if "15074-8" in kb.lab_by_loinc:
         assert imported.case.labs
     else:
@@ -95,8 +107,13 @@ def test_unmapped_lab_code_is_reported(kb: KnowledgeBase) -> None:
 
 
 def test_haemoglobin_example_becomes_a_lab(kb: KnowledgeBase) -> None:
-    imported = case_from_fhir(load_fixture("hl7-r4", "observation-example-f005-hemoglobin.json"),
-                              kb=kb, as_of=AS_OF, age=60, sex="male")
+    imported = case_from_fhir(
+        load_fixture("hl7-r4", "observation-example-f005-hemoglobin.json"),
+        kb=kb,
+        as_of=AS_OF,
+        age=60,
+        sex="male",
+    )
     [lab] = imported.case.labs
     assert lab.test == kb.lab_by_loinc["718-7"].id
     assert (lab.value, lab.unit) == (7.2, "g/dL")
@@ -107,25 +124,43 @@ def test_haemoglobin_example_becomes_a_lab(kb: KnowledgeBase) -> None:
 
 
 def test_blood_pressure_components_are_reported(kb: KnowledgeBase) -> None:
-    imported = case_from_fhir(load_fixture("hl7-r4", "observation-example-bloodpressure.json"),
-                              kb=kb, as_of=AS_OF, age=60, sex="male")
+    imported = case_from_fhir(
+        load_fixture("hl7-r4", "observation-example-bloodpressure.json"),
+        kb=kb,
+        as_of=AS_OF,
+        age=60,
+        sex="male",
+    )
     codes = {i.code for i in imported.ignored}
-    assert {"http://loinc.org|85354-9", "http://loinc.org|8480-6",
-            "http://loinc.org|8462-4"} <= codes
+    assert {
+        "http://loinc.org|85354-9",
+        "http://loinc.org|8480-6",
+        "http://loinc.org|8462-4",
+    } <= codes
 
 
-@pytest.mark.parametrize(("name", "ref", "reason"), [
-    ("observation-example-bloodpressure-cancel.json", "Observation/blood-pressure-cancel",
-     "status 'cancelled'"),
-    ("condition-example-f201-fever.json", "Condition/f201", "clinical status 'resolved'"),
-    ("condition-example2.json", "Condition/example2", "not mapped"),
-    ("medicationrequest0302.json", "MedicationRequest/medrx0302", "not in any b12dx drug class"),
-    ("bundle-example.json", "MedicationRequest/3123", "status 'unknown'"),
-])
-def test_status_and_unknown_codes_are_reported(kb: KnowledgeBase, name: str, ref: str,
-                                               reason: str) -> None:
-    imported = case_from_fhir(load_fixture("hl7-r4", name), kb=kb, as_of=AS_OF, age=60,
-                              sex="male")
+@pytest.mark.parametrize(
+    ("name", "ref", "reason"),
+    [
+        (
+            "observation-example-bloodpressure-cancel.json",
+            "Observation/blood-pressure-cancel",
+            "status 'cancelled'",
+        ),
+        ("condition-example-f201-fever.json", "Condition/f201", "clinical status 'resolved'"),
+        ("condition-example2.json", "Condition/example2", "not mapped"),
+        (
+            "medicationrequest0302.json",
+            "MedicationRequest/medrx0302",
+            "not in any b12dx drug class",
+        ),
+        ("bundle-example.json", "MedicationRequest/3123", "status 'unknown'"),
+    ],
+)
+def test_status_and_unknown_codes_are_reported(
+    kb: KnowledgeBase, name: str, ref: str, reason: str
+) -> None:
+    imported = case_from_fhir(load_fixture("hl7-r4", name), kb=kb, as_of=AS_OF, age=60, sex="male")
     assert any(reason in r for r in _ignored(imported, ref)), imported.ignored
 
 
@@ -159,8 +194,7 @@ def test_scenario_demographics_and_accounting(scenario: Any) -> None:
     _accounted(data, imported)
 
 
-def test_scenario_latest_result_wins_and_keeps_its_date(kb: KnowledgeBase,
-                                                        scenario: Any) -> None:
+def test_scenario_latest_result_wins_and_keeps_its_date(kb: KnowledgeBase, scenario: Any) -> None:
     _, imported = scenario
     b12 = kb.lab_by_loinc["2132-9"].id
     lab = next(x for x in imported.case.labs if x.test == b12)
@@ -207,24 +241,39 @@ def test_scenario_assesses(kb: KnowledgeBase, scenario: Any) -> None:
 
 
 def test_component_results_are_read(kb: KnowledgeBase) -> None:
-    panel = {"resourceType": "Observation", "id": "panel", "status": "final",
-             "code": {"coding": [{"system": "http://loinc.org", "code": "24323-8"}]},
-             "effectiveDateTime": "2026-01-02",
-             "component": [{"code": {"coding": [{"system": "http://loinc.org",
-                                                 "code": "2823-3"}]},
-                            "valueQuantity": {"value": 3.0, "unit": "mmol/L"}}]}
+    panel = {
+        "resourceType": "Observation",
+        "id": "panel",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "24323-8"}]},
+        "effectiveDateTime": "2026-01-02",
+        "component": [
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3"}]},
+                "valueQuantity": {"value": 3.0, "unit": "mmol/L"},
+            }
+        ],
+    }
     imported = case_from_fhir(panel, kb=kb, as_of=AS_OF, age=40, sex="male")
     [lab] = imported.case.labs
-    assert (lab.test, lab.value, lab.date) == (kb.lab_by_loinc["2823-3"].id, 3.0,
-                                               dt.date(2026, 1, 2))
+    assert (lab.test, lab.value, lab.date) == (
+        kb.lab_by_loinc["2823-3"].id,
+        3.0,
+        dt.date(2026, 1, 2),
+    )
 
 
 def test_pregnancy_condition(kb: KnowledgeBase) -> None:
     code = fhir_map().pregnancy[0]
-    data = [{"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1995-01-01"},
-            {"resourceType": "Condition", "id": "preg",
-             "clinicalStatus": {"coding": [{"code": "active"}]},
-             "code": {"coding": [{"system": code.system, "code": code.code}]}}]
+    data = [
+        {"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1995-01-01"},
+        {
+            "resourceType": "Condition",
+            "id": "preg",
+            "clinicalStatus": {"coding": [{"code": "active"}]},
+            "code": {"coding": [{"system": code.system, "code": code.code}]},
+        },
+    ]
     assert case_from_fhir(data, kb=kb, as_of=AS_OF).case.pregnant is True
 
 
@@ -261,15 +310,24 @@ def test_questionnaire_validates_as_r4(kb: KnowledgeBase) -> None:
     assert q["item"][1]["linkId"] == "red-flags"  # red flags come first after demographics
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ([], "no FHIR resources"),
-    ({"resourceType": "Observation", "id": "x", "status": "final", "code": {}}, "no age"),
-    ({"resourceType": "Patient", "id": "p", "birthDate": "1960-01-01", "gender": "unknown"},
-     "Patient.gender is 'unknown'"),
-    ([{"resourceType": "Patient", "id": "a", "gender": "male", "birthDate": "1960-01-01"},
-      {"resourceType": "Patient", "id": "b", "gender": "male", "birthDate": "1961-01-01"}],
-     "more than one patient"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "no FHIR resources"),
+        ({"resourceType": "Observation", "id": "x", "status": "final", "code": {}}, "no age"),
+        (
+            {"resourceType": "Patient", "id": "p", "birthDate": "1960-01-01", "gender": "unknown"},
+            "Patient.gender is 'unknown'",
+        ),
+        (
+            [
+                {"resourceType": "Patient", "id": "a", "gender": "male", "birthDate": "1960-01-01"},
+                {"resourceType": "Patient", "id": "b", "gender": "male", "birthDate": "1961-01-01"},
+            ],
+            "more than one patient",
+        ),
+    ],
+)
 def test_unusable_input_says_why(kb: KnowledgeBase, data: Any, message: str) -> None:
     with pytest.raises(InputError, match=message):
         case_from_fhir(data, kb=kb, as_of=AS_OF)
@@ -282,15 +340,28 @@ def test_a_child_is_refused_by_assess_not_by_the_mapping(kb: KnowledgeBase) -> N
         assess(imported.case, kb=kb)
 
 
-_STATUSES = ["registered", "preliminary", "final", "amended", "corrected", "cancelled",
-             "entered-in-error", "unknown"]
+_STATUSES = [
+    "registered",
+    "preliminary",
+    "final",
+    "amended",
+    "corrected",
+    "cancelled",
+    "entered-in-error",
+    "unknown",
+]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(keep=st.lists(st.booleans(), min_size=22, max_size=22),
-       statuses=st.lists(st.sampled_from(_STATUSES), min_size=22, max_size=22))
-def test_any_subset_of_the_scenario_is_accounted_for(kb: KnowledgeBase, keep: list[bool],
-                                                     statuses: list[str]) -> None:
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    keep=st.lists(st.booleans(), min_size=22, max_size=22),
+    statuses=st.lists(st.sampled_from(_STATUSES), min_size=22, max_size=22),
+)
+def test_any_subset_of_the_scenario_is_accounted_for(
+    kb: KnowledgeBase, keep: list[bool], statuses: list[str]
+) -> None:
     """Whatever subset of resources, with whatever statuses: every one is used or reported."""
     data = load_fixture("scenarios", "metformin-neuropathy-transaction.json")
     entries = [e for e, k in zip(data["entry"], keep, strict=False) if k]

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from service_support import load_fixture, service_kb
 from typer.testing import CliRunner
 
 from b12dx.assessment import assess
@@ -15,16 +14,23 @@ from b12dx.fhir import case_from_fhir
 from b12dx.kb import KnowledgeBase
 from b12dx.render.fhir import to_bundle, validate
 from b12dx.result import Assessment
+from service_support import load_fixture, service_kb
 
 CASES: dict[str, dict[str, Any]] = {
-    "b12-neuro": {"id": "case-1", "age": 67, "sex": "female",
-                  "evidence": [{"id": "muscle_cramps", "initial": True},
-                               {"id": "paresthesia_feet"}],
-                  "medications": [{"name": "metformin", "years": 6}],
-                  "labs": [{"test": "b12_total", "value": 190, "unit": "pg/mL"}]},
-    "electrolyte": {"age": 45, "sex": "male",
-                    "evidence": [{"id": "muscle_cramps"}],
-                    "labs": [{"test": "potassium", "value": 2.9, "unit": "mmol/L"}]},
+    "b12-neuro": {
+        "id": "case-1",
+        "age": 67,
+        "sex": "female",
+        "evidence": [{"id": "muscle_cramps", "initial": True}, {"id": "paresthesia_feet"}],
+        "medications": [{"name": "metformin", "years": 6}],
+        "labs": [{"test": "b12_total", "value": 190, "unit": "pg/mL"}],
+    },
+    "electrolyte": {
+        "age": 45,
+        "sex": "male",
+        "evidence": [{"id": "muscle_cramps"}],
+        "labs": [{"test": "potassium", "value": 2.9, "unit": "mmol/L"}],
+    },
     "bare": {"age": 30, "sex": "female", "evidence": [{"id": "muscle_cramps"}]},
 }
 
@@ -50,13 +56,16 @@ def test_bundle_validates_against_r4b_models(result: Assessment, kb: KnowledgeBa
     json.dumps(bundle)  # JSON-ready
 
 
-def test_risk_assessment_has_one_prediction_per_cause(result: Assessment,
-                                                      kb: KnowledgeBase) -> None:
+def test_risk_assessment_has_one_prediction_per_cause(
+    result: Assessment, kb: KnowledgeBase
+) -> None:
     [risk] = _by_type(to_bundle(result, kb=kb), "RiskAssessment")
-    assert [p["probabilityDecimal"] for p in risk["prediction"]] == \
-        [round(c.probability, 6) for c in result.differential]
-    assert [p["outcome"]["text"] for p in risk["prediction"]] == \
-        [c.name for c in result.differential]
+    assert [p["probabilityDecimal"] for p in risk["prediction"]] == [
+        round(c.probability, 6) for c in result.differential
+    ]
+    assert [p["outcome"]["text"] for p in risk["prediction"]] == [
+        c.name for c in result.differential
+    ]
     assert result.kb.version in risk["method"]["text"]
     assert result.kb.sha256 in risk["method"]["text"]
     assert all(p["rationale"].startswith("Probability") for p in risk["prediction"])
@@ -72,8 +81,9 @@ def test_basis_references_the_observations_used(result: Assessment, kb: Knowledg
     assert set(basis) <= urls
 
 
-def test_guidance_and_service_requests_follow_next_tests(result: Assessment,
-                                                         kb: KnowledgeBase) -> None:
+def test_guidance_and_service_requests_follow_next_tests(
+    result: Assessment, kb: KnowledgeBase
+) -> None:
     bundle = to_bundle(result, kb=kb)
     [guidance] = _by_type(bundle, "GuidanceResponse")
     requests = _by_type(bundle, "ServiceRequest")
@@ -86,8 +96,11 @@ def test_guidance_and_service_requests_follow_next_tests(result: Assessment,
             assert sr["code"]["text"] == t.name
             loinc = kb.lab_by_id[t.test].loinc
             if loinc:
-                assert sr["code"]["coding"][0] == {"system": "http://loinc.org",
-                                                   "code": loinc[0], "display": t.name}
+                assert sr["code"]["coding"][0] == {
+                    "system": "http://loinc.org",
+                    "code": loinc[0],
+                    "display": t.name,
+                }
         [group] = _by_type(bundle, "RequestGroup")
         assert guidance["result"]["reference"].endswith(group["id"])
     else:
@@ -104,8 +117,13 @@ def test_fhir_round_trip_points_basis_at_original_observations(kb: KnowledgeBase
     data = load_fixture("scenarios", "metformin-neuropathy-transaction.json")
     imported = case_from_fhir(data, kb=kb, as_of=dt.date(2026, 10, 1))
     result = assess(imported.case, kb=kb)
-    bundle = to_bundle(result, kb=kb, patient_ref=imported.patient,
-                       observation_refs=imported.observations, occurrence="2026-10-01")
+    bundle = to_bundle(
+        result,
+        kb=kb,
+        patient_ref=imported.patient,
+        observation_refs=imported.observations,
+        occurrence="2026-10-01",
+    )
     validate(bundle)
     [risk] = _by_type(bundle, "RiskAssessment")
     refs = {b["reference"] for b in risk["basis"]}

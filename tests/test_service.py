@@ -13,17 +13,21 @@ from typing import Any
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
-from service_support import ROOT, load_fixture, make_app, service_kb
 from typer.testing import CliRunner
 
 from b12dx.assessment import assess
 from b12dx.kb import KnowledgeBase, load_kb
+from service_support import ROOT, load_fixture, make_app, service_kb
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "openapi.json"
-CASE = {"id": "case-1", "age": 67, "sex": "female",
-        "evidence": [{"id": "muscle_cramps", "initial": True}, {"id": "paresthesia_feet"}],
-        "medications": [{"name": "metformin", "years": 6}],
-        "labs": [{"test": "b12_total", "value": 190, "unit": "pg/mL"}]}
+CASE = {
+    "id": "case-1",
+    "age": 67,
+    "sex": "female",
+    "evidence": [{"id": "muscle_cramps", "initial": True}, {"id": "paresthesia_feet"}],
+    "medications": [{"name": "metformin", "years": 6}],
+    "labs": [{"test": "b12_total", "value": 190, "unit": "pg/mL"}],
+}
 WEB = "http://web.example:8080"
 
 
@@ -48,8 +52,11 @@ def test_kb_catalogue(client: TestClient, kb: KnowledgeBase, what: str) -> None:
     items = client.get(f"/v1/kb/{what}").json()
     expected = {
         "findings": len([f for f in kb.findings if f.kind != "lab"]) + len(kb.risk_factors),
-        "causes": len(kb.causes), "labs": len(kb.labs), "medications": len(kb.drug_classes),
-        "sources": len(kb.sources)}[what]
+        "causes": len(kb.causes),
+        "labs": len(kb.labs),
+        "medications": len(kb.drug_classes),
+        "sources": len(kb.sources),
+    }[what]
     assert len(items) == expected
     assert all(isinstance(i["id"], str) for i in items)
 
@@ -89,8 +96,9 @@ BAD_CASES: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("bad", BAD_CASES)
-def test_bad_input_is_422_problem_json_with_the_cli_message(client: TestClient, bad: Any,
-                                                            tmp_path: Path) -> None:
+def test_bad_input_is_422_problem_json_with_the_cli_message(
+    client: TestClient, bad: Any, tmp_path: Path
+) -> None:
     from b12dx.cli import app as cli
 
     resp = client.post("/v1/assess", json=bad)
@@ -109,8 +117,9 @@ def test_bad_input_is_422_problem_json_with_the_cli_message(client: TestClient, 
 
 
 def test_body_that_is_not_json_is_422(client: TestClient) -> None:
-    resp = client.post("/v1/assess", content=b"{not json",
-                       headers={"content-type": "application/json"})
+    resp = client.post(
+        "/v1/assess", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert resp.status_code == 422
     assert resp.headers["content-type"] == "application/problem+json"
 
@@ -128,14 +137,15 @@ def test_streamed_body_over_the_limit_is_413(client: TestClient) -> None:
         for _ in range(40):
             yield b" " * 1000
 
-    resp = client.post("/v1/assess", content=chunks(),
-                       headers={"content-type": "application/json"})
+    resp = client.post("/v1/assess", content=chunks(), headers={"content-type": "application/json"})
     assert resp.status_code == 413
 
 
 def test_cors_only_for_the_web_origin(client: TestClient) -> None:
-    pre = {"Access-Control-Request-Method": "POST",
-           "Access-Control-Request-Headers": "content-type"}
+    pre = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
     ok = client.options("/v1/assess", headers={"Origin": WEB, **pre})
     assert ok.headers.get("access-control-allow-origin") == WEB
     other = client.options("/v1/assess", headers={"Origin": "http://evil.example", **pre})
@@ -160,8 +170,15 @@ def test_no_case_content_in_logs(client: TestClient, caplog: pytest.LogCaptureFi
     client.post("/v1/explain", json={"case": case, "cause": f"{marker}_cause"})
     client.post("/v1/interview", json={"case": case, "answered": [marker]})
     client.post(f"/v1/assess?{marker}=1", json=case)
-    client.post("/v1/fhir/case", json={"resourceType": "Patient", "id": marker,
-                                       "gender": "female", "birthDate": "1960-01-01"})
+    client.post(
+        "/v1/fhir/case",
+        json={
+            "resourceType": "Patient",
+            "id": marker,
+            "gender": "female",
+            "birthDate": "1960-01-01",
+        },
+    )
     assert any(r.name == "b12dx.service.access" for r in caplog.records)
     server_side = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
     for record in server_side:
@@ -217,14 +234,18 @@ def test_fhir_assess_endpoint(client: TestClient) -> None:
     validate(bundle)
     types_ = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert "RiskAssessment" in types_ and "GuidanceResponse" in types_
-    [oo] = [e["resource"] for e in bundle["entry"]
-            if e["resource"]["resourceType"] == "OperationOutcome"]
+    [oo] = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "OperationOutcome"
+    ]
     assert any("Observation/k-error" in i["diagnostics"] for i in oo["issue"])
 
 
 def test_fhir_assess_without_sex_is_422(client: TestClient) -> None:
-    resp = client.post("/v1/fhir/assess", json={"resourceType": "Patient", "id": "p",
-                                                "birthDate": "1960-01-01"})
+    resp = client.post(
+        "/v1/fhir/assess", json={"resourceType": "Patient", "id": "p", "birthDate": "1960-01-01"}
+    )
     assert resp.status_code == 422
     assert "Patient.gender" in resp.json()["detail"] or "no sex" in resp.json()["detail"]
 
@@ -241,8 +262,7 @@ def test_unknown_path_is_problem_json(client: TestClient) -> None:
     assert resp.headers["content-type"] == "application/problem+json"
 
 
-def test_optional_routers_are_included(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
-                                       ) -> None:
+def test_optional_routers_are_included(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = types.ModuleType("b12dx.service.routers.parse")
     router = APIRouter()
 
@@ -269,5 +289,6 @@ def test_openapi_snapshot(kb: KnowledgeBase) -> None:
         SNAPSHOT.write_text(text, encoding="utf-8")
         if os.environ.get("CI") == "true":
             pytest.fail("the OpenAPI snapshot was missing in CI")
-    assert json.loads(SNAPSHOT.read_text(encoding="utf-8")) == json.loads(text), \
+    assert json.loads(SNAPSHOT.read_text(encoding="utf-8")) == json.loads(text), (
         "the OpenAPI document changed: review it, then B12DX_UPDATE_SNAPSHOTS=1"
+    )
