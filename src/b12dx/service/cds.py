@@ -85,7 +85,12 @@ def trigger_classes(kb: KnowledgeBase) -> set[str]:
 
 
 def trigger_tests(kb: KnowledgeBase) -> set[str]:
-    """Lab tests whose result bands are findings only B12 or electrolyte causes explain."""
+    """Lab tests mainly about B12 or electrolytes.
+
+    A test qualifies when, over the distinct findings its result bands set, at least as many
+    noisy-OR links go to B12 or electrolyte causes as to other causes (potassium, magnesium,
+    sodium, calcium, B12, active B12, MMA do; haemoglobin, MCV or CK do not).
+    """
     groups = {c.id for c in kb.causes if c.group in _GROUPS}
     causes_of: dict[str, set[str]] = {}
     for link in kb.links:
@@ -94,8 +99,9 @@ def trigger_tests(kb: KnowledgeBase) -> set[str]:
     out = set()
     for t in kb.labs:
         findings = {b.finding for b in t.bands if b.finding}
-        linked = [causes_of.get(f, set()) for f in findings]
-        if linked and any(linked) and all(c <= groups for c in linked if c):
+        inside = sum(len(causes_of.get(f, set()) & groups) for f in findings)
+        outside = sum(len(causes_of.get(f, set()) - groups) for f in findings)
+        if inside > 0 and inside >= outside:
             out.add(t.id)
     return out
 
@@ -130,8 +136,9 @@ def discovery(kb: KnowledgeBase) -> dict[str, Any]:
                 "title": spec["title"],
                 "description": spec["description"],
                 "prefetch": templates,
-                "usageRequirements": "Adults (16 and over). Needs the patient's age and sex; uses lab "
-                "results coded in LOINC, medicines in RxNorm, conditions in SNOMED CT or ICD-10.",
+                "usageRequirements": "Adults (16 and over). Needs the patient's age and sex; "
+                "uses lab results coded in LOINC, medicines in RxNorm, conditions in SNOMED CT "
+                "or ICD-10.",
             }
             for sid, spec in SERVICES.items()
         ]
