@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from . import explain, plan, triage
 from .case import Case, normalise, parse_case
@@ -62,14 +63,14 @@ def _lab_out(r: LabReading) -> LabInterpretation:
 
 
 def _collect_sources(obj: Any, acc: dict[str, None]) -> None:
-    if isinstance(obj, Mapping):
-        for k, v in obj.items():
-            if k == "sources" and isinstance(v, list):
-                for s in v:
-                    if isinstance(s, str):
-                        acc.setdefault(s, None)
-            else:
-                _collect_sources(v, acc)
+    """Every source id cited anywhere in the (model) objects, in order of first use."""
+    if isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            value = getattr(obj, name)
+            if name == "sources":
+                acc.update(dict.fromkeys(value))
+            elif isinstance(value, BaseModel | list):
+                _collect_sources(value, acc)
     elif isinstance(obj, list):
         for v in obj:
             _collect_sources(v, acc)
@@ -111,11 +112,8 @@ def assess(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None) -
         "warnings": treat_warnings,
         "disclaimer": kb.meta.disclaimer,
     }
-    dumped = {k: (v.model_dump() if hasattr(v, "model_dump") else
-                  [x.model_dump() for x in v] if isinstance(v, list) else v)
-              for k, v in body.items() if k != "case"}
     used: dict[str, None] = {}
-    _collect_sources(dumped, used)
+    _collect_sources([v for k, v in body.items() if k != "case"], used)
     refs = [kb.source_by_id[s] for s in used if s in kb.source_by_id]
     body["sources"] = [SourceRef(id=s.id, title=s.title, body=s.body, year=s.year, url=s.url,
                                  note=s.note) for s in refs]

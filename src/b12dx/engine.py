@@ -66,6 +66,8 @@ class Network:
     log1m_leak: FloatArray  # (m,) log(1 - leak_i)
     log1m_q: FloatArray  # (m, n) log(1 - q_ij); 0 where there is no link
     link_sources: dict[tuple[str, str], tuple[str, ...]] = field(repr=False)
+    # every source cited by any link of a finding (for indirect, explaining-away effects)
+    finding_sources: dict[str, tuple[str, ...]] = field(repr=False, default_factory=dict)
 
     @property
     def n_causes(self) -> int:
@@ -100,7 +102,11 @@ def _compile(key: str, kb: KnowledgeBase) -> Network:
         sources[(link.cause, link.finding)] = link.sources
     log1m_leak.setflags(write=False)
     log1m_q.setflags(write=False)
-    net = Network(cause_ids, finding_ids, ci, fi, log1m_leak, log1m_q, sources)
+    by_finding: dict[str, dict[str, None]] = {}
+    for (_, finding), src in sources.items():
+        by_finding.setdefault(finding, {}).update(dict.fromkeys(src))
+    net = Network(cause_ids, finding_ids, ci, fi, log1m_leak, log1m_q, sources,
+                  {f: tuple(v) for f, v in by_finding.items()})
     _networks[key] = net
     return net
 

@@ -77,14 +77,14 @@ def _without(ctx: Context, piece: EvidencePiece) -> tuple[FloatArray, Observatio
 def _sources(ctx: Context, piece: EvidencePiece, cause: str) -> list[str]:
     out: list[str] = list(piece.lab_sources)
     fids = [ctx.net.finding_ids[i] for i in (*piece.pos, *piece.neg)]
-    direct = [ctx.net.link_sources[(cause, f)] for f in fids if (cause, f) in ctx.net.link_sources]
+    links = ctx.net.link_sources
+    direct = [links[(cause, f)] for f in fids if (cause, f) in links]
     if direct:
         for d in direct:
             out.extend(d)
     else:  # the effect is indirect (explaining away): cite the links that carry it
-        for (_, f), src in ctx.net.link_sources.items():
-            if f in fids:
-                out.extend(src)
+        for f in fids:
+            out.extend(ctx.net.finding_sources.get(f, ()))
     own = [s for s in piece.shifts if s.cause == cause]
     for s in own or piece.shifts:
         out.extend(s.sources)
@@ -109,15 +109,16 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
             continue
         cid = net.cause_ids[j]
         cause = kb.cause_by_id[cid]
+        # built from validated KB data: skip re-validation (model_construct)
         contribs = [
-            Contribution(evidence=p.key, label=p.label, state=p.state,
-                         log_odds=round(float(deltas[k, j]), 4),
-                         sources=_sources(ctx, p, cid))
+            Contribution.model_construct(evidence=p.key, label=p.label, state=p.state,
+                                         log_odds=round(float(deltas[k, j]), 4),
+                                         sources=_sources(ctx, p, cid))
             for k, p in enumerate(items)
             if abs(deltas[k, j]) >= _SHOWN
         ]
         contribs.sort(key=lambda c: -abs(c.log_odds))
-        results.append(CauseResult(
+        results.append(CauseResult.model_construct(
             id=cid, name=cause.name, lay_name=cause.lay_name, group=cause.group,
             probability=float(ctx.posterior[j]), prior=float(ctx.prior[j]),
             for_=[c for c in contribs if c.log_odds > 0],

@@ -486,9 +486,10 @@ class KnowledgeBase(_Model):
 # -- loading -------------------------------------------------------------------------------
 
 
-def _read_files(directory: Path | None) -> tuple[dict[str, dict[str, Any]], str]:
+def _read_files(directory: Path | None) -> tuple[dict[str, Any], str]:
+    """Parsed files (lazily: a mapping that parses on access) and the content hash."""
     digest = hashlib.sha256()
-    data: dict[str, dict[str, Any]] = {}
+    raw_files: dict[str, bytes] = {}
     root: Any = directory if directory is not None else resources.files("b12dx.knowledge")
     for name in KB_FILES:
         entry = root / name
@@ -498,14 +499,32 @@ def _read_files(directory: Path | None) -> tuple[dict[str, dict[str, Any]], str]
             raise KnowledgeBaseError([Issue(name, "file is missing")])
         raw = entry.read_bytes()
         digest.update(name.encode() + b"\0" + raw + b"\0")
+        raw_files[name] = raw
+    return _LazyToml(raw_files), digest.hexdigest()
+
+
+class _LazyToml(dict[str, Any]):
+    """Parses each TOML file on first access, so a cache hit parses nothing."""
+
+    def __init__(self, raw: dict[str, bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+
+    def __missing__(self, name: str) -> Any:
+        if name not in self._raw:
+            raise KeyError(name)
         try:
-            data[name] = tomllib.loads(raw.decode("utf-8"))
+            value = tomllib.loads(self._raw[name].decode("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise KnowledgeBaseError([Issue(name, f"not valid TOML: {exc}")]) from None
-    return data, digest.hexdigest()
+        self[name] = value
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self._raw else default
 
 
-def _assemble(data: dict[str, dict[str, Any]], sha: str) -> dict[str, Any]:
+def _assemble(data: dict[str, Any], sha: str) -> dict[str, Any]:
     return {
         "meta": data["kb.toml"],
         "sources": data["sources.toml"].get("source", []),
@@ -556,15 +575,60 @@ def parse(data: dict[str, Any]) -> KnowledgeBase:
     return kb
 
 
-def load_kb(directory: str | Path | None = None) -> KnowledgeBase:
-    """Load and validate a knowledge base (the packaged one by default); cached per directory."""
-    return _load_cached(str(Path(directory).resolve()) if directory is not None else None)
+def load_kb(directory: str | Path | None = None, *, fresh: bool = False) -> KnowledgeBase:
+    """Load and validate a knowledge base (the packaged one by default).
+
+    Cached per directory in memory, and on disk by content hash; ``fresh=True`` parses and
+    validates the files from scratch (what ``b12dx kb validate`` does).
+    """
+    key = str(Path(directory).resolve()) if directory is not None else None
+    if fresh:
+        data, sha = _read_files(Path(key) if key else None)
+        return parse(_assemble(data, sha))
+    return _load_cached(key)
 
 
 @lru_cache(maxsize=8)
 def _load_cached(directory: str | None) -> KnowledgeBase:
     data, sha = _read_files(Path(directory) if directory else None)
-    return parse(_assemble(data, sha))
+    cached = _cache_path(sha)
+    if cached is not None and cached.is_file():
+        try:
+            # validated when it was written; the file name is the content hash of the sources
+            return KnowledgeBase.model_validate_json(cached.read_bytes())
+        except (OSError, ValidationError):
+            pass
+    kb = parse(_assemble(data, sha))
+    if cached is not None:
+        _write_atomically(cached, kb.model_dump_json().encode())
+    return kb
+
+
+def _cache_path(sha: str) -> Path | None:
+    """Where a parsed, validated KB is cached (``B12DX_CACHE_DIR=off`` disables the cache)."""
+    import os
+
+    base = os.environ.get("B12DX_CACHE_DIR")
+    if base == "off":
+        return None
+    if not base:
+        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                            "b12dx")
+    return Path(base) / f"kb-{sha}.json"
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    import os
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kb-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full disk only costs speed
 
 
 # -- cross-reference validation ----------------------------------------------------------

@@ -45,8 +45,10 @@ def register(app: typer.Typer) -> None:
     @kb_app.command("validate")
     def validate(kb: KbOpt = None) -> None:
         """Check the KB: schema, cross-references, sources, ranges. Exit 1 listing every problem."""
+        from ..kb import load_kb
+
         try:
-            knowledge = load(kb)
+            knowledge = load_kb(kb, fresh=True)
         except KnowledgeBaseError as exc:
             echo_out(str(exc), None)
             raise SystemExit(1) from None
