@@ -47,16 +47,26 @@ Change = Literal["better", "same", "worse", "new", "unknown"]
 Response = Literal["improved", "not_improved", "worse", "unknown"]
 
 # The follow-up rules this module interprets (ids in followup.toml) and the params it reads.
-RULE_REVIEW = "review_after_starting"
-RULE_IMPROVED = "improved_continue"
-RULE_NOT_IMPROVED = "not_improved_escalate"
-RULE_NEURO = "neuro_worse_urgent"
-RULE_NO_RETEST = "no_b12_retest_long_term"
+RULE_REVIEW = "review_at_3_months"
+RULE_REVIEW_PREGNANCY = "review_at_1_month_pregnancy"
+RULE_IMPROVED = "improved_continue"  # intramuscular (and other non-oral) replacement
+RULE_IMPROVED_ORAL = "improved_oral_cause_addressed"
+RULE_NOT_IMPROVED = "not_improved"
+RULE_NEURO = "new_or_worse_neurological"
+RULE_NO_RETEST = "do_not_retest_b12"
 RULE_POTASSIUM = "potassium_first_48h"
-PARAM_MONTHS = "months"
-PARAM_MONTHS_PREGNANCY = "months_pregnancy"
-PARAM_HOURS = "hours"
+RULE_RETICULOCYTES = "reticulocytes_day_5_7"
+RULE_BLOOD_COUNT = "blood_count_normal_by_8_weeks"
+PARAM_MONTHS = "review_months"
+PARAM_HOURS = "monitor_hours"
+PARAM_DAY_FROM = "check_day_from"
+PARAM_DAY_TO = "check_day_to"
+PARAM_NORMALISE_MONTHS = "normalise_months"
+# Optional: a haemoglobin (g/L) below which anaemia counts as severe for the potassium rule.
+# Without it any anaemia by the KB's haemoglobin bands counts (the conservative reading).
 PARAM_SEVERE_HB = "severe_haemoglobin_below"
+# The KB tag of causes that cannot be reversed (treatment is then lifelong).
+IRREVERSIBLE_TAG = "irreversible"
 
 # Diary domains that are neurological: new or worse ones make the review urgent.
 NEURO_FIELDS = ("tingling_numbness", "balance")
@@ -228,8 +238,12 @@ def _person_conditions(tl: Timeline) -> set[str]:
     return out
 
 
-def _lifelong(tl: Timeline, course: Treatment) -> bool:
+def _lifelong(kb: KnowledgeBase, tl: Timeline, course: Treatment) -> bool:
+    """Lifelong when recorded so, when a condition is tagged irreversible in the KB, or when the
+    latest stored assessment's treatment plan says so."""
     if course.lifelong:
+        return True
+    if any(IRREVERSIBLE_TAG in kb.tags_of.get(c, frozenset()) for c in _person_conditions(tl)):
         return True
     if tl.assessments:
         plan = tl.assessments[-1].data.get("treatment")
@@ -271,11 +285,11 @@ def review(
 
     # when the review is due, and whether it happened
     rule = _rule(kb, RULE_REVIEW, PARAM_MONTHS)
-    months = rule.params[PARAM_MONTHS].value
     why_interval = "on treatment"
-    if (person.pregnant or person.breastfeeding) and PARAM_MONTHS_PREGNANCY in rule.params:
-        months = rule.params[PARAM_MONTHS_PREGNANCY].value
+    if person.pregnant or person.breastfeeding:
+        rule = _rule(kb, RULE_REVIEW_PREGNANCY, PARAM_MONTHS)
         why_interval = "pregnant" if person.pregnant else "breastfeeding"
+    months = rule.params[PARAM_MONTHS].value
     due = add_months(course.started_on, months)
     held = [
         r for r in tl.reviews if due <= r.date <= as_of and r.treatment_uid in (None, course.uid)
@@ -289,7 +303,7 @@ def review(
         product=course.product,
         dose=course.dose,
         frequency=course.frequency,
-        lifelong=_lifelong(tl, course),
+        lifelong=_lifelong(kb, tl, course),
         review_due=due,
         review_interval_months=months,
         reviewed_on=reviewed_on,
@@ -354,6 +368,7 @@ def review(
     flags += _response_flags(kb, tl, status, response, basis, changes)
     flags += _retest_flags(kb, status, labs, as_of, course)
     flags += _potassium_flags(kb, tl, course, labs, as_of)
+    flags += _blood_flags(kb, tl, course, labs, as_of)
     order = {"urgent": 0, "action": 1, "info": 2}
     flags.sort(key=lambda f: order[f.level])
     return ReviewResult(
@@ -399,7 +414,7 @@ def _response_flags(
             )
         )
     if response == "improved":
-        rule = _rule(kb, RULE_IMPROVED)
+        rule = _rule(kb, RULE_IMPROVED_ORAL if course.route == "oral" else RULE_IMPROVED)
         better = [c.domain.replace("_", " ") for c in changes if c.change == "better"]
         reason = f"improved according to {where}"
         if better:
@@ -496,6 +511,55 @@ def _potassium_flags(
             f"by {end.isoformat()}",
         )
     ]
+
+
+def _blood_flags(
+    kb: KnowledgeBase, tl: Timeline, course: Treatment, labs: Sequence[Lab], as_of: dt.date
+) -> list[Flag]:
+    """Early blood checks in pernicious anaemia; haemoglobin that has not normalised in time."""
+    from .labs import band_for
+
+    flags: list[Flag] = []
+    if PERNICIOUS_ANAEMIA in _person_conditions(tl):
+        rule = _rule(kb, RULE_RETICULOCYTES, PARAM_DAY_FROM, PARAM_DAY_TO)
+        first = course.started_on + dt.timedelta(days=rule.params[PARAM_DAY_FROM].value)
+        last = course.started_on + dt.timedelta(days=rule.params[PARAM_DAY_TO].value)
+        if first <= as_of <= last:
+            flags.append(
+                _flag(
+                    rule,
+                    "reticulocytes_due",
+                    "info",
+                    f"pernicious anaemia; treatment started {course.started_on.isoformat()}: "
+                    f"check haematocrit and reticulocytes between {first.isoformat()} and "
+                    f"{last.isoformat()}",
+                )
+            )
+    rule = _rule(kb, RULE_BLOOD_COUNT, PARAM_NORMALISE_MONTHS)
+    by = add_months(course.started_on, rule.params[PARAM_NORMALISE_MONTHS].value)
+    test = kb.lab_by_id.get("haemoglobin")
+    late = [lab for lab in labs if lab.test == "haemoglobin" and lab.date >= by]
+    if test is not None and late and course.started_on <= as_of:
+        last_hb = late[-1]
+        band, _ = band_for(
+            test,
+            _canonical(kb, last_hb),
+            sex=tl.person.sex or "female",
+            pregnant=tl.person.pregnant,
+        )
+        if band is not None and band.abnormal:
+            flags.append(
+                _flag(
+                    rule,
+                    "haemoglobin_not_normalised",
+                    "action",
+                    f"haemoglobin {last_hb.value:g} {last_hb.unit} on "
+                    f"{last_hb.date.isoformat()} ({band.label}), more than "
+                    f"{rule.params[PARAM_NORMALISE_MONTHS].value:g} months after starting "
+                    f"treatment on {course.started_on.isoformat()}",
+                )
+            )
+    return flags
 
 
 def _severe_anaemia(
