@@ -41,7 +41,9 @@ def convert(test: LabTest, value: float, unit: str, *, where: str | None = None)
     factor = _unit_table(test).get(fold_unit(unit))
     if factor is None:
         raise UnitError(test.id, unit, [u.unit for u in test.units], where=where)
-    return value * factor
+    # 12 significant digits: no lab reports more, and it removes binary rounding noise so that
+    # a cut-off written in another unit lands exactly on the cut-off
+    return float(f"{value * factor:.12g}")
 
 
 def resolve_test(kb: KnowledgeBase, test: str | None, loinc: str | None,
