@@ -36,12 +36,12 @@ def load_fixture(*parts: str) -> Any:
     return json.loads(FIXTURES.joinpath(*parts).read_text(encoding="utf-8"))
 
 
-def make_app(kb: KnowledgeBase, **settings: Any) -> Any:
+def make_app(kb: KnowledgeBase, *, optional_routers: bool = True, **settings: Any) -> Any:
     from b12dx.service.app import create_app
     from b12dx.service.deps import get_kb
     from b12dx.service.settings import Settings
 
-    app = create_app(Settings(**settings))
+    app = create_app(Settings(**settings), optional_routers=optional_routers)
     app.dependency_overrides[get_kb] = lambda: kb
     return app
 
