@@ -13,7 +13,7 @@ if os.environ.get("CI") == "true":
 else:
     schemathesis = pytest.importorskip("schemathesis")
 
-from service_support import make_app, service_kb  # noqa: E402
+from service_support import make_app, service_kb
 
 # The service's own API (the routers other parts add are tested by their owners). CDS Hooks keep
 # authentication on: generated calls get 401 and never reach out to a generated fhirServer URL
