@@ -90,8 +90,14 @@ def case_from_text(
     ev += [e for e in parsed["evidence"] if e["id"] not in have]
     out["evidence"] = ev
     meds = list(out.get("medications") or [])
-    have_m = {str(m.get("name", "")).lower() for m in meds if isinstance(m, dict)}
-    meds += [m for m in parsed["medications"] if m["name"] not in have_m]
+
+    def med_key(m: dict[str, Any]) -> str:
+        return str(m.get("name") or m.get("drug_class") or m.get("rxnorm") or "").lower()
+
+    have_m = {med_key(m) for m in meds if isinstance(m, dict)}
+    # a drug the base names again is left to the base; two drugs of one class are merged by
+    # Case normalisation (the longer exposure is kept)
+    meds += [m for m in parsed["medications"] if med_key(m) not in have_m]
     out["medications"] = meds
     labs = list(out.get("labs") or [])
     have_l = {str(lab.get("test")) for lab in labs if isinstance(lab, dict)}

@@ -187,6 +187,9 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
                 concepts.setdefault(p, i)
         for p, g in kb_meds.items():
             meds.setdefault(p, g)
+        # only medicines the KB can resolve to a drug class: a Case must normalise
+        known_generics = set(kb_meds.values())
+        meds = {p: g for p, g in meds.items() if g in known_generics}
         for p, t in kb_labs.items():
             labs.setdefault(p, t)
         units.extend(kb_units)

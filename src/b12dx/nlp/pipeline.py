@@ -22,6 +22,7 @@ __all__ = ["load_pipeline", "parse_with"]
 _EV, _NEG, _ABS, _IGN = "EV", "NEG", "ABS", "IGN"
 _MED, _MCL, _LAB, _FAM = "MED", "MCL", "LAB", "FAMX"
 _lock = threading.Lock()
+_parse_lock = threading.Lock()
 _pipelines: dict[str, Any] = {}
 
 
@@ -72,10 +73,7 @@ def _build(lexicon: Lexicon) -> Any:
             return
         seen.add(phrase)
         # spaCy splits "t2dm" but not "T2DM": match the token sequences of the usual casings
-        patterns = {
-            tuple(t.lower_ for t in tokenizer(v)) for v in (phrase, phrase.upper(), phrase.title())
-        }
-        for toks in sorted(patterns):
+        for toks in _casings(tokenizer, phrase):
             rules.append(TargetRule(phrase, label, pattern=[{"LOWER": t} for t in toks]))
 
     # order matters only for identical phrases; the matcher keeps the longest span
@@ -99,17 +97,26 @@ def _build(lexicon: Lexicon) -> Any:
 
     ctx_rules = []
     for c in lexicon.context:
-        ctx_rules.append(
-            ConTextRule(
-                c.phrase,
-                c.category,
-                direction=c.direction,
-                terminated_by=set(c.terminated_by) or None,
-                max_scope=c.max_scope,
+        # token patterns (not literals), for the same casing reason as the targets above
+        for toks in _casings(tokenizer, c.phrase):
+            ctx_rules.append(
+                ConTextRule(
+                    c.phrase,
+                    c.category,
+                    pattern=[{"LOWER": t} for t in toks],
+                    direction=c.direction,
+                    terminated_by=set(c.terminated_by) or None,
+                    max_scope=c.max_scope,
+                )
             )
-        )
     nlp.get_pipe("medspacy_context").add(ctx_rules)
     return nlp
+
+
+def _casings(tokenizer: Any, phrase: str) -> list[tuple[str, ...]]:
+    """The lower-cased token sequences of *phrase* as written, in capitals and in title case."""
+    variants = (phrase, phrase.upper(), phrase.title(), phrase.capitalize())
+    return sorted({tuple(t.lower_ for t in tokenizer(v)) for v in variants})
 
 
 def _context(ent: Any) -> Context:
@@ -144,7 +151,8 @@ def _word_in(phrase: str, text: str) -> bool:
 def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     """Parse *text* with the pipeline for *lexicon*."""
     nlp = load_pipeline(lexicon)
-    doc = nlp(text)
+    with _parse_lock:  # one Language object, shared; parsing a text takes milliseconds
+        doc = nlp(text)
     evidence: list[EvidenceMention] = []
     meds: list[MedicationMention] = []
     labs: list[LabMention] = []

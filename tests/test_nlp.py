@@ -1,0 +1,456 @@
+"""Free-text intake (b12dx.nlp): lexicon, ConText, numbers, evaluation set, CLI and HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+try:
+    import medspacy  # noqa: F401
+except ImportError:  # pragma: no cover - exercised only without the nlp extra
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip("the nlp extra (medspacy) is not installed", allow_module_level=True)
+
+from b12dx.case import normalise, parse_case
+from b12dx.kb import KnowledgeBase
+from b12dx.nlp import ParseResult, build_lexicon, case_from_text, parse_text
+from b12dx.nlp.evaluate import evaluate_cases, load_cases
+from b12dx.nlp.lexicon import _raw, lexicon_ids, lexicon_lab_ids
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "tests" / "nlp_cases"
+
+
+def states(result: ParseResult) -> dict[str, str]:
+    return result.final_evidence()
+
+
+@pytest.fixture(scope="module")
+def parse(kb: KnowledgeBase):  # type: ignore[no-untyped-def]
+    return lambda text: parse_text(text, kb=kb)
+
+
+# -- vocabulary ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "ident"),
+    [
+        ("I get pins and needles in my feet.", "paresthesia_feet"),
+        ("Charley horse in my left calf again.", "muscle_cramps"),
+        ("My calves seize up at night.", "nocturnal_leg_cramps"),
+        ("I have tingly feet.", "paresthesia_feet"),
+        ("I'm unsteady on my feet.", "balance_problems"),
+        ("I've got a sore red tongue.", "sore_red_tongue"),
+        ("I'm vegan.", "vegan_diet"),
+        ("I eat a plant-based diet.", "vegan_diet"),
+        ("I do whippets at weekends.", "nitrous_oxide_use"),
+        ("We used laughing gas at a party.", "nitrous_oxide_use"),
+        ("Been doing nos canisters most nights.", "nitrous_oxide_use"),
+        ("My hands go into claws.", "carpopedal_spasm"),
+        ("Tingling around my mouth.", "perioral_tingling"),
+        ("My pee is dark.", "dark_urine"),
+        ("I had a gastric bypass.", "bariatric_surgery"),
+        ("54M, T2DM.", "type_2_diabetes"),
+    ],
+)
+def test_lay_phrases_are_understood(parse, text: str, ident: str) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)).get(ident) == "present"
+
+
+def test_neuropathy_nos_is_not_nitrous_oxide(parse) -> None:  # type: ignore[no-untyped-def]
+    assert "nitrous_oxide_use" not in states(parse("Peripheral neuropathy NOS."))
+
+
+def test_every_lexicon_id_is_in_the_kb(kb: KnowledgeBase) -> None:
+    lex = build_lexicon(None)
+    evidence = set(kb.evidence_ids)
+    generic = {loc.id for loc in lex.locators}
+    assert sorted(lexicon_ids(lex) - evidence - generic) == []
+    assert sorted(lexicon_lab_ids() - set(kb.lab_by_id)) == []
+    assert sorted(set(_raw()["medication_classes"]) - set(kb.drug_class_by_id)) == []
+
+
+def test_every_kb_finding_and_risk_factor_has_words(kb: KnowledgeBase) -> None:
+    lex = build_lexicon(kb)
+    reachable = set(lex.concepts.values()) | set(lex.negated_concepts.values())
+    reachable |= {i for v in lex.concepts.values() for i in v.split("+")}
+    missing = [i for i in kb.evidence_ids if i not in reachable]
+    assert missing == []
+
+
+def test_site_words_place_a_bare_tingle(parse) -> None:  # type: ignore[no-untyped-def]
+    got = states(parse("Numbness and tingling of the hands and feet."))
+    assert got["paresthesia_hands"] == got["paresthesia_feet"] == got["numbness"] == "present"
+    got = states(parse("Perioral tingling and spasms of both hands."))
+    assert "paresthesia_hands" not in got and got["perioral_tingling"] == "present"
+
+
+# -- ConText ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "ident", "state"),
+    [
+        (
+            "My calves lock up at night, no swelling, I'm vegan.",
+            "unilateral_calf_swelling",
+            "absent",
+        ),
+        ("My calves lock up at night, no swelling, I'm vegan.", "nocturnal_leg_cramps", "present"),
+        ("My calves lock up at night, no swelling, I'm vegan.", "vegan_diet", "present"),
+        ("I've never had a blood clot.", "previous_dvt", "absent"),
+        ("Denies chest pain or palpitations.", "palpitations", "absent"),
+        ("I don't have any swelling but I do get cramps.", "muscle_cramps", "present"),
+        ("No numbness and my feet tingle.", "paresthesia_feet", "present"),
+        ("I'm a non-smoker.", "smoker", "absent"),
+        ("It isn't a cramp.", "muscle_cramps", "absent"),
+        ("Strength normal.", "muscle_weakness", "absent"),
+        ("No problems with my bladder or bowels.", "bladder_or_bowel_dysfunction", "absent"),
+        ("Intrinsic factor antibodies were negative.", "autoimmune_gastritis", "absent"),
+    ],
+)
+def test_negation(parse, text: str, ident: str, state: str) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)).get(ident) == state
+
+
+def test_family_history_is_not_the_persons_own(parse) -> None:  # type: ignore[no-untyped-def]
+    result = parse("My mother had pernicious anaemia.")
+    got = states(result)
+    assert got == {"family_history_b12_or_autoimmune": "present"}
+    (mention,) = [m for m in result.evidence if m.id == "family_history_b12_or_autoimmune"]
+    assert mention.context.family and mention.via == "family"
+    assert [m.phrase for m in mention.context.modifiers] == ["mother"]
+
+
+def test_a_relatives_other_illness_is_left_out(parse) -> None:  # type: ignore[no-untyped-def]
+    result = parse("My father had a DVT.")
+    assert states(result) == {}
+    assert [m.state for m in result.evidence] == ["unknown"]
+
+
+def test_no_family_history(parse) -> None:  # type: ignore[no-untyped-def]
+    got = states(parse("Nobody in my family has had autoimmune disease."))
+    assert got == {"family_history_b12_or_autoimmune": "absent"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "If I get swelling should I go to A&E?",
+        "Maybe my tongue is sore.",
+        "I'm worried I might have pernicious anaemia.",
+    ],
+)
+def test_hypothetical_and_uncertain_mentions_stay_unknown(parse, text: str) -> None:  # type: ignore[no-untyped-def]
+    result = parse(text)
+    assert result.evidence and {m.state for m in result.evidence} == {"unknown"}
+    assert states(result) == {}
+    assert any(m.context.hypothetical or m.context.uncertain for m in result.evidence)
+
+
+def test_history_counts_as_present(parse) -> None:  # type: ignore[no-untyped-def]
+    result = parse("History of gastrectomy in 2004.")
+    (mention,) = result.evidence
+    assert mention.id == "gastrectomy" and mention.state == "present" and mention.context.historical
+
+
+# -- medications, labs, age and sex -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I've been on omeprazole for five years.", [{"name": "omeprazole", "years": 5.0}]),
+        ("Metformin 1 g twice daily for the last 6 yrs.", [{"name": "metformin", "years": 6.0}]),
+        ("Taking Nexium (18 months).", [{"name": "esomeprazole", "years": 1.5}]),
+        (
+            "I take simvastatin and bendroflumethiazide, both for about 10 years.",
+            [
+                {"name": "simvastatin", "years": 10.0},
+                {"name": "bendroflumethiazide", "years": 10.0},
+            ],
+        ),
+        ("I started atorvastatin six months ago.", [{"name": "atorvastatin", "years": 0.5}]),
+        ("I'm on a statin.", [{"drug_class": "statin"}]),
+        ("I'm not on any statins or PPIs.", []),
+    ],
+)
+def test_medications_and_durations(parse, text: str, expected: list[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]
+    assert parse(text).case_data()["medications"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My B12 came back at 150 pg/mL.", ("b12_total", 150.0, "pg/mL")),
+        ("Potassium 3.1 mmol/L yesterday.", ("potassium", 3.1, "mmol/L")),
+        ("MMA was 0.45 umol/L", ("mma", 0.45, "umol/L")),
+        ("Hb 10.4 g/dL, MCV 107 fL", ("haemoglobin", 10.4, "g/dL")),
+        ("my B12 is 180", ("b12_total", 180.0, None)),
+    ],
+)
+def test_lab_values_with_units(parse, text: str, expected: tuple[str, float, str | None]) -> None:  # type: ignore[no-untyped-def]
+    lab = parse(text).labs[0]
+    assert (lab.test, lab.value, lab.unit) == expected
+    assert text[lab.span[0] : lab.span[1]] == lab.phrase
+
+
+def test_a_lab_without_unit_is_not_put_in_the_case(parse) -> None:  # type: ignore[no-untyped-def]
+    assert parse("my B12 is 180").case_data()["labs"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "age", "sex"),
+    [
+        ("I'm a 45-year-old man with cramps.", 45.0, "male"),
+        ("67F, cramps at night.", 67.0, "female"),
+        ("She is 72 and reports cramps.", 72.0, "female"),
+        ("I'm 31 and 28 weeks pregnant.", 31.0, "female"),
+        ("Cramps at night.", None, None),
+    ],
+)
+def test_age_and_sex_when_stated(parse, text: str, age: float | None, sex: str | None) -> None:  # type: ignore[no-untyped-def]
+    result = parse(text)
+    assert (result.age, result.sex) == (age, sex)
+
+
+# -- properties ---------------------------------------------------------------------------
+
+_WORDS = [
+    "no",
+    "my",
+    "calves",
+    "cramp",
+    "at",
+    "night",
+    "tingling",
+    "feet",
+    "vegan",
+    "mother",
+    "had",
+    "pernicious",
+    "anaemia",
+    "if",
+    "maybe",
+    "B12",
+    "150",
+    "pg/mL",
+    "omeprazole",
+    "for",
+    "5",
+    "years",
+    "swelling",
+    "and",
+    "but",
+    ",",
+    ".",
+    "I'm",
+    "67",
+    "woman",
+    "not",
+]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(_WORDS), max_size=25))
+def test_spans_point_at_the_phrase_and_parsing_never_crashes(
+    kb: KnowledgeBase, words: list[str]
+) -> None:
+    text = " ".join(words)
+    result = parse_text(text, kb=kb)
+    for m in result.evidence:
+        assert text[m.span[0] : m.span[1]] == m.phrase
+    parse_case({"age": 50, "sex": "female", **result.case_data()})
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(
+        [
+            "chest pain",
+            "palpitations",
+            "swelling",
+            "numbness",
+            "fever",
+            "pins and needles in my feet",
+            "dark urine",
+            "a sore tongue",
+        ]
+    )
+)
+def test_no_in_front_makes_a_finding_absent(kb: KnowledgeBase, phrase: str) -> None:
+    present = states(parse_text(f"I have {phrase}.", kb=kb))
+    absent = states(parse_text(f"I have no {phrase}.", kb=kb))
+    assert present and set(present.values()) == {"present"}
+    assert absent == {k: "absent" for k in present}
+
+
+# -- Case data ----------------------------------------------------------------------------
+
+
+def test_case_from_text_merges_into_a_base(kb: KnowledgeBase) -> None:
+    base = {
+        "age": 70,
+        "sex": "male",
+        "evidence": [{"id": "vegan_diet", "state": "absent"}],
+        "medications": [{"name": "omeprazole", "years": 2}],
+    }
+    data = case_from_text(
+        "I'm a 45 year old woman and vegan, on omeprazole for 5 years, no swelling.",
+        base=base,
+        kb=kb,
+    )
+    assert (data["age"], data["sex"]) == (70, "male")  # the base wins
+    assert data["evidence"] == [
+        {"id": "vegan_diet", "state": "absent"},
+        {"id": "unilateral_calf_swelling", "state": "absent", "source": "text"},
+    ]
+    assert data["medications"] == [{"name": "omeprazole", "years": 2}]
+    normalise(parse_case(data), kb)
+
+
+def test_every_evaluation_text_gives_a_valid_case(kb: KnowledgeBase) -> None:
+    for case in load_cases(CASES):
+        data = case_from_text(case.text, base={"age": 50, "sex": "female"}, kb=kb)
+        normalise(parse_case(data), kb)
+
+
+# -- the evaluation set ---------------------------------------------------------------------
+
+
+def test_the_evaluation_set_is_large_and_cites_its_sources() -> None:
+    cases = load_cases(CASES)
+    assert len(cases) >= 40
+    assert len({c.id for c in cases}) == len(cases)
+    assert all(len(c.source) > 20 for c in cases)
+    assert sum(len(c.gold.evidence) for c in cases) >= 200
+
+
+def test_targets_on_the_evaluation_set(kb: KnowledgeBase) -> None:
+    report = evaluate_cases(load_cases(CASES), kb=kb)
+    assert report.overall.f1 >= 0.85, report.summary()
+    assert report.negation_error_rate <= 0.05, report.summary()
+    assert report.negated_gold >= 40
+
+
+# -- front ends -----------------------------------------------------------------------------
+
+
+def test_cli_parse_json(capsys: pytest.CaptureFixture[str]) -> None:
+    from b12dx.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["parse", "No swelling, but my calves cramp at night.", "--format", "json"])
+    assert exit_info.value.code in (0, None)
+    out = json.loads(capsys.readouterr().out)
+    assert {(e["id"], e["state"]) for e in out["evidence"]} >= {
+        ("unilateral_calf_swelling", "absent"),
+        ("nocturnal_leg_cramps", "present"),
+    }
+    neg = next(e for e in out["evidence"] if e["id"] == "unilateral_calf_swelling")
+    assert neg["context"]["negated"] is True and neg["phrase"] == "swelling"
+    assert out["medications"] == [] and out["labs"] == []
+
+
+def test_cli_parse_table_and_bad_format(capsys: pytest.CaptureFixture[str]) -> None:
+    from b12dx.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["parse", "I'm vegan and my feet tingle."])
+    assert exit_info.value.code in (0, None)
+    assert "vegan_diet" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["parse", "text", "--format", "xml"])
+    assert exit_info.value.code == 2
+    assert "unknown format" in capsys.readouterr().err
+
+
+def test_cli_evaluate_nlp(capsys: pytest.CaptureFixture[str]) -> None:
+    from b12dx.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate-nlp", str(CASES), "--format", "json", "--split", "test"])
+    assert exit_info.value.code in (0, None)
+    out = json.loads(capsys.readouterr().out)
+    assert out["cases"] >= 20 and 0.0 <= out["f1"] <= 1.0 and "per_id" in out
+
+
+def test_http_parse(kb: KnowledgeBase) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from b12dx.service.deps import get_kb
+    from b12dx.service.routers.parse import router
+
+    app = FastAPI()
+    app.include_router(router)
+    app.dependency_overrides[get_kb] = lambda: kb
+    client = TestClient(app)
+    text = "My mother had pernicious anaemia. No swelling. My B12 came back at 150 pg/mL."
+    resp = client.post("/v1/parse", json={"text": text})
+    assert resp.status_code == 200
+    body = resp.json()
+    fam = next(e for e in body["evidence"] if e["id"] == "family_history_b12_or_autoimmune")
+    assert text[fam["span"][0] : fam["span"][1]] == fam["phrase"] == "pernicious anaemia"
+    assert fam["context"]["family"] is True
+    assert body["case"]["labs"] == [{"test": "b12_total", "value": 150.0, "unit": "pg/mL"}]
+    assert client.post("/v1/parse", json={"text": "x" * 20_001}).status_code == 422
+    assert client.post("/v1/parse", json={}).status_code == 422
+
+
+def test_http_parse_in_the_full_app(kb: KnowledgeBase) -> None:
+    from fastapi.testclient import TestClient
+
+    from b12dx.service.app import create_app
+    from b12dx.service.deps import get_kb
+
+    app = create_app()
+    app.dependency_overrides[get_kb] = lambda: kb
+    resp = TestClient(app).post("/v1/parse", json={"text": "I'm vegan."})
+    assert resp.status_code == 200
+    assert resp.json()["case"]["evidence"] == [
+        {"id": "vegan_diet", "state": "present", "source": "text"}
+    ]
+
+
+# -- packaging ------------------------------------------------------------------------------
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_importing_b12dx_nlp_does_not_import_spacy() -> None:
+    proc = _run(
+        "import sys, b12dx, b12dx.nlp, b12dx.cli.parse\n"
+        "print(sorted(m for m in ('spacy', 'medspacy') if m in sys.modules))"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_a_missing_extra_is_named() -> None:
+    # block the import the way an environment without the extra would fail it
+    proc = _run(
+        "import sys\nsys.modules['medspacy'] = None\n"
+        "from b12dx.errors import MissingExtraError\nfrom b12dx.nlp import parse_text\n"
+        "try:\n    parse_text('no swelling')\nexcept MissingExtraError as e:\n"
+        "    print(e)\n"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "pip install 'b12dx[nlp]'" in proc.stdout
