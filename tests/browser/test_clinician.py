@@ -70,7 +70,8 @@ def test_b12_in_pg_per_ml_and_pmol_per_l_give_the_same_result(
     in_mass = differential(page)
     band_mass = page.get_attribute("#result tr[data-test=b12_total] .band", "data-band")
     assert in_mass[0][0] == "b12_deficiency", in_mass
-    save_shot(page, shots, "clinician-result.png")
+    page.evaluate("() => document.getElementById('result').scrollIntoView()")
+    save_shot(page, shots, "clinician-result.png", full_page=False)
 
     # the form came back filled in: change only the value and the unit
     assert page.input_value("#age") == "58"
@@ -219,5 +220,5 @@ def test_clinician_at_phone_width(phone: Any, with_result: bool, shots: Path | N
         phone.click("#assess")
         phone.wait_for_selector("#result")
         assert no_horizontal_scroll(phone)
-        phone.locator("#result").scroll_into_view_if_needed()
+        phone.evaluate("() => document.getElementById('result').scrollIntoView()")
         save_shot(phone, shots, "phone-clinician-result.png", full_page=False)

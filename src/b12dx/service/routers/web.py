@@ -87,7 +87,13 @@ def _assess(case: Case, kb: KnowledgeBase) -> Assessment:
 
 
 def _has_route(request: Request, path: str) -> bool:
-    return any(getattr(r, "path", None) == path for r in request.app.routes)
+    """Whether the app serves *path* (an optional router such as ``/v1/parse``).
+
+    Read from the OpenAPI document, which FastAPI builds once and caches; routers included in
+    routers are not all visible in ``app.routes``."""
+    app = request.app
+    paths = app.openapi().get("paths", {}) if hasattr(app, "openapi") else {}
+    return path in paths
 
 
 def _page(
