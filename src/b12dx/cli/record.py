@@ -297,7 +297,14 @@ def show(
 
 
 def _print_timeline(tl: Timeline) -> None:
-    from rich.table import Table
+    from rich.table import Table as RichTable
+
+    def table_of(*headers: str, title: str, title_justify: str) -> Any:
+        # fold long words instead of cutting them off in narrow terminals
+        table = RichTable(title=title, title_justify=title_justify)  # type: ignore[arg-type]
+        for h in headers:
+            table.add_column(h, overflow="fold")
+        return table
 
     con = _console()
     p = tl.person
@@ -313,7 +320,7 @@ def _print_timeline(tl: Timeline) -> None:
     )
     con.print(f"[bold]{p.ref}[/] ({details})")
     if tl.treatments:
-        table = Table(
+        table = table_of(
             "started",
             "stopped",
             "route",
@@ -336,12 +343,12 @@ def _print_timeline(tl: Timeline) -> None:
             )
         con.print(table)
     if tl.labs:
-        table = Table("date", "test", "value", "unit", title="labs", title_justify="left")
+        table = table_of("date", "test", "value", "unit", title="labs", title_justify="left")
         for lab in tl.labs:
             table.add_row(str(lab.date), lab.test, f"{lab.value:g}", lab.unit)
         con.print(table)
     if tl.symptoms:
-        table = Table(
+        table = table_of(
             "date",
             "cramps/wk",
             "worst",
