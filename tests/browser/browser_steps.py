@@ -136,3 +136,9 @@ def unlabelled_controls(page: Any) -> list[str]:
 def save_shot(page: Any, shots: Path | None, name: str, *, full_page: bool = True) -> None:
     if shots is not None:
         page.screenshot(path=str(shots / name), full_page=full_page)
+
+
+def low_contrast_text(page: Any) -> list[str]:
+    """Visible text whose contrast with its background is below WCAG 2.1 AA."""
+    script = (Path(__file__).parent / "contrast.js").read_text(encoding="utf-8")
+    return list(page.evaluate(script))

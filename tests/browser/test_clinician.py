@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_steps import no_horizontal_scroll, percent, save_shot, unlabelled_controls
+from browser_steps import (
+    low_contrast_text,
+    no_horizontal_scroll,
+    percent,
+    save_shot,
+    unlabelled_controls,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -105,6 +111,7 @@ def test_the_result_has_every_section(page: Any) -> None:
     # every source has a link
     links = page.eval_on_selector_all("#result .sources a", "as => as.map(a => a.href)")
     assert links and all(h.startswith("http") for h in links)
+    assert low_contrast_text(page) == []
     top = percent(page.inner_text("#result table.differential tbody tr .prob-text"))
     assert 0 < top <= 100
 
@@ -152,6 +159,7 @@ def test_invalid_lab_value_shows_its_error_and_keeps_everything(
     assert page.input_value("#labs-1-value") == "95"
     assert page.input_value("#labs-1-unit") == "mmol/L"
     assert page.locator("#result").count() == 0
+    assert low_contrast_text(page) == []
     save_shot(page, shots, "clinician-error.png", full_page=False)
     # fix it and the case is assessed
     page.fill("#labs-1-value", "4.1")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from browser_steps import (
     answer_questions,
+    low_contrast_text,
     no_horizontal_scroll,
     questionnaire_case,
     read_result,
@@ -79,6 +80,7 @@ def test_b12_story_ends_at_consultation_with_b12_first(page: Any, shots: Path | 
     ):
         assert page.get_by_text(heading, exact=False).first.is_visible(), heading
     assert page.locator("#cause-b12_deficiency .for-against li").count() > 0
+    assert low_contrast_text(page) == []
     save_shot(page, shots, "questionnaire-result.png", full_page=False)
     # the print stylesheet hides the navigation and the buttons
     page.emulate_media(media="print")
@@ -99,6 +101,7 @@ def test_swollen_warm_calf_stops_at_an_emergency(page: Any, shots: Path | None) 
     assert asked.index("unilateral_calf_swelling") < 10, asked
     assert page.locator(".triage h2").inner_text() in ("Get seen urgently, now", "Call 999 now")
     assert page.locator(".triage .reasons li").count() >= 1
+    assert low_contrast_text(page) == []
     save_shot(page, shots, "questionnaire-emergency.png", full_page=False)
 
 
