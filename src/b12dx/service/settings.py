@@ -14,6 +14,7 @@ B12DX_FHIR_ALLOW            comma-separated fhirServer URL prefixes we may call 
 B12DX_LAUNCH_SECRET         key for signed clinician-view launch tokens              random
 B12DX_LAUNCH_TTL_S          lifetime of a launch token, seconds                      900
 B12DX_FEEDBACK_PATH         append CDS Hooks feedback as JSON lines to this file     memory only
+B12DX_COMPUTE_THREADS       assessments run at once per process (CPU-bound)          1
 ==========================  ======================================================  ===========
 """
 
@@ -65,6 +66,7 @@ class Settings(BaseModel):
     launch_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
     launch_ttl_s: int = Field(default=900, ge=10, le=86_400)
     feedback_path: str | None = None
+    compute_threads: int = Field(default=1, ge=1, le=64)
 
     @property
     def base_url(self) -> str:
@@ -83,7 +85,7 @@ class Settings(BaseModel):
         for key in ("host", "public_url", "web_origin", "kb_dir", "feedback_path"):
             if (v := get(key.upper())) is not None:
                 values[key] = v
-        for key in ("port", "max_body_bytes", "launch_ttl_s", "fhir_max_pages"):
+        for key in ("port", "max_body_bytes", "launch_ttl_s", "fhir_max_pages", "compute_threads"):
             if (v := get(key.upper())) is not None:
                 values[key] = int(v)
         if (v := get("CDS_DEV_NO_AUTH")) is not None:

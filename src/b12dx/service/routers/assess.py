@@ -11,8 +11,10 @@ from fastapi.responses import Response
 from ...assessment import assess as run_assess
 from ...case import Case
 from ...fhir import FhirImport, case_from_fhir, questionnaire
+from ...kb import KnowledgeBase
 from ...result import Assessment
-from ..deps import KbDep
+from ..compute import run_cpu
+from ..deps import KbDep, SettingsDep
 
 __all__ = ["router"]
 
@@ -47,10 +49,14 @@ _FHIR_BODY = Body(
     summary="Assess a case",
     response_description="The Assessment (schema b12dx/assessment/v1)",
 )
-def assess(case: Case, kb: KbDep) -> Response:
+async def assess(case: Case, kb: KbDep, settings: SettingsDep) -> Response:
     """Triage, differential with explanations, lab interpretation, next tests and plan."""
-    result = run_assess(case, kb=kb)
-    return Response(result.to_json(indent=None), media_type="application/json")
+    body = await run_cpu(settings.compute_threads, _assess_json, case, kb)
+    return Response(body, media_type="application/json")
+
+
+def _assess_json(case: Case, kb: KnowledgeBase) -> str:
+    return run_assess(case, kb=kb).to_json(indent=None)
 
 
 def _import(
@@ -65,15 +71,16 @@ SexQ = Annotated[Literal["female", "male"] | None, Query(description="Sex if the
 
 
 @router.post("/v1/fhir/case", response_model=FhirImport, summary="FHIR R4 -> Case")
-def fhir_case(
+async def fhir_case(
     data: Annotated[dict[str, Any] | list[dict[str, Any]], _FHIR_BODY],
     kb: KbDep,
+    settings: SettingsDep,
     as_of: AsOf = None,
     age: AgeQ = None,
     sex: SexQ = None,
 ) -> FhirImport:
     """The Case b12dx reads from FHIR data, and every resource or code it did not use."""
-    return _import(data, kb, as_of, age, sex)
+    return await run_cpu(settings.compute_threads, _import, data, kb, as_of, age, sex)
 
 
 @router.post(
@@ -89,14 +96,24 @@ def fhir_case(
         }
     },
 )
-def fhir_assess(
+async def fhir_assess(
     data: Annotated[dict[str, Any] | list[dict[str, Any]], _FHIR_BODY],
     kb: KbDep,
+    settings: SettingsDep,
     as_of: AsOf = None,
     age: AgeQ = None,
     sex: SexQ = None,
 ) -> Response:
+    """Assess FHIR data; answer with a FHIR Bundle (what was not used: an OperationOutcome)."""
+    body = await run_cpu(settings.compute_threads, _fhir_assess_json, data, kb, as_of, age, sex)
+    return Response(body, media_type=FHIR_JSON)
+
+
+def _fhir_assess_json(
+    data: Any, kb: KnowledgeBase, as_of: dt.date | None, age: float | None, sex: str | None
+) -> str:
     import json
+    import uuid
 
     from ...render.fhir import to_bundle
 
@@ -119,17 +136,14 @@ def fhir_assess(
             {"severity": "information", "code": "informational", "diagnostics": n}
             for n in imported.notes
         ]
+        oo_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"b12dx:{bundle['id']}:not-used"))
         bundle["entry"].append(
             {
-                "fullUrl": f"urn:uuid:{bundle['id']}-oo",
-                "resource": {
-                    "resourceType": "OperationOutcome",
-                    "id": f"{bundle['id']}-oo",
-                    "issue": issues,
-                },
+                "fullUrl": f"urn:uuid:{oo_id}",
+                "resource": {"resourceType": "OperationOutcome", "id": oo_id, "issue": issues},
             }
         )
-    return Response(json.dumps(bundle), media_type=FHIR_JSON)
+    return json.dumps(bundle)
 
 
 @router.get(

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from starlette.concurrency import run_in_threadpool
 
 from ...assessment import assess as run_assess
 from ...errors import InputError
@@ -19,6 +18,7 @@ from ...fhir import FhirImport, case_from_fhir
 from ...kb import KnowledgeBase
 from .. import cds
 from ..auth import CdsAuth
+from ..compute import run_cpu
 from ..deps import KbDep, SettingsDep
 from ..fhir_client import fetch_queries
 from ..launch import LaunchContext, issue_context
@@ -201,8 +201,16 @@ async def call_service(
         token = body.fhirAuthorization.access_token if body.fhirAuthorization else None
         queries = {k: cds.resolve_template(templates[k], body.context) for k in missing}
         prefetch.update(await fetch_queries(body.fhirServer, token, queries, settings=settings))
-    card = await run_in_threadpool(
-        _card, kb, settings, body, patient_id, prefetch, prefix, service_id
+    card = await run_cpu(
+        settings.compute_threads,
+        _card,
+        kb,
+        settings,
+        body,
+        patient_id,
+        prefetch,
+        prefix,
+        service_id,
     )
     return {"cards": [card] if card else []}
 

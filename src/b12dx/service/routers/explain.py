@@ -8,8 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...assessment import assess as run_assess
 from ...case import Case, canonical_id
 from ...errors import UnknownIdError
-from ...result import CauseResult
-from ..deps import KbDep
+from ...kb import KnowledgeBase
+from ...result import Assessment, CauseResult
+from ..compute import run_cpu
+from ..deps import KbDep, SettingsDep
 
 __all__ = ["ExplainRequest", "router"]
 
@@ -29,12 +31,16 @@ class ExplainRequest(BaseModel):
     response_model_by_alias=True,
     summary="Why a cause has its probability",
 )
-def explain(body: ExplainRequest, kb: KbDep) -> CauseResult:
+async def explain(body: ExplainRequest, kb: KbDep, settings: SettingsDep) -> CauseResult:
     """Each piece of evidence with its effect on the cause's log-odds (leave-one-out)."""
     cause = canonical_id(body.cause)
     if cause not in kb.cause_by_id:
         raise UnknownIdError(
             "cause", body.cause, kb.cause_by_id, where="cause", listing="b12dx kb causes"
         )
-    result = run_assess(body.case, kb=kb)
+    result = await run_cpu(settings.compute_threads, _assess, body.case, kb)
     return next(c for c in result.differential if c.id == cause)
+
+
+def _assess(case: Case, kb: KnowledgeBase) -> Assessment:
+    return run_assess(case, kb=kb)

@@ -1,0 +1,401 @@
+"""Load test of the running service on loopback: throughput and p50/p99 latency.
+
+Starts ``b12dx serve`` on a free 127.0.0.1 port, then drives three endpoints of the same app
+at a fixed number of concurrent connections with ``wrk`` (Debian package ``wrk``; a Python
+asyncio load generator is used when wrk is absent or ``--tool python`` is given):
+
+* ``GET /v1/ping``: the trivial endpoint (the baseline);
+* ``POST /v1/assess``: a full assessment of a realistic case;
+* ``POST /cds-services/b12dx-patient-view``: the CDS hook with complete prefetch, each request
+  carrying its own ES384-signed JWT (pre-minted, unique ``jti``), so authentication is measured.
+
+Usage::
+
+    python bench/service_load.py --connections 32 --duration 20
+    python bench/service_load.py --workers 2 --tool python
+
+Prints a Markdown table (requests/s, p50, p99, errors, p99 relative to ping) and, with
+``--json FILE``, writes the figures. Nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = {
+    "id": "bench-1",
+    "age": 67,
+    "sex": "female",
+    "evidence": [
+        {"id": "muscle_cramps", "initial": True},
+        {"id": "paresthesia_feet"},
+        {"id": "fatigue"},
+        {"id": "unilateral_calf_swelling", "state": "absent"},
+    ],
+    "medications": [{"name": "metformin", "years": 6}, {"name": "omeprazole", "years": 3}],
+    "labs": [
+        {"test": "b12_total", "value": 190, "unit": "pg/mL"},
+        {"test": "potassium", "value": 3.9, "unit": "mmol/L"},
+    ],
+}
+ISS = "https://bench-ehr.example.org"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cds_body() -> dict[str, Any]:
+    scenario = json.loads(
+        (
+            ROOT
+            / "tests"
+            / "fixtures"
+            / "fhir"
+            / "scenarios"
+            / "metformin-neuropathy-transaction.json"
+        ).read_text(encoding="utf-8")
+    )
+    res = [e["resource"] for e in scenario["entry"]]
+
+    def bundle(rtype: str) -> dict[str, Any]:
+        return {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": r} for r in res if r["resourceType"] == rtype],
+        }
+
+    return {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/1", "patientId": "scn1"},
+        "prefetch": {
+            "patient": next(r for r in res if r["resourceType"] == "Patient"),
+            "observations": bundle("Observation"),
+            "medications": bundle("MedicationRequest"),
+            "conditions": bundle("Condition"),
+        },
+    }
+
+
+class Keys:
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.key = ec.generate_private_key(ec.SECP384R1())
+
+    def jwks(self) -> dict[str, Any]:
+        import jwt
+
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update({"kid": "bench", "alg": "ES384", "use": "sig"})
+        return {"keys": [jwk]}
+
+    def tokens(self, aud: str, n: int, ttl: int) -> list[str]:
+        import jwt
+
+        now = int(time.time())
+        return [
+            jwt.encode(
+                {"iss": ISS, "aud": aud, "iat": now, "exp": now + ttl, "jti": str(uuid.uuid4())},
+                self.key,
+                algorithm="ES384",
+                headers={"kid": "bench", "typ": "JWT"},
+            )
+            for _ in range(n)
+        ]
+
+
+def start_server(port: int, workers: int, jwks: dict[str, Any]) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "B12DX_CDS_ISSUERS": json.dumps({ISS: jwks}),
+        "B12DX_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "b12dx",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    import httpx
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/ping", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("the server did not start within 60 s")
+
+
+# -- wrk ------------------------------------------------------------------------------------
+
+_LUA = """
+local body = nil
+local tokens = {}
+local counter = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  local f = io.open(BODY_FILE, "r"); body = f:read("*a"); f:close()
+  if TOKENS_FILE ~= "" then
+    local n = 0
+    for line in io.lines(TOKENS_FILE) do
+      if n % NTHREADS == tid then table.insert(tokens, line) end
+      n = n + 1
+    end
+  end
+end
+function request()
+  local headers = {["Content-Type"] = "application/json"}
+  if TOKENS_FILE ~= "" then
+    counter = counter + 1
+    headers["Authorization"] = "Bearer " .. (tokens[counter] or "exhausted")
+  end
+  return wrk.format("POST", nil, headers, body)
+end
+"""
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def run_wrk(
+    url: str,
+    *,
+    connections: int,
+    duration: int,
+    threads: int,
+    body: dict[str, Any] | None,
+    tokens: list[str] | None,
+    tmp: Path,
+) -> dict[str, Any]:
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "30s",
+    ]
+    if body is not None:
+        body_file = tmp / f"body-{uuid.uuid4().hex}.json"
+        body_file.write_text(json.dumps(body), encoding="utf-8")
+        tokens_file = ""
+        if tokens:
+            tf = tmp / f"tokens-{uuid.uuid4().hex}.txt"
+            tf.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+            tokens_file = str(tf)
+        script = tmp / f"post-{uuid.uuid4().hex}.lua"
+        script.write_text(
+            f'BODY_FILE = "{body_file}"\nTOKENS_FILE = "{tokens_file}"\n'
+            f"NTHREADS = {threads}\n" + _LUA,
+            encoding="utf-8",
+        )
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, flags=re.M))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(int(x) for x in sock.groups()) if sock else 0
+    )
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return {
+        "requests": total,
+        "rps": rps,
+        "p50_ms": _ms(lat["50"]),
+        "p99_ms": _ms(lat["99"]),
+        "errors": errors,
+    }
+
+
+# -- Python load generator ------------------------------------------------------------------
+
+
+async def _python_load(
+    url: str,
+    *,
+    connections: int,
+    duration: int,
+    body: dict[str, Any] | None,
+    tokens: list[str] | None,
+) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    token_iter = iter(tokens or [])
+    stop = time.perf_counter() + duration
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop:
+                headers = {}
+                if tokens is not None:
+                    headers["Authorization"] = f"Bearer {next(token_iter, 'exhausted')}"
+                t0 = time.perf_counter()
+                try:
+                    if body is None:
+                        r = await client.get(url)
+                    else:
+                        r = await client.post(url, json=body, headers=headers)
+                    ok = r.status_code < 400
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - t0) * 1000)
+                errors += 0 if ok else 1
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    latencies.sort()
+
+    def q(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))]
+
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / duration,
+        "p50_ms": q(0.50),
+        "p99_ms": q(0.99),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--duration", type=int, default=20, help="seconds per endpoint")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument("--tool", choices=("wrk", "python"), default=None)
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args()
+    tool = args.tool or ("wrk" if shutil.which("wrk") else "python")
+    port = _free_port()
+    keys = Keys()
+    base = f"http://127.0.0.1:{port}"
+    cds_url = f"{base}/cds-services/b12dx-patient-view"
+    proc = start_server(port, args.workers, keys.jwks())
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        import httpx
+
+        for _ in range(20):  # warm-up: KB load, network compilation, first imports
+            httpx.post(f"{base}/v1/assess", json=CASE, timeout=30).raise_for_status()
+        n_tokens = max(2000, 400 * args.duration)
+        tokens = keys.tokens(cds_url, n_tokens, ttl=args.duration * 10 + 600)
+        probe = httpx.post(
+            cds_url,
+            json=_cds_body(),
+            timeout=30,
+            headers={"Authorization": f"Bearer {keys.tokens(cds_url, 1, 60)[0]}"},
+        )
+        probe.raise_for_status()
+        plan = [
+            ("GET /v1/ping (trivial)", f"{base}/v1/ping", None, None),
+            ("POST /v1/assess", f"{base}/v1/assess", CASE, None),
+            ("POST /cds-services/b12dx-patient-view", cds_url, _cds_body(), tokens),
+        ]
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, url, body, toks in plan:
+                if tool == "wrk":
+                    results[name] = run_wrk(
+                        url,
+                        connections=args.connections,
+                        duration=args.duration,
+                        threads=args.threads,
+                        body=body,
+                        tokens=toks,
+                        tmp=Path(tmp),
+                    )
+                else:
+                    results[name] = asyncio.run(
+                        _python_load(
+                            url,
+                            connections=args.connections,
+                            duration=args.duration,
+                            body=body,
+                            tokens=toks,
+                        )
+                    )
+                if toks is not None and results[name]["requests"] > len(toks):
+                    results[name]["note"] = "ran out of pre-minted tokens"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    base_p99 = results["GET /v1/ping (trivial)"]["p99_ms"]
+    print(
+        f"\n{tool}, {args.connections} connections, {args.duration} s per endpoint, "
+        f"{args.workers} worker(s), {os.cpu_count()} CPUs\n"
+    )
+    print("| endpoint | requests/s | p50 ms | p99 ms | errors | p99 / trivial p99 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        print(
+            f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+            f"{r['errors']} | {r['p99_ms'] / base_p99:.1f}x |"
+        )
+    assess_ratio = results["POST /v1/assess"]["p99_ms"] / base_p99
+    total_errors = sum(r["errors"] for r in results.values())
+    verdict = "met" if total_errors == 0 and assess_ratio <= 3 else "NOT met"
+    print(
+        f"\ntarget (0 errors, /v1/assess p99 <= 3x trivial): {verdict} "
+        f"(errors {total_errors}, ratio {assess_ratio:.1f}x)"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "tool": tool,
+                    "connections": args.connections,
+                    "duration": args.duration,
+                    "workers": args.workers,
+                    "results": results,
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
+
+
+if __name__ == "__main__":
+    main()
