@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
 
 from . import explain, plan, triage
 from .case import Case, normalise, parse_case
@@ -62,18 +61,39 @@ def _lab_out(r: LabReading) -> LabInterpretation:
     )
 
 
-def _collect_sources(obj: Any, acc: dict[str, None]) -> None:
-    """Every source id cited anywhere in the (model) objects, in order of first use."""
-    if isinstance(obj, BaseModel):
-        for name in type(obj).model_fields:
-            value = getattr(obj, name)
-            if name == "sources":
-                acc.update(dict.fromkeys(value))
-            elif isinstance(value, BaseModel | list):
-                _collect_sources(value, acc)
-    elif isinstance(obj, list):
-        for v in obj:
-            _collect_sources(v, acc)
+def _used_sources(body: dict[str, Any]) -> dict[str, None]:
+    """Every source id cited in the assessment, in order of first use."""
+    acc: dict[str, None] = {}
+    add = acc.update
+
+    for r in body["triage"].reasons:
+        add(dict.fromkeys(r.sources))
+    for c in body["differential"]:
+        for item in (*c.for_, *c.against):
+            add(dict.fromkeys(item.sources))
+    for group in ("labs", "next_tests", "other_treatments", "monitoring", "prevention",
+                  "comparison", "warnings"):
+        for item in body[group]:
+            add(dict.fromkeys(item.sources))
+    if body["treatment"] is not None:
+        add(dict.fromkeys(body["treatment"].sources))
+    if body["diet"] is not None:
+        add(dict.fromkeys(body["diet"].sources))
+        for f in body["diet"].foods:
+            add(dict.fromkeys(f.sources))
+    return acc
+
+
+_refs: dict[str, dict[str, SourceRef]] = {}
+
+
+def _source_refs(kb: KnowledgeBase) -> dict[str, SourceRef]:
+    refs = _refs.get(kb.sha256)
+    if refs is None:
+        refs = _refs[kb.sha256] = {
+            s.id: SourceRef(id=s.id, title=s.title, body=s.body, year=s.year, url=s.url,
+                            note=s.note) for s in kb.sources}
+    return refs
 
 
 def assess(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None) -> Assessment:
@@ -112,11 +132,8 @@ def assess(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None) -
         "warnings": treat_warnings,
         "disclaimer": kb.meta.disclaimer,
     }
-    used: dict[str, None] = {}
-    _collect_sources([v for k, v in body.items() if k != "case"], used)
-    refs = [kb.source_by_id[s] for s in used if s in kb.source_by_id]
-    body["sources"] = [SourceRef(id=s.id, title=s.title, body=s.body, year=s.year, url=s.url,
-                                 note=s.note) for s in refs]
+    refs = _source_refs(kb)
+    body["sources"] = [refs[s] for s in _used_sources(body) if s in refs]
     body["kb"] = KbStamp(version=kb.version, sha256=kb.sha256)
     body["b12dx_version"] = __version__
     return Assessment(**body)

@@ -143,7 +143,7 @@ def _quickscore(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray,
     for start in range(0, total, _SUBSET_CHUNK):
         bits, signs = _subset_masks(k, start, min(total, start + _SUBSET_CHUNK))
         bits = bits.astype(dtype)
-        b = base_c[:, None, :] + np.einsum("sk,Nkn->Nsn", bits, pos_c)  # (N, S, n)
+        b = base_c[:, None, :] + np.matmul(bits, pos_c)  # (N, S, n)
         lk = base_l[:, None] + pos_l @ bits.T  # (N, S)
         on = p * np.exp(b)  # p_j * prod(1 - q): the factor with cause j present
         t = (1 - p) + on  # (N, S, n)
@@ -216,13 +216,15 @@ def _groups(counts: IntArray, mask: BoolArray) -> list[tuple[int, IntArray]]:
     return out
 
 
-def infer(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray
-          ) -> tuple[FloatArray, FloatArray]:
+def infer(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray,
+          *, tolerance: float = _TOLERANCE) -> tuple[FloatArray, FloatArray]:
     """Exact posteriors for a batch.
 
     ``prior``: (N, n) cause priors; ``pos``: (N, K) indices of present findings, padded with -1;
     ``neg``: (N, m) mask of findings observed absent. Returns the (N, n) posteriors
-    ``P(C_j = 1 | evidence)`` and the (N,) log-likelihood ``log P(evidence)``.
+    ``P(C_j = 1 | evidence)`` and the (N,) log-likelihood ``log P(evidence)``, exact to
+    ``tolerance`` (absolute; callers that only rank, like the information-gain search, may pass
+    a looser one).
     """
     prior = np.asarray(prior, dtype=np.float64)
     pos = np.asarray(pos, dtype=np.int64).reshape(prior.shape[0], -1)
@@ -245,13 +247,13 @@ def infer(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray
         p_rows, lz_rows, err = _quickscore(net, prior[rows], sel, neg[rows])
         # Cancellation in the signed sum can cost digits when the evidence is very unlikely;
         # redo those rows in extended precision, and enumerate if even that is not enough.
-        bad = err > _TOLERANCE
+        bad = err > tolerance
         if bad.any():
             idx = np.flatnonzero(bad)
             p2, lz2, err2 = _quickscore(net, prior[rows[idx]], sel[idx], neg[rows[idx]],
                                         np.longdouble)
             p_rows[idx], lz_rows[idx] = p2, lz2
-            use_enum[rows[idx[err2 > _TOLERANCE]]] = True
+            use_enum[rows[idx[err2 > tolerance]]] = True
         post[rows], log_z[rows] = p_rows, lz_rows
     if use_enum.any():
         rows = np.flatnonzero(use_enum)

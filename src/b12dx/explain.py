@@ -19,8 +19,9 @@ from .result import CauseResult, Contribution
 
 __all__ = ["EvidencePiece", "differential", "pieces"]
 
-# Contributions smaller than this (in log-odds) are not listed: they would only be noise.
-_SHOWN = 1e-3
+# Contributions smaller than this (in log-odds, i.e. under half a percent change in the odds)
+# are not listed: they would only be noise.
+_SHOWN = 5e-3
 
 
 @dataclass(frozen=True)
