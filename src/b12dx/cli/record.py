@@ -445,18 +445,24 @@ def _print_review(r: ReviewResult) -> None:
             f"{c.started_on}{'; lifelong' if c.lifelong else ''}"
         )
         con.print(f"Review due {c.review_due} ({c.review_interval_months:g} months): {state}")
-        con.print(
-            f"Response: [bold]{r.response.replace('_', ' ')}[/] "
-            f"(from {r.response_basis.replace('_', ' ')})"
-        )
+        basis = {
+            "diary": "from the symptom diary",
+            "recorded_review": "as recorded at review",
+            "none": "not enough symptom diary entries since the start",
+        }[r.response_basis]
+        con.print(f"Response: [bold]{r.response.replace('_', ' ')}[/] ({basis})")
     for ch in r.changes:
         if ch.change != "unknown":
             con.print(f"  {ch.domain.replace('_', ' ')}: {ch.baseline} → {ch.latest} ({ch.change})")
     for t in r.labs:
-        con.print(
-            f"  {t.name}: {t.first_value:g} ({t.first_date}) → {t.latest_value:g} "
-            f"{t.unit} ({t.latest_date}){f', {t.latest_band}' if t.latest_band else ''}"
-        )
+        band = f", {t.latest_band}" if t.latest_band else ""
+        if t.n == 1:
+            con.print(f"  {t.name}: {t.latest_value:g} {t.unit} ({t.latest_date}){band}")
+        else:
+            con.print(
+                f"  {t.name}: {t.first_value:g} ({t.first_date}) → {t.latest_value:g} {t.unit} "
+                f"({t.latest_date}){band}; {t.n} results"
+            )
     colours = {"urgent": "bold red", "action": "yellow", "info": "cyan"}
     for f in r.flags:
         con.print(f"[{colours[f.level]}]{f.level.upper()}[/] {f.text}")
