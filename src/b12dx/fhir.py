@@ -442,7 +442,7 @@ def _lab_from(
             f"{ref}: {test.id} reported as {q['comparator']}{value:g} {unit}; read as {value:g}"
         )
     try:
-        canonical = convert(test, value, unit, where=ref)
+        canonical = convert(test, value, unit)
     except InputError as exc:
         st.ignore(ref, str(exc), concept)
         return True

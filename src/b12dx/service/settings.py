@@ -11,6 +11,7 @@ B12DX_KB_DIR                a knowledge-base directory instead of the packaged o
 B12DX_CDS_ISSUERS           JSON: {"<iss>": "<JWKS URL>" or {JWKS}} allow-list       {}
 B12DX_CDS_DEV_NO_AUTH       1 = accept CDS Hooks calls without a JWT (dev only)      0
 B12DX_FHIR_ALLOW            comma-separated fhirServer URL prefixes we may call      any
+B12DX_FHIR_MAX_PAGES        searchset pages followed per prefetch query              5
 B12DX_LAUNCH_SECRET         key for signed clinician-view launch tokens              random
 B12DX_LAUNCH_TTL_S          lifetime of a launch token, seconds                      900
 B12DX_FEEDBACK_PATH         append CDS Hooks feedback as JSON lines to this file     memory only
