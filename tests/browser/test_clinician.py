@@ -230,3 +230,23 @@ def test_clinician_at_phone_width(phone: Any, with_result: bool, shots: Path | N
         assert no_horizontal_scroll(phone)
         phone.evaluate("() => document.getElementById('result').scrollIntoView()")
         save_shot(phone, shots, "phone-clinician-result.png", full_page=False)
+
+
+def test_clinician_form_works_without_javascript(browser: Any, server: str) -> None:
+    """No script at all: pick a finding from a plain list, type a lab, choose its unit."""
+    context = browser.new_context(base_url=server, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto("/clinician")
+        page.fill("#age", "58")
+        page.select_option("#sex", "female")
+        page.select_option("#findings-199-id", "paresthesia_feet")
+        page.select_option("#labs-0-test", "b12_total")
+        page.select_option("#labs-0-unit", "pg/mL")
+        page.fill("#labs-0-value", "150")
+        page.click("#assess")
+        page.wait_for_selector("#result")
+        assert page.locator("tr.finding-row[data-id=paresthesia_feet]").count() == 1
+        assert differential(page)[0][0] == "b12_deficiency"
+    finally:
+        context.close()

@@ -18,6 +18,7 @@ Every assessment goes through ``b12dx.assess``: the pages add no clinical logic.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping
@@ -346,6 +347,9 @@ def _render_clinician(
         {
             "form": state,
             "catalogue": _catalogue(kb),
+            "all_units": sorted(
+                {u.unit for t in kb.labs if t.derived is None for u in t.units}, key=str.lower
+            ),
             "labels": {i: _label_of(kb, i) for i in kb.evidence_ids},
             "result": result,
             "case_json": case.model_dump_json(by_alias=True, exclude_none=True) if case else "",
@@ -453,6 +457,7 @@ async def questionnaire_result(request: Request, kb: KbDep) -> HTMLResponse:
                 i: _lay_label_of(kb, i) for i in (*kb.evidence_ids, *kb.drug_class_by_id)
             },
             "lay_disclaimer": kb.meta.lay_disclaimer,
+            "report_date": dt.date.today().isoformat(),
         },
     )
 
