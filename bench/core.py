@@ -17,13 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def kb_load_ms(repeat: int) -> list[float]:
-    code = ("import time; t=time.perf_counter(); from b12dx.kb import load_kb; "
-            "from b12dx.engine import compile_network; kb=load_kb(); compile_network(kb); "
-            "print((time.perf_counter()-t)*1000)")
+    code = (
+        "import time; t=time.perf_counter(); from b12dx.kb import load_kb; "
+        "from b12dx.engine import compile_network; kb=load_kb(); compile_network(kb); "
+        "print((time.perf_counter()-t)*1000)"
+    )
     out = []
     for _ in range(repeat):
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         out.append(float(r.stdout.strip()))
     return out
 
@@ -67,12 +68,18 @@ def main() -> None:
     allv = list(per_case.values())
     print("| measure | value | target |")
     print("|---|---|---|")
-    print(f"| KB load + compile (median of {len(load)} fresh processes) | "
-          f"{statistics.median(load):.1f} ms | ≤ 100 ms |")
-    print(f"| assess() median over {len(per_case)} examples (median of per-example medians) | "
-          f"{statistics.median(allv):.2f} ms (max {max(allv):.2f} ms) | ≤ 2 ms |")
-    print(f"| cold `b12dx assess examples/…json` process (median of {len(cold)}) | "
-          f"{statistics.median(cold):.3f} s | ≤ 0.6 s |")
+    print(
+        f"| KB load + compile (median of {len(load)} fresh processes) | "
+        f"{statistics.median(load):.1f} ms | ≤ 100 ms |"
+    )
+    print(
+        f"| assess() median over {len(per_case)} examples (median of per-example medians) | "
+        f"{statistics.median(allv):.2f} ms (max {max(allv):.2f} ms) | ≤ 2 ms |"
+    )
+    print(
+        f"| cold `b12dx assess examples/…json` process (median of {len(cold)}) | "
+        f"{statistics.median(cold):.3f} s | ≤ 0.6 s |"
+    )
     print()
     print("| example | assess() median (ms) |")
     print("|---|---|")

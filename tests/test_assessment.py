@@ -26,8 +26,14 @@ def test_result_carries_kb_version_hash_and_package_version(mini_kb):
 
 
 def test_json_round_trip_loses_nothing(mini_kb):
-    a = assess(person("muscle_cramps", "paresthesia_feet",
-                      labs=[{"test": "b12_total", "value": 150, "unit": "pg/mL"}]), kb=mini_kb)
+    a = assess(
+        person(
+            "muscle_cramps",
+            "paresthesia_feet",
+            labs=[{"test": "b12_total", "value": 150, "unit": "pg/mL"}],
+        ),
+        kb=mini_kb,
+    )
     again = Assessment.model_validate_json(a.to_json())
     assert again == a
     assert json.loads(a.to_json())["differential"][0]["for"]
@@ -44,15 +50,18 @@ def test_every_source_id_used_is_resolved(mini_kb):
 
 
 def test_red_flags_win(mini_kb):
-    a = assess(person("nocturnal_leg_cramps", "muscle_cramps", "unilateral_calf_swelling"),
-               kb=mini_kb)
+    a = assess(
+        person("nocturnal_leg_cramps", "muscle_cramps", "unilateral_calf_swelling"), kb=mini_kb
+    )
     assert a.triage.level == "emergency"
     assert a.triage.reasons[0].rule == "dvt"
 
 
 def test_severe_lab_value_is_an_emergency(mini_kb):
-    a = assess(person("muscle_cramps", labs=[{"test": "potassium", "value": 2.2,
-                                              "unit": "mmol/L"}]), kb=mini_kb)
+    a = assess(
+        person("muscle_cramps", labs=[{"test": "potassium", "value": 2.2, "unit": "mmol/L"}]),
+        kb=mini_kb,
+    )
     assert a.triage.level == "emergency"
 
 
@@ -63,22 +72,39 @@ def test_isolated_night_cramps_can_be_self_care(mini_kb):
 
 
 def test_b12_with_neurology_is_at_least_consultation_24(mini_kb):
-    a = assess(person("muscle_cramps", "paresthesia_feet", "fatigue",
-                      evidence_extra=None) if False else
-               person("muscle_cramps", "paresthesia_feet", "fatigue",
-                      medications=[{"name": "metformin", "years": 8}]), kb=mini_kb)
+    a = assess(
+        person("muscle_cramps", "paresthesia_feet", "fatigue", evidence_extra=None)
+        if False
+        else person(
+            "muscle_cramps",
+            "paresthesia_feet",
+            "fatigue",
+            medications=[{"name": "metformin", "years": 8}],
+        ),
+        kb=mini_kb,
+    )
     assert a.differential[0].id == "b12_deficiency"
     assert a.triage.level in ("consultation_24", "emergency", "emergency_ambulance")
 
 
-@pytest.mark.parametrize(("extra", "option", "route"), [
-    ({"evidence": [{"id": "paresthesia_feet"}]}, "im_neuro", "intramuscular"),
-    ({"evidence": [{"id": "autoimmune_gastritis"}]}, "im_malabsorption", "intramuscular"),
-    ({"evidence": [{"id": "vegan_diet"}]}, "oral", "oral"),
-])
+@pytest.mark.parametrize(
+    ("extra", "option", "route"),
+    [
+        ({"evidence": [{"id": "paresthesia_feet"}]}, "im_neuro", "intramuscular"),
+        ({"evidence": [{"id": "autoimmune_gastritis"}]}, "im_malabsorption", "intramuscular"),
+        ({"evidence": [{"id": "vegan_diet"}]}, "oral", "oral"),
+    ],
+)
 def test_treatment_route_is_chosen_by_cause(mini_kb, extra, option, route):
-    a = assess({"age": 50, "sex": "male", **extra,
-                "labs": [{"test": "b12_total", "value": 120, "unit": "ng/L"}]}, kb=mini_kb)
+    a = assess(
+        {
+            "age": 50,
+            "sex": "male",
+            **extra,
+            "labs": [{"test": "b12_total", "value": 120, "unit": "ng/L"}],
+        },
+        kb=mini_kb,
+    )
     assert a.treatment is not None
     assert (a.treatment.option, a.treatment.route) == (option, route)
 
@@ -93,9 +119,16 @@ def test_folic_acid_never_alone_while_b12_unknown(mini_kb):
     treated = [t.cause for t in ([a.treatment] if a.treatment else []) + a.other_treatments]
     assert "folate_deficiency" not in treated
     assert any(w.id == "never_folate_alone" for w in a.warnings)
-    b = assess(person("fatigue", labs=[{"test": "mcv", "value": 112, "unit": "fL"},
-                                       {"test": "b12_total", "value": 500, "unit": "ng/L"}]),
-               kb=mini_kb)
+    b = assess(
+        person(
+            "fatigue",
+            labs=[
+                {"test": "mcv", "value": 112, "unit": "fL"},
+                {"test": "b12_total", "value": 500, "unit": "ng/L"},
+            ],
+        ),
+        kb=mini_kb,
+    )
     treated = [t.cause for t in ([b.treatment] if b.treatment else []) + b.other_treatments]
     assert "folate_deficiency" in treated
 
@@ -109,8 +142,10 @@ def test_vegan_diet_gets_fortified_foods_and_a_supplement(mini_kb):
 
 
 def test_pregnancy_raises_the_b12_target(mini_kb):
-    a = assess({"age": 30, "sex": "female", "pregnant": True,
-                "evidence": [{"id": "vegan_diet"}]}, kb=mini_kb)
+    a = assess(
+        {"age": 30, "sex": "female", "pregnant": True, "evidence": [{"id": "vegan_diet"}]},
+        kb=mini_kb,
+    )
     assert a.diet is not None and a.diet.target_ug_per_day == 2.6
 
 
@@ -145,14 +180,21 @@ def test_statin_myopathy_needs_a_statin(mini_kb):
     assert b.differential[0].id == "statin_myopathy"
 
 
-FINDINGS = ["muscle_cramps", "nocturnal_leg_cramps", "paresthesia_feet", "fatigue",
-            "muscle_weakness", "proximal_muscle_aching"]
+FINDINGS = [
+    "muscle_cramps",
+    "nocturnal_leg_cramps",
+    "paresthesia_feet",
+    "fatigue",
+    "muscle_weakness",
+    "proximal_muscle_aching",
+]
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.dictionaries(st.sampled_from(FINDINGS), st.sampled_from(["present", "absent",
-                                                                    "unknown"])),
-       st.randoms(use_true_random=False))
+@given(
+    st.dictionaries(st.sampled_from(FINDINGS), st.sampled_from(["present", "absent", "unknown"])),
+    st.randoms(use_true_random=False),
+)
 def test_evidence_order_does_not_change_the_assessment(mini_kb, states, rnd):
     ev = [{"id": k, "state": v} for k, v in states.items()]
     a = posterior_of({"age": 60, "sex": "male", "evidence": ev}, kb=mini_kb)
@@ -164,7 +206,11 @@ def test_evidence_order_does_not_change_the_assessment(mini_kb, states, rnd):
 
 def test_unknown_evidence_is_marginalised(mini_kb):
     a = posterior_of(person("muscle_cramps"), kb=mini_kb)
-    b = posterior_of({**person("muscle_cramps"),
-                      "evidence": [{"id": "muscle_cramps"}, {"id": "fatigue", "state": "unknown"}]},
-                     kb=mini_kb)
+    b = posterior_of(
+        {
+            **person("muscle_cramps"),
+            "evidence": [{"id": "muscle_cramps"}, {"id": "fatigue", "state": "unknown"}],
+        },
+        kb=mini_kb,
+    )
     assert a == b

@@ -98,14 +98,26 @@ def test_unknown_medication_and_rxnorm(mini_kb):
 
 
 def test_lab_by_loinc_and_latest_result_wins(mini_kb):
-    a = assess(case(labs=[
-        {"loinc": "2823-3", "value": 3.0, "unit": "mmol/L", "date": "2026-01-01"},
-        {"loinc": "2823-3", "value": 4.1, "unit": "mmol/L", "date": "2026-03-01"},
-    ]), kb=mini_kb)
+    a = assess(
+        case(
+            labs=[
+                {"loinc": "2823-3", "value": 3.0, "unit": "mmol/L", "date": "2026-01-01"},
+                {"loinc": "2823-3", "value": 4.1, "unit": "mmol/L", "date": "2026-03-01"},
+            ]
+        ),
+        kb=mini_kb,
+    )
     assert [x.value for x in a.labs] == [4.1]
 
 
 def test_two_undated_different_results_conflict(mini_kb):
     with pytest.raises(ConflictError):
-        assess(case(labs=[{"test": "potassium", "value": 3.0, "unit": "mmol/L"},
-                          {"test": "potassium", "value": 4.0, "unit": "mmol/L"}]), kb=mini_kb)
+        assess(
+            case(
+                labs=[
+                    {"test": "potassium", "value": 3.0, "unit": "mmol/L"},
+                    {"test": "potassium", "value": 4.0, "unit": "mmol/L"},
+                ]
+            ),
+            kb=mini_kb,
+        )

@@ -29,9 +29,24 @@ def run(capsys, *args: str, stdin: str | None = None, monkeypatch=None) -> tuple
 
 
 def test_assess_from_options_prints_a_report(capsys):
-    code, out, _ = run(capsys, "assess", "--kb", MINI, "--age", "70", "--sex", "female",
-                       "--finding", "muscle_cramps", "--finding", "paresthesia_feet",
-                       "--lab", "b12_total=150 pg/mL", "--med", "metformin:6")
+    code, out, _ = run(
+        capsys,
+        "assess",
+        "--kb",
+        MINI,
+        "--age",
+        "70",
+        "--sex",
+        "female",
+        "--finding",
+        "muscle_cramps",
+        "--finding",
+        "paresthesia_feet",
+        "--lab",
+        "b12_total=150 pg/mL",
+        "--med",
+        "metformin:6",
+    )
     assert code == 0
     assert "Vitamin B12 deficiency" in out and "Differential" in out and "Sources" in out
     assert "See a doctor within 24 hours" in out
@@ -40,39 +55,76 @@ def test_assess_from_options_prints_a_report(capsys):
 def test_assess_json_follows_the_schema(capsys):
     import jsonschema
 
-    code, out, _ = run(capsys, "assess", "--kb", MINI, "--age", "70", "--sex", "female",
-                       "--finding", "muscle_cramps=present", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "assess",
+        "--kb",
+        MINI,
+        "--age",
+        "70",
+        "--sex",
+        "female",
+        "--finding",
+        "muscle_cramps=present",
+        "--format",
+        "json",
+    )
     assert code == 0
     data = json.loads(out)
-    schema = json.loads((Path(__file__).parents[1] / "schemas" /
-                         "assessment.schema.json").read_text())
+    schema = json.loads(
+        (Path(__file__).parents[1] / "schemas" / "assessment.schema.json").read_text()
+    )
     jsonschema.validate(data, schema)
     assert data["schema"] == "b12dx/assessment/v1"
 
 
 @pytest.mark.parametrize("fmt", ["markdown", "html"])
 def test_other_formats(capsys, fmt):
-    code, out, _ = run(capsys, "assess", "--kb", MINI, "--age", "40", "--sex", "male",
-                       "--finding", "muscle_cramps", "-f", fmt)
+    code, out, _ = run(
+        capsys,
+        "assess",
+        "--kb",
+        MINI,
+        "--age",
+        "40",
+        "--sex",
+        "male",
+        "--finding",
+        "muscle_cramps",
+        "-f",
+        fmt,
+    )
     assert code == 0
     assert ("## Differential" in out) if fmt == "markdown" else out.startswith("<!doctype html>")
 
 
 def test_assess_reads_stdin(capsys, monkeypatch):
     case = {"age": 55, "sex": "male", "evidence": [{"id": "muscle_cramps"}]}
-    code, out, _ = run(capsys, "assess", "-", "--kb", MINI, "-f", "json",
-                       stdin=json.dumps(case), monkeypatch=monkeypatch)
+    code, out, _ = run(
+        capsys,
+        "assess",
+        "-",
+        "--kb",
+        MINI,
+        "-f",
+        "json",
+        stdin=json.dumps(case),
+        monkeypatch=monkeypatch,
+    )
     assert code == 0 and json.loads(out)["case"]["age"] == 55
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["--finding", "paresthesia_foot"], "Did you mean 'paresthesia_feet'?"),
-    (["--lab", "b12_total=150 mg/dL"], "accepted units"),
-    (["--lab", "b12_total=abc"], "expected TEST=VALUE UNIT"),
-    (["--finding", "fatigue=maybe"], "present, absent or unknown"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--finding", "paresthesia_foot"], "Did you mean 'paresthesia_feet'?"),
+        (["--lab", "b12_total=150 mg/dL"], "accepted units"),
+        (["--lab", "b12_total=abc"], "expected TEST=VALUE UNIT"),
+        (["--finding", "fatigue=maybe"], "present, absent or unknown"),
+    ],
+)
 def test_bad_input_exits_2_with_a_message(capsys, args, fragment):
-    code, out, err = run(capsys, "assess", "--kb", MINI, "--age", "50", "--sex", "female", *args)
+    code, _, err = run(capsys, "assess", "--kb", MINI, "--age", "50", "--sex", "female", *args)
     assert code == 2
     assert fragment in err
     assert "Traceback" not in err
@@ -87,8 +139,15 @@ def test_missing_file_and_child(capsys, tmp_path):
 
 def test_explain(capsys, tmp_path):
     p = tmp_path / "case.json"
-    p.write_text(json.dumps({"age": 70, "sex": "female", "evidence": [
-        {"id": "muscle_cramps"}, {"id": "paresthesia_feet"}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "age": 70,
+                "sex": "female",
+                "evidence": [{"id": "muscle_cramps"}, {"id": "paresthesia_feet"}],
+            }
+        )
+    )
     code, out, _ = run(capsys, "explain", str(p), "--cause", "b12_deficiency", "--kb", MINI)
     assert code == 0 and "For:" in out and "paresthesia" in out.lower()
     code, _, err = run(capsys, "explain", str(p), "--cause", "b12_deficency", "--kb", MINI)
@@ -121,6 +180,7 @@ def test_kb_validate_reports_every_problem(capsys, tmp_path):
 
 
 def test_python_dash_m_works():
-    proc = subprocess.run([sys.executable, "-m", "b12dx", "--help"], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "b12dx", "--help"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0 and "assess" in proc.stdout

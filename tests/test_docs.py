@@ -17,8 +17,12 @@ PY_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
 def test_recorded_command_output_is_current():
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "docs_output.py"), "--check"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "docs_output.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -34,8 +38,11 @@ def test_python_snippet_runs_and_prints_what_it_says(code):
     with contextlib.redirect_stdout(out):
         exec(compile(code, "<doc>", "exec"), {})
     printed = out.getvalue().splitlines()
-    expected = [line.split("#", 1)[1].split(":")[0].split()[0]
-                for line in code.splitlines() if line.lstrip().startswith("print(") and "#" in line]
+    expected = [
+        line.split("#", 1)[1].split(":")[0].split()[0]
+        for line in code.splitlines()
+        if line.lstrip().startswith("print(") and "#" in line
+    ]
     assert printed[: len(expected)] == expected
 
 

@@ -14,9 +14,15 @@ from b12dx.engine import Network, infer
 
 def make_net(leak: np.ndarray, q: np.ndarray) -> Network:
     m, n = q.shape
-    return Network(tuple(f"c{j}" for j in range(n)), tuple(f"f{i}" for i in range(m)),
-                   {f"c{j}": j for j in range(n)}, {f"f{i}": i for i in range(m)},
-                   np.log1p(-leak), np.log1p(-q), {})
+    return Network(
+        tuple(f"c{j}" for j in range(n)),
+        tuple(f"f{i}" for i in range(m)),
+        {f"c{j}": j for j in range(n)},
+        {f"f{i}": i for i in range(m)},
+        np.log1p(-leak),
+        np.log1p(-q),
+        {},
+    )
 
 
 def brute_force(leak, q, prior, pos, neg):
@@ -47,14 +53,19 @@ def networks(draw, max_causes=5, max_findings=7):
     m = draw(st.integers(1, max_findings))
     prob = st.floats(0.001, 0.95)
     leak = np.array(draw(st.lists(prob, min_size=m, max_size=m)))
-    q = np.array(draw(st.lists(st.lists(st.floats(0.0, 0.99), min_size=n, max_size=n),
-                               min_size=m, max_size=m)))
-    mask = np.array(draw(st.lists(st.lists(st.booleans(), min_size=n, max_size=n),
-                                  min_size=m, max_size=m)))
+    q = np.array(
+        draw(
+            st.lists(st.lists(st.floats(0.0, 0.99), min_size=n, max_size=n), min_size=m, max_size=m)
+        )
+    )
+    mask = np.array(
+        draw(st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=m, max_size=m))
+    )
     q = q * mask
     prior = np.array(draw(st.lists(st.floats(0.0005, 0.95), min_size=n, max_size=n)))
-    states = draw(st.lists(st.sampled_from(("present", "absent", "unknown")), min_size=m,
-                           max_size=m))
+    states = draw(
+        st.lists(st.sampled_from(("present", "absent", "unknown")), min_size=m, max_size=m)
+    )
     pos = [i for i, s in enumerate(states) if s == "present"]
     neg = [i for i, s in enumerate(states) if s == "absent"]
     return leak, q, prior, pos, neg
@@ -107,8 +118,13 @@ def test_zero_strength_finding_changes_nothing(case, state):
     leak2 = np.append(leak, 0.3)
     q2 = np.vstack([q, np.zeros(q.shape[1])])
     new = len(leak)
-    post, _ = run(leak2, q2, prior, pos + ([new] if state == "present" else []),
-                  neg + ([new] if state == "absent" else []))
+    post, _ = run(
+        leak2,
+        q2,
+        prior,
+        pos + ([new] if state == "present" else []),
+        neg + ([new] if state == "absent" else []),
+    )
     np.testing.assert_allclose(post, base, atol=1e-12)
 
 

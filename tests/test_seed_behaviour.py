@@ -14,16 +14,31 @@ def person(*findings, age=55, sex="female", **extra):
 
 def test_accompanying_neurological_signs_point_to_b12():  # S13, S21
     cramps = posterior_of(person("muscle_cramps"))["b12_deficiency"]
-    with_signs = posterior_of(person("muscle_cramps", "paresthesia_feet", "fatigue",
-                                     "memory_problems"))["b12_deficiency"]
+    with_signs = posterior_of(
+        person("muscle_cramps", "paresthesia_feet", "fatigue", "memory_problems")
+    )["b12_deficiency"]
     assert with_signs > 3 * cramps
 
 
 def test_b12_tightness_is_neurological_not_overexertion():  # S04, S17, S18
-    neuro = assess(person("muscle_tightness", "widespread_muscle_symptoms", "onset_gradual",
-                          "paresthesia_hands", "paresthesia_feet"))
-    strain = assess(person("muscle_tightness", "localised_to_one_muscle", "onset_sudden",
-                           "strenuous_exercise_recent", "relieved_by_stretching"))
+    neuro = assess(
+        person(
+            "muscle_tightness",
+            "widespread_muscle_symptoms",
+            "onset_gradual",
+            "paresthesia_hands",
+            "paresthesia_feet",
+        )
+    )
+    strain = assess(
+        person(
+            "muscle_tightness",
+            "localised_to_one_muscle",
+            "onset_sudden",
+            "strenuous_exercise_recent",
+            "relieved_by_stretching",
+        )
+    )
     assert neuro.differential[0].id in {"b12_deficiency", "other_peripheral_neuropathy"}
     assert strain.differential[0].id == "exercise_associated_cramps"
     affected = {r.feature: r.this_person for r in neuro.comparison}
@@ -31,8 +46,14 @@ def test_b12_tightness_is_neurological_not_overexertion():  # S04, S17, S18
 
 
 def test_electrolyte_cramps_after_exercise_in_heat_with_abnormal_labs():  # S15, S23
-    a = assess(person("muscle_cramps", "cramps_after_exercise", "cramps_in_heat",
-                      labs=[{"test": "potassium", "value": 3.0, "unit": "mmol/L"}]))
+    a = assess(
+        person(
+            "muscle_cramps",
+            "cramps_after_exercise",
+            "cramps_in_heat",
+            labs=[{"test": "potassium", "value": 3.0, "unit": "mmol/L"}],
+        )
+    )
     p = {c.id: c.probability for c in a.differential}
     electrolytes = [c for c in a.differential if c.group == "electrolyte"]
     assert electrolytes[0].id == "hypokalaemia" and p["hypokalaemia"] >= 0.5
@@ -41,10 +62,17 @@ def test_electrolyte_cramps_after_exercise_in_heat_with_abnormal_labs():  # S15,
 
 def test_blood_tests_confirm_b12_deficiency():  # S22
     before = posterior_of(person("muscle_cramps", "paresthesia_feet"))["b12_deficiency"]
-    after = posterior_of(person("muscle_cramps", "paresthesia_feet", labs=[
-        {"test": "b12_total", "value": 150, "unit": "ng/L"},
-        {"test": "mma", "value": 0.8, "unit": "umol/L"},
-        {"test": "homocysteine", "value": 25, "unit": "umol/L"}]))["b12_deficiency"]
+    after = posterior_of(
+        person(
+            "muscle_cramps",
+            "paresthesia_feet",
+            labs=[
+                {"test": "b12_total", "value": 150, "unit": "ng/L"},
+                {"test": "mma", "value": 0.8, "unit": "umol/L"},
+                {"test": "homocysteine", "value": 25, "unit": "umol/L"},
+            ],
+        )
+    )["b12_deficiency"]
     assert after > 0.9 > before
 
 
@@ -54,8 +82,17 @@ def test_older_age_raises_the_prior():  # S35
     assert old > young
 
 
-@pytest.mark.parametrize("risk", ["vegan_diet", "vegetarian_diet", "alcohol_excess",
-                                  "crohns_disease", "autoimmune_gastritis", "gastrectomy"])
+@pytest.mark.parametrize(
+    "risk",
+    [
+        "vegan_diet",
+        "vegetarian_diet",
+        "alcohol_excess",
+        "crohns_disease",
+        "autoimmune_gastritis",
+        "gastrectomy",
+    ],
+)
 def test_risk_factors_raise_b12(risk):  # S31, S33, S34, S36
     base = posterior_of(person("muscle_cramps"))["b12_deficiency"]
     assert posterior_of(person("muscle_cramps", risk))["b12_deficiency"] > base

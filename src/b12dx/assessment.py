@@ -30,34 +30,56 @@ def build_context(case: Case, kb: KnowledgeBase) -> tuple[Context, list[PriorShi
     readings = interpret(case.labs, kb, sex=case.sex, pregnant=case.pregnant)
     drug_years = {m.drug_class: m.years for m in case.medications if m.drug_class}
     present = case.present() | set(drug_years)
-    prior, shifts, _ = person_prior(kb, net, age=case.age, sex=case.sex,
-                                    pregnant=case.pregnant, present=present,
-                                    drug_years=drug_years)
+    prior, shifts, _ = person_prior(
+        kb,
+        net,
+        age=case.age,
+        sex=case.sex,
+        pregnant=case.pregnant,
+        present=present,
+        drug_years=drug_years,
+    )
     obs = observe(case, net, readings)
     pos, neg = encode(net, [obs])
     post, _ = infer(net, prior[None, :], pos, neg)
     tags: set[str] = set()
     for e in present:
         tags |= kb.tags_of.get(e, frozenset())
-    ctx = Context(kb=kb, net=net, case=case, readings=readings, present=frozenset(present),
-                  absent=frozenset(case.absent()), drug_years=drug_years, prior=prior,
-                  posterior=post[0], observation=obs, tags=frozenset(tags))
+    ctx = Context(
+        kb=kb,
+        net=net,
+        case=case,
+        readings=readings,
+        present=frozenset(present),
+        absent=frozenset(case.absent()),
+        drug_years=drug_years,
+        prior=prior,
+        posterior=post[0],
+        observation=obs,
+        tags=frozenset(tags),
+    )
     return ctx, shifts
 
 
 def _lab_out(r: LabReading) -> LabInterpretation:
     band = r.band
-    if band is None:
-        text = f"No guideline band applies to this {r.test.name} value."
-    else:
-        text = band.text
+    text = (
+        band.text if band is not None else f"No guideline band applies to this {r.test.name} value."
+    )
     return LabInterpretation(
-        test=r.test.id, name=r.test.name, value=round(r.value, 6), unit=r.test.unit,
-        band=band.id if band else None, band_label=band.label if band else None,
-        abnormal=bool(band and band.abnormal), text=text, original_value=r.original_value,
+        test=r.test.id,
+        name=r.test.name,
+        value=round(r.value, 6),
+        unit=r.test.unit,
+        band=band.id if band else None,
+        band_label=band.label if band else None,
+        abnormal=bool(band and band.abnormal),
+        text=text,
+        original_value=r.original_value,
         original_unit=r.original_unit,
         reference="local" if r.local_range_used else ("guideline" if band else "none"),
-        derived=r.derived, sources=list(band.sources if band else r.test.sources),
+        derived=r.derived,
+        sources=list(band.sources if band else r.test.sources),
     )
 
 
@@ -71,8 +93,15 @@ def _used_sources(body: dict[str, Any]) -> dict[str, None]:
     for c in body["differential"]:
         for item in (*c.for_, *c.against):
             add(dict.fromkeys(item.sources))
-    for group in ("labs", "next_tests", "other_treatments", "monitoring", "prevention",
-                  "comparison", "warnings"):
+    for group in (
+        "labs",
+        "next_tests",
+        "other_treatments",
+        "monitoring",
+        "prevention",
+        "comparison",
+        "warnings",
+    ):
         for item in body[group]:
             add(dict.fromkeys(item.sources))
     if body["treatment"] is not None:
@@ -91,8 +120,11 @@ def _source_refs(kb: KnowledgeBase) -> dict[str, SourceRef]:
     refs = _refs.get(kb.sha256)
     if refs is None:
         refs = _refs[kb.sha256] = {
-            s.id: SourceRef(id=s.id, title=s.title, body=s.body, year=s.year, url=s.url,
-                            note=s.note) for s in kb.sources}
+            s.id: SourceRef(
+                id=s.id, title=s.title, body=s.body, year=s.year, url=s.url, note=s.note
+            )
+            for s in kb.sources
+        }
     return refs
 
 
@@ -114,8 +146,13 @@ def assess(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None) -
     for t in treatments[:1]:
         seen = {m.text for m in monitoring}
         monitoring = monitoring + [
-            m for m in (Advice(id=f"{t.option}:{i}", text=text, sources=t.sources)
-                        for i, text in enumerate(t.monitoring)) if m.text not in seen]
+            m
+            for m in (
+                Advice(id=f"{t.option}:{i}", text=text, sources=t.sources)
+                for i, text in enumerate(t.monitoring)
+            )
+            if m.text not in seen
+        ]
     body: dict[str, Any] = {
         "case_id": norm.id,
         "case": norm,
@@ -139,11 +176,11 @@ def assess(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None) -
     return Assessment(**body)
 
 
-def posterior_of(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None
-                 ) -> dict[str, float]:
+def posterior_of(
+    case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None
+) -> dict[str, float]:
     """Just the posteriors (used by tests and benchmarks)."""
     kb = kb if kb is not None else load_kb()
     parsed = case if isinstance(case, Case) else parse_case(case)
     ctx, _ = build_context(normalise(parsed, kb), kb)
-    return {c: float(p) for c, p in zip(ctx.net.cause_ids, np.asarray(ctx.posterior),
-                                        strict=True)}
+    return {c: float(p) for c, p in zip(ctx.net.cause_ids, np.asarray(ctx.posterior), strict=True)}

@@ -95,7 +95,7 @@ class LabResult(_In):
 class Case(_In):
     """Everything b12dx is told about one person."""
 
-    schema_: Literal["b12dx/case/v1"] = Field(default=CASE_SCHEMA, alias="schema")
+    schema_: Literal["b12dx/case/v1"] = Field(default="b12dx/case/v1", alias="schema")
     id: str | None = Field(default=None, max_length=200)
     age: float = Field(ge=0, le=150)
     sex: Literal["female", "male"]
@@ -194,15 +194,25 @@ def resolve_medication(med: Medication, kb: KnowledgeBase, *, where: str) -> str
         ident = canonical_id(med.drug_class)
         if ident in kb.drug_class_by_id:
             return ident
-        raise UnknownIdError("drug class", med.drug_class, kb.drug_class_by_id, where=where,
-                             listing="b12dx kb medications")
+        raise UnknownIdError(
+            "drug class",
+            med.drug_class,
+            kb.drug_class_by_id,
+            where=where,
+            listing="b12dx kb medications",
+        )
     index = _medication_index(kb)
     if med.rxnorm:
         code = med.rxnorm.strip()
         if code in index.rxnorm:
             return index.rxnorm[code]
-        raise UnknownIdError("RxNorm ingredient code", code, index.rxnorm, where=where,
-                             listing="b12dx kb medications")
+        raise UnknownIdError(
+            "RxNorm ingredient code",
+            code,
+            index.rxnorm,
+            where=where,
+            listing="b12dx kb medications",
+        )
     if med.name:
         key = med.name.strip().lower()
         if key in index.names:
@@ -211,8 +221,9 @@ def resolve_medication(med: Medication, kb: KnowledgeBase, *, where: str) -> str
         for token in re.split(r"[\s,/()]+", key):
             if token in index.names:
                 return index.names[token]
-        raise UnknownIdError("medication", med.name, index.display, where=where,
-                             listing="b12dx kb medications")
+        raise UnknownIdError(
+            "medication", med.name, index.display, where=where, listing="b12dx kb medications"
+        )
     raise InputError("a medication needs a name, an rxnorm code or a drug_class", where=where)
 
 
@@ -251,8 +262,9 @@ def normalise(case: Case, kb: KnowledgeBase) -> Case:
     if case.age < meta.min_age.value:
         raise OutOfScopeError(meta.child_refusal, where="age")
     if case.age > meta.max_age.value:
-        raise ImplausibleValueError("age", case.age, meta.min_age.value, meta.max_age.value,
-                                    "years", where="age")
+        raise ImplausibleValueError(
+            "age", case.age, meta.min_age.value, meta.max_age.value, "years", where="age"
+        )
     if case.pregnant and case.sex != "female":
         raise ConflictError("pregnant is true but sex is 'male'", where="pregnant")
 
@@ -264,7 +276,9 @@ def normalise(case: Case, kb: KnowledgeBase) -> Case:
         if ident in kb.drug_class_by_id:
             raise InputError(
                 f"{item.id!r} is a medication class; list it under 'medications' "
-                f"(with years if known)", where=where)
+                f"(with years if known)",
+                where=where,
+            )
         if ident in seen:
             j, state = seen[ident]
             kind = "contradicts" if state != item.state else "repeats"

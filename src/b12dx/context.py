@@ -27,12 +27,14 @@ class Observation:
     neg: tuple[int, ...]
 
     def without(self, pos: set[int], neg: set[int]) -> Observation:
-        return Observation(tuple(i for i in self.pos if i not in pos),
-                           tuple(i for i in self.neg if i not in neg))
+        return Observation(
+            tuple(i for i in self.pos if i not in pos), tuple(i for i in self.neg if i not in neg)
+        )
 
     def plus(self, pos: tuple[int, ...], neg: tuple[int, ...]) -> Observation:
-        return Observation(tuple(dict.fromkeys(self.pos + pos)),
-                           tuple(dict.fromkeys(self.neg + neg)))
+        return Observation(
+            tuple(dict.fromkeys(self.pos + pos)), tuple(dict.fromkeys(self.neg + neg))
+        )
 
 
 def lab_findings(net: Network, reading: LabReading) -> tuple[tuple[int, ...], tuple[int, ...]]:

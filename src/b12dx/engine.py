@@ -105,8 +105,16 @@ def _compile(key: str, kb: KnowledgeBase) -> Network:
     by_finding: dict[str, dict[str, None]] = {}
     for (_, finding), src in sources.items():
         by_finding.setdefault(finding, {}).update(dict.fromkeys(src))
-    net = Network(cause_ids, finding_ids, ci, fi, log1m_leak, log1m_q, sources,
-                  {f: tuple(v) for f, v in by_finding.items()})
+    net = Network(
+        cause_ids,
+        finding_ids,
+        ci,
+        fi,
+        log1m_leak,
+        log1m_q,
+        sources,
+        {f: tuple(v) for f, v in by_finding.items()},
+    )
     _networks[key] = net
     return net
 
@@ -119,9 +127,13 @@ def _subset_masks(k: int, start: int, stop: int) -> tuple[FloatArray, FloatArray
     return bits, signs
 
 
-def _quickscore(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray,
-                dtype: type[np.floating[Any]] = np.float64
-                ) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _quickscore(
+    net: Network,
+    prior: FloatArray,
+    pos: IntArray,
+    neg: BoolArray,
+    dtype: type[np.floating[Any]] = np.float64,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Rows that all have exactly ``k = pos.shape[1]`` present findings.
 
     Returns posteriors, log P(evidence) and a per-row error bound estimate: the signed sum
@@ -173,8 +185,9 @@ def _quickscore(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray,
     return np.clip(post, 0.0, 1.0), log_z, err
 
 
-def _enumerate(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray
-               ) -> tuple[FloatArray, FloatArray]:
+def _enumerate(
+    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray
+) -> tuple[FloatArray, FloatArray]:
     """Exact posteriors by summing over cause configurations (one row at a time)."""
     n_rows = prior.shape[0]
     post = np.zeros_like(prior)
@@ -210,14 +223,15 @@ def _groups(counts: IntArray, mask: BoolArray) -> list[tuple[int, IntArray]]:
     while ks:
         lo = ks[0]
         group = [k for k in ks if k <= lo + 2]
-        ks = ks[len(group):]
+        ks = ks[len(group) :]
         rows = np.flatnonzero(mask & (counts >= lo) & (counts <= group[-1]))
         out.append((group[-1], rows))
     return out
 
 
-def infer(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray,
-          *, tolerance: float = _TOLERANCE) -> tuple[FloatArray, FloatArray]:
+def infer(
+    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, *, tolerance: float = _TOLERANCE
+) -> tuple[FloatArray, FloatArray]:
     """Exact posteriors for a batch.
 
     ``prior``: (N, n) cause priors; ``pos``: (N, K) indices of present findings, padded with -1;
@@ -250,8 +264,9 @@ def infer(net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray,
         bad = err > tolerance
         if bad.any():
             idx = np.flatnonzero(bad)
-            p2, lz2, err2 = _quickscore(net, prior[rows[idx]], sel[idx], neg[rows[idx]],
-                                        np.longdouble)
+            p2, lz2, err2 = _quickscore(
+                net, prior[rows[idx]], sel[idx], neg[rows[idx]], np.longdouble
+            )
             p_rows[idx], lz_rows[idx] = p2, lz2
             use_enum[rows[idx[err2 > tolerance]]] = True
         post[rows], log_z[rows] = p_rows, lz_rows

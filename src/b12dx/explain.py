@@ -43,15 +43,31 @@ def pieces(ctx: Context, shifts: list[PriorShift]) -> list[EvidencePiece]:
         if i is None or e.state == "unknown":
             continue
         f = kb.finding_by_id[e.id]
-        out.append(EvidencePiece(e.id, f.name, e.state,
-                                 frozenset({i}) if e.state == "present" else frozenset(),
-                                 frozenset({i}) if e.state == "absent" else frozenset(), ()))
+        out.append(
+            EvidencePiece(
+                e.id,
+                f.name,
+                e.state,
+                frozenset({i}) if e.state == "present" else frozenset(),
+                frozenset({i}) if e.state == "absent" else frozenset(),
+                (),
+            )
+        )
     for r in ctx.readings:
         if r.band is None:
             continue
         pos, neg = lab_findings(net, r)
-        out.append(EvidencePiece(f"lab:{r.test.id}:{r.band.id}", r.test.name, r.band.label,
-                                 frozenset(pos), frozenset(neg), (), r.band.sources))
+        out.append(
+            EvidencePiece(
+                f"lab:{r.test.id}:{r.band.id}",
+                r.test.name,
+                r.band.label,
+                frozenset(pos),
+                frozenset(neg),
+                (),
+                r.band.sources,
+            )
+        )
     by_owner: dict[str, list[PriorShift]] = {}
     for s in shifts:
         by_owner.setdefault(s.evidence, []).append(s)
@@ -112,18 +128,28 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
         cause = kb.cause_by_id[cid]
         # built from validated KB data: skip re-validation (model_construct)
         contribs = [
-            Contribution.model_construct(evidence=p.key, label=p.label, state=p.state,
-                                         log_odds=round(float(deltas[k, j]), 4),
-                                         sources=_sources(ctx, p, cid))
+            Contribution.model_construct(
+                evidence=p.key,
+                label=p.label,
+                state=p.state,
+                log_odds=round(float(deltas[k, j]), 4),
+                sources=_sources(ctx, p, cid),
+            )
             for k, p in enumerate(items)
             if abs(deltas[k, j]) >= _SHOWN
         ]
         contribs.sort(key=lambda c: -abs(c.log_odds))
-        results.append(CauseResult.model_construct(
-            id=cid, name=cause.name, lay_name=cause.lay_name, group=cause.group,
-            probability=float(ctx.posterior[j]), prior=float(ctx.prior[j]),
-            for_=[c for c in contribs if c.log_odds > 0],
-            against=[c for c in contribs if c.log_odds < 0],
-            confirm_with=cause.confirm_with,
-        ))
+        results.append(
+            CauseResult.model_construct(
+                id=cid,
+                name=cause.name,
+                lay_name=cause.lay_name,
+                group=cause.group,
+                probability=float(ctx.posterior[j]),
+                prior=float(ctx.prior[j]),
+                for_=[c for c in contribs if c.log_odds > 0],
+                against=[c for c in contribs if c.log_odds < 0],
+                confirm_with=cause.confirm_with,
+            )
+        )
     return results

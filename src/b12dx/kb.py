@@ -36,7 +36,9 @@ __all__ = [
 ]
 
 EvidenceLevel = Literal["guideline", "study", "review", "label", "derived", "estimate"]
-TriageLevel = Literal["emergency_ambulance", "emergency", "consultation_24", "consultation", "self_care"]
+TriageLevel = Literal[
+    "emergency_ambulance", "emergency", "consultation_24", "consultation", "self_care"
+]
 CauseGroup = Literal["b12", "electrolyte", "other"]
 FindingKind = Literal["symptom", "sign", "time_course", "trigger", "red_flag", "lab"]
 RiskCategory = Literal["diet", "surgery", "condition", "habit", "exposure", "history"]
@@ -612,8 +614,9 @@ def _cache_path(sha: str) -> Path | None:
     if base == "off":
         return None
     if not base:
-        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-                            "b12dx")
+        base = os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "b12dx"
+        )
     return Path(base) / f"kb-{sha}.json"
 
 
@@ -686,8 +689,13 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
     dupes("labs", [t.id for t in kb.labs])
     dupes("drug_classes", [d.id for d in kb.drug_classes])
     # findings, risk factors and drug classes share one namespace in cases
-    dupes("evidence ids", [f.id for f in kb.findings] + [r.id for r in kb.risk_factors]
-          + [d.id for d in kb.drug_classes] + list(kb.alias_map))
+    dupes(
+        "evidence ids",
+        [f.id for f in kb.findings]
+        + [r.id for r in kb.risk_factors]
+        + [d.id for d in kb.drug_classes]
+        + list(kb.alias_map),
+    )
 
     source_ids = set(kb.source_by_id)
     for where, prov in _provenance_items(kb):
@@ -715,7 +723,8 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
     def prob(where: str, value: float, *, open_interval: bool = True) -> None:
         ok = 0.0 < value < 1.0 if open_interval else 0.0 <= value < 1.0
         if not ok:
-            add(Issue(where, f"probability {value} must be in {'(0, 1)' if open_interval else '[0, 1)'}"))
+            interval = "(0, 1)" if open_interval else "[0, 1)"
+            add(Issue(where, f"probability {value} must be in {interval}"))
 
     for c in kb.causes:
         for i, p in enumerate(c.prior):
@@ -725,8 +734,12 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
                 add(Issue(f"causes({c.id}).requires_any", f"unknown evidence id {r!r}"))
         last = c.prior[-1]
         if last.age_from is not None or last.age_to is not None or last.sex != "any":
-            add(Issue(f"causes({c.id}).prior", "the last prior entry must be a catch-all "
-                      "(no age or sex filter)"))
+            add(
+                Issue(
+                    f"causes({c.id}).prior",
+                    "the last prior entry must be a catch-all (no age or sex filter)",
+                )
+            )
     for f in kb.findings:
         prob(f"findings({f.id}).leak", f.leak.value)
     linked_causes: set[str] = set()
@@ -751,9 +764,9 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
         if f.id not in linked_findings and f.kind != "lab":
             add(Issue(f"findings({f.id})", "orphan finding: no cause links to it"))
 
-    for owner, effects in [(r.id, r.effects) for r in kb.risk_factors] + [
-        (d.id, d.effects) for d in kb.drug_classes
-    ]:
+    owners: list[tuple[str, tuple[Effect, ...]]] = [(r.id, r.effects) for r in kb.risk_factors]
+    owners += [(d.id, d.effects) for d in kb.drug_classes]
+    for owner, effects in owners:
         for j, e in enumerate(effects):
             if e.cause not in causes:
                 add(Issue(f"{owner}.effects[{j}]", f"unknown cause {e.cause!r}"))
@@ -770,13 +783,14 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
         ids = [b.id for b in t.bands]
         if len(set(ids)) != len(ids):
             add(Issue(f"labs({t.id}).bands", "duplicate band id"))
-        for b in t.bands:
-            band_refs.add(f"{t.id}:{b.id}")
-            if b.finding is not None and b.finding not in findings:
-                add(Issue(f"labs({t.id}).bands({b.id})", f"unknown finding {b.finding!r}"))
-            if b.finding is not None and kb.finding_by_id.get(b.finding) is not None and \
-                    kb.finding_by_id[b.finding].kind != "lab":
-                add(Issue(f"labs({t.id}).bands({b.id})", "a band's finding must have kind 'lab'"))
+        for band in t.bands:
+            band_refs.add(f"{t.id}:{band.id}")
+            if band.finding is not None and band.finding not in findings:
+                add(Issue(f"labs({t.id}).bands({band.id})", f"unknown finding {band.finding!r}"))
+            elif band.finding is not None and kb.finding_by_id[band.finding].kind != "lab":
+                add(
+                    Issue(f"labs({t.id}).bands({band.id})", "a band's finding must have kind 'lab'")
+                )
         if t.local_range is not None:
             for name in ("below", "within", "above"):
                 if getattr(t.local_range, name) not in ids:
@@ -788,9 +802,9 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
         _check_band_cover(t, add)
 
     for where, cond in _condition_items(kb):
-        for e in (*cond.all_of, *cond.any_of, *cond.none_of):
-            if e not in evidence_like:
-                add(Issue(where, f"unknown evidence id {e!r}"))
+        for ident in (*cond.all_of, *cond.any_of, *cond.none_of):
+            if ident not in evidence_like:
+                add(Issue(where, f"unknown evidence id {ident!r}"))
         for tag in (*cond.tags_any, *cond.tags_all):
             if tag not in all_tags:
                 add(Issue(where, f"no evidence carries tag {tag!r}"))
@@ -814,10 +828,10 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
     for c_id in kb.triage.self_care.causes:
         if c_id not in causes:
             add(Issue("triage.self_care.causes", f"unknown cause {c_id!r}"))
-    for rule in kb.plan.test_rules:
-        for t_id in rule.tests:
+    for test_rule in kb.plan.test_rules:
+        for t_id in test_rule.tests:
             if t_id not in kb.lab_by_id:
-                add(Issue(f"plan.test_rules({rule.id})", f"unknown lab test {t_id!r}"))
+                add(Issue(f"plan.test_rules({test_rule.id})", f"unknown lab test {t_id!r}"))
     for tr in kb.plan.treatments:
         if tr.cause not in causes:
             add(Issue(f"plan.treatments({tr.cause})", "unknown cause"))
@@ -846,6 +860,10 @@ def _check_band_cover(t: LabTest, add: Any) -> None:
                 and b.contains(v)
             ]
             if len(hits) > 1:
-                add(Issue(f"labs({t.id}).bands", f"bands {hits} overlap at {v:g} ({sex}, "
-                          f"pregnant={preg})"))
+                add(
+                    Issue(
+                        f"labs({t.id}).bands",
+                        f"bands {hits} overlap at {v:g} ({sex}, pregnant={preg})",
+                    )
+                )
                 return

@@ -46,8 +46,9 @@ def convert(test: LabTest, value: float, unit: str, *, where: str | None = None)
     return float(f"{value * factor:.12g}")
 
 
-def resolve_test(kb: KnowledgeBase, test: str | None, loinc: str | None,
-                 *, where: str | None = None) -> LabTest:
+def resolve_test(
+    kb: KnowledgeBase, test: str | None, loinc: str | None, *, where: str | None = None
+) -> LabTest:
     if test:
         key = re.sub(r"[\s\-]+", "_", test.strip().lower())
         found = kb.lab_by_id.get(key)
@@ -55,29 +56,32 @@ def resolve_test(kb: KnowledgeBase, test: str | None, loinc: str | None,
             for t in kb.labs:
                 if key in (s.lower() for s in t.synonyms):
                     return t
-            raise UnknownIdError("lab test", test, kb.lab_by_id, where=where,
-                                 listing="b12dx kb labs")
+            raise UnknownIdError(
+                "lab test", test, kb.lab_by_id, where=where, listing="b12dx kb labs"
+            )
         return found
     if loinc:
         found = kb.lab_by_loinc.get(loinc.strip())
         if found is None:
-            raise UnknownIdError("LOINC code", loinc, kb.lab_by_loinc, where=where,
-                                 listing="b12dx kb labs")
+            raise UnknownIdError(
+                "LOINC code", loinc, kb.lab_by_loinc, where=where, listing="b12dx kb labs"
+            )
         return found
     raise InputError("a lab result needs 'test' (a b12dx test id) or 'loinc'", where=where)
 
 
-def _check_plausible(test: LabTest, canonical: float, value: float, unit: str,
-                     where: str) -> None:
+def _check_plausible(test: LabTest, canonical: float, value: float, unit: str, where: str) -> None:
     low, high = test.plausible_low.value, test.plausible_high.value
     if not low <= canonical <= high:
         factor = _unit_table(test)[fold_unit(unit)]
-        raise ImplausibleValueError(test.name, value, low / factor, high / factor, unit,
-                                    where=where)
+        raise ImplausibleValueError(
+            test.name, value, low / factor, high / factor, unit, where=where
+        )
 
 
-def normalise_labs(labs: Sequence[object], kb: KnowledgeBase, *, sex: str,
-                   pregnant: bool) -> list[object]:
+def normalise_labs(
+    labs: Sequence[object], kb: KnowledgeBase, *, sex: str, pregnant: bool
+) -> list[object]:
     """Resolve tests, convert to canonical units, add derived tests; latest result wins."""
     from .case import LabResult, ReferenceRange
 
@@ -94,25 +98,33 @@ def normalise_labs(labs: Sequence[object], kb: KnowledgeBase, *, sex: str,
         if rr is not None:
             rr_unit = rr.unit or raw.unit
             rr = ReferenceRange(
-                low=None if rr.low is None else convert(test, rr.low, rr_unit,
-                                                        where=f"{where}.reference_range"),
-                high=None if rr.high is None else convert(test, rr.high, rr_unit,
-                                                          where=f"{where}.reference_range"),
+                low=None
+                if rr.low is None
+                else convert(test, rr.low, rr_unit, where=f"{where}.reference_range"),
+                high=None
+                if rr.high is None
+                else convert(test, rr.high, rr_unit, where=f"{where}.reference_range"),
                 unit=test.unit,
             )
-        item = LabResult(test=test.id, loinc=raw.loinc, value=canonical, unit=test.unit,
-                         reference_range=rr, date=raw.date,
-                         original_value=raw.value if raw.original_value is None
-                         else raw.original_value,
-                         original_unit=raw.unit if raw.original_unit is None
-                         else raw.original_unit)
+        item = LabResult(
+            test=test.id,
+            loinc=raw.loinc,
+            value=canonical,
+            unit=test.unit,
+            reference_range=rr,
+            date=raw.date,
+            original_value=raw.value if raw.original_value is None else raw.original_value,
+            original_unit=raw.unit if raw.original_unit is None else raw.original_unit,
+        )
         prev = by_test.get(test.id)
         if prev is not None:
             j, old = prev
             if old.date is None or item.date is None or old.date == item.date:
                 if old.value != item.value:
-                    raise ConflictError(f"two different {test.id} results without distinct "
-                                        f"dates (see labs[{j}])", where=where)
+                    raise ConflictError(
+                        f"two different {test.id} results without distinct dates (see labs[{j}])",
+                        where=where,
+                    )
                 continue
             if item.date < old.date:
                 continue
@@ -127,15 +139,29 @@ def normalise_labs(labs: Sequence[object], kb: KnowledgeBase, *, sex: str,
         if d.formula == "albumin_adjusted_calcium":
             ca, alb = (present[i] for i in d.inputs)
             value = ca.value + d.params["coefficient"].value * (
-                d.params["reference_albumin"].value - alb.value)
-            out.append(LabResult(test=test.id, value=value, unit=test.unit,
-                                 date=ca.date, original_value=None, original_unit=None))
+                d.params["reference_albumin"].value - alb.value
+            )
+            out.append(
+                LabResult(
+                    test=test.id,
+                    value=value,
+                    unit=test.unit,
+                    date=ca.date,
+                    original_value=None,
+                    original_unit=None,
+                )
+            )
     return list(out)
 
 
-def band_for(test: LabTest, value: float, *, sex: str, pregnant: bool,
-             reference_range: tuple[float | None, float | None] | None = None
-             ) -> tuple[Band | None, bool]:
+def band_for(
+    test: LabTest,
+    value: float,
+    *,
+    sex: str,
+    pregnant: bool,
+    reference_range: tuple[float | None, float | None] | None = None,
+) -> tuple[Band | None, bool]:
     """The band a canonical value falls in, and whether the lab's own range decided it."""
 
     def fits(b: Band) -> bool:
@@ -173,8 +199,9 @@ class LabReading:
     derived: bool
 
 
-def interpret(labs: Sequence[object], kb: KnowledgeBase, *, sex: str,
-              pregnant: bool) -> list[LabReading]:
+def interpret(
+    labs: Sequence[object], kb: KnowledgeBase, *, sex: str, pregnant: bool
+) -> list[LabReading]:
     from .case import LabResult
 
     readings = []
@@ -185,8 +212,15 @@ def interpret(labs: Sequence[object], kb: KnowledgeBase, *, sex: str,
         if lab.reference_range is not None:
             rr = (lab.reference_range.low, lab.reference_range.high)
         band, local = band_for(test, lab.value, sex=sex, pregnant=pregnant, reference_range=rr)
-        readings.append(LabReading(test=test, value=lab.value, band=band, local_range_used=local,
-                                   original_value=lab.original_value,
-                                   original_unit=lab.original_unit,
-                                   derived=lab.original_unit is None))
+        readings.append(
+            LabReading(
+                test=test,
+                value=lab.value,
+                band=band,
+                local_range_used=local,
+                original_value=lab.original_value,
+                original_unit=lab.original_unit,
+                derived=lab.original_unit is None,
+            )
+        )
     return readings

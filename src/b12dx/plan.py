@@ -8,10 +8,13 @@ B12 status is unknown.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from .context import Context, Observation, encode, holds
 from .engine import FloatArray, infer
+from .kb import Advice as KbAdvice
 from .kb import Band, LabTest
 from .result import (
     Advice,
@@ -35,6 +38,7 @@ __all__ = [
 
 _B12_TESTS = ("b12_total", "b12_active")
 _RANKING_TOLERANCE = 1e-6
+Column = Literal["b12_deficiency", "electrolyte", "other", "mixed", "unknown"]
 
 
 def entropy(post: FloatArray) -> FloatArray:
@@ -48,7 +52,9 @@ def _outcomes(ctx: Context, test: LabTest) -> list[tuple[int, ...]]:
     """Distinct observable outcomes of a test for this person, as finding indices present."""
     sex, preg = ctx.case.sex, ctx.case.pregnant
     bands: list[Band] = [
-        b for b in test.bands if b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == preg)
+        b
+        for b in test.bands
+        if b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == preg)
     ]
     seen: dict[str | None, None] = {}
     for b in bands:
@@ -103,9 +109,16 @@ def next_tests(ctx: Context) -> list[NextTest]:
                 continue
             test = kb.lab_by_id[tid]
             chosen.add(tid)
-            out.append(NextTest(test=tid, name=test.name, why=rule.why, rule=rule.id,
-                                expected_information_gain=round(gains.get(tid, 0.0), 4),
-                                sources=list(rule.sources)))
+            out.append(
+                NextTest(
+                    test=tid,
+                    name=test.name,
+                    why=rule.why,
+                    rule=rule.id,
+                    expected_information_gain=round(gains.get(tid, 0.0), 4),
+                    sources=list(rule.sources),
+                )
+            )
     floor = kb.plan.min_information_gain.value
     ranked = sorted(((g, tid) for tid, g in gains.items() if tid not in chosen), reverse=True)
     for g, tid in ranked:
@@ -113,10 +126,16 @@ def next_tests(ctx: Context) -> list[NextTest]:
             break
         test = kb.lab_by_id[tid]
         why = test.why or f"{test.name} would change the differential the most."
-        out.append(NextTest(test=tid, name=test.name, why=why, rule=None,
-                            expected_information_gain=round(g, 4),
-                            sources=list(dict.fromkeys((*test.sources,
-                                                        *kb.plan.min_information_gain.sources)))))
+        out.append(
+            NextTest(
+                test=tid,
+                name=test.name,
+                why=why,
+                rule=None,
+                expected_information_gain=round(g, 4),
+                sources=list(dict.fromkeys((*test.sources, *kb.plan.min_information_gain.sources))),
+            )
+        )
     return out
 
 
@@ -129,7 +148,7 @@ def treatments(ctx: Context) -> tuple[list[TreatmentPlan], list[Advice]]:
     kb = ctx.kb
     threshold = kb.plan.treat_threshold.value
     plans: list[tuple[float, TreatmentPlan]] = []
-    warnings: list[Advice] = []
+    warnings: list[KbAdvice] = []
     for tr in kb.plan.treatments:
         p = ctx.probability(tr.cause)
         applies = holds(tr.applies_when, ctx) or (ctx.top_cause == tr.cause and p >= threshold)
@@ -143,18 +162,27 @@ def treatments(ctx: Context) -> tuple[list[TreatmentPlan], list[Advice]]:
         option = next((o for o in tr.options if holds(o.when, ctx)), None)
         if option is None:
             continue
-        plans.append((p, TreatmentPlan(
-            cause=tr.cause, option=option.id, route=option.route, regimen=option.regimen,
-            why=option.why, lifelong=option.lifelong, monitoring=list(option.monitoring),
-            warnings=list(option.warnings), sources=list(option.sources))))
+        plans.append(
+            (
+                p,
+                TreatmentPlan(
+                    cause=tr.cause,
+                    option=option.id,
+                    route=option.route,
+                    regimen=option.regimen,
+                    why=option.why,
+                    lifelong=option.lifelong,
+                    monitoring=list(option.monitoring),
+                    warnings=list(option.warnings),
+                    sources=list(option.sources),
+                ),
+            )
+        )
     plans.sort(key=lambda pt: -pt[0])
     return [p for _, p in plans], [_advice(a) for a in warnings]
 
 
-def _advice(a: object) -> Advice:
-    from .kb import Advice as KbAdvice
-
-    assert isinstance(a, KbAdvice)
+def _advice(a: KbAdvice) -> Advice:
     return Advice(id=a.id, text=a.text, sources=list(a.sources))
 
 
@@ -173,18 +201,40 @@ def diet(ctx: Context) -> DietPlan | None:
     case = ctx.case
     stage = "pregnancy" if case.pregnant else "lactation" if case.breastfeeding else "adult"
     rda = next(r for r in d.rda if r.life_stage == stage)
-    kind = ("vegan" if "vegan_diet" in ctx.present
-            else "vegetarian" if "vegetarian_diet" in ctx.present else "omnivore")
-    foods = sorted((f for f in d.foods if kind in f.diets and f.value > 0),
-                   key=lambda f: (-f.fortified if kind != "omnivore" else 0, -f.value))
-    items = [DietFood(name=f.name, serving=f.serving, ug=f.value, fortified=f.fortified,
-                      servings_to_target=round(rda.value / f.value, 2), sources=list(f.sources))
-             for f in foods]
+    kind = (
+        "vegan"
+        if "vegan_diet" in ctx.present
+        else "vegetarian"
+        if "vegetarian_diet" in ctx.present
+        else "omnivore"
+    )
+    foods = sorted(
+        (f for f in d.foods if kind in f.diets and f.value > 0),
+        key=lambda f: (-f.fortified if kind != "omnivore" else 0, -f.value),
+    )
+    items = [
+        DietFood(
+            name=f.name,
+            serving=f.serving,
+            ug=f.value,
+            fortified=f.fortified,
+            servings_to_target=round(rda.value / f.value, 2),
+            sources=list(f.sources),
+        )
+        for f in foods
+    ]
     supplement = d.supplement_text if kind != "omnivore" else None
-    sources = list(dict.fromkeys((*rda.sources, *(d.supplement_advice.sources if supplement
-                                                   else ()))))
-    return DietPlan(target_ug_per_day=rda.value, life_stage=stage, diet=kind, foods=items,
-                    supplement=supplement, sources=sources)
+    sources = list(
+        dict.fromkeys((*rda.sources, *(d.supplement_advice.sources if supplement else ())))
+    )
+    return DietPlan(
+        target_ug_per_day=rda.value,
+        life_stage=stage,
+        diet=kind,
+        foods=items,
+        supplement=supplement,
+        sources=sources,
+    )
 
 
 def comparison(ctx: Context) -> list[ComparisonRow]:
@@ -196,16 +246,22 @@ def comparison(ctx: Context) -> list[ComparisonRow]:
 
     rows = []
     for row in ctx.kb.plan.comparison:
-        hits = {
+        hits: dict[Column, list[str]] = {
             "b12_deficiency": matched(row.matches_b12),
             "electrolyte": matched(row.matches_electrolyte),
             "other": matched(row.matches_other),
         }
-        cols = [c for c, h in hits.items() if h]
-        this = cols[0] if len(cols) == 1 else ("mixed" if cols else "unknown")
-        rows.append(ComparisonRow(
-            feature=row.feature, b12_deficiency=row.b12_deficiency,
-            electrolyte=row.electrolyte, other=row.other,
-            this_person=this,  # type: ignore[arg-type]
-            matched=[m for h in hits.values() for m in h], sources=list(row.sources)))
+        cols: list[Column] = [c for c, h in hits.items() if h]
+        this: Column = cols[0] if len(cols) == 1 else ("mixed" if cols else "unknown")
+        rows.append(
+            ComparisonRow(
+                feature=row.feature,
+                b12_deficiency=row.b12_deficiency,
+                electrolyte=row.electrolyte,
+                other=row.other,
+                this_person=this,
+                matched=[m for h in hits.values() for m in h],
+                sources=list(row.sources),
+            )
+        )
     return rows

@@ -162,7 +162,7 @@ class KbStamp(_Out):
 class Assessment(_Out):
     """The result of ``assess()``: triage, differential, labs, plan, sources and provenance."""
 
-    schema_: Literal["b12dx/assessment/v1"] = Field(default=ASSESSMENT_SCHEMA, alias="schema")
+    schema_: Literal["b12dx/assessment/v1"] = Field(default="b12dx/assessment/v1", alias="schema")
     case_id: str | None
     case: Case
     triage: TriageResult

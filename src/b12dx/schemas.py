@@ -16,18 +16,26 @@ from .result import Assessment
 
 __all__ = ["SCHEMAS", "schema_texts", "write_schemas"]
 
-SCHEMAS = {"case.schema.json": Case, "assessment.schema.json": Assessment}
+SCHEMAS: dict[str, type[Case] | type[Assessment]] = {
+    "case.schema.json": Case,
+    "assessment.schema.json": Assessment,
+}
 
 
 def _schema(model: type[Case] | type[Assessment], ident: str) -> dict[str, Any]:
     body = model.model_json_schema(by_alias=True)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"https://b12dx.example.org/schemas/{ident}", **body}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://b12dx.example.org/schemas/{ident}",
+        **body,
+    }
 
 
 def schema_texts() -> dict[str, str]:
-    return {name: json.dumps(_schema(model, name), indent=2, sort_keys=True) + "\n"
-            for name, model in SCHEMAS.items()}
+    return {
+        name: json.dumps(_schema(model, name), indent=2, sort_keys=True) + "\n"
+        for name, model in SCHEMAS.items()
+    }
 
 
 def write_schemas(directory: str | Path) -> list[Path]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+
 import typer
 
 from ..errors import B12dxError
@@ -57,7 +58,8 @@ _register_all()
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``b12dx`` command."""
     try:
-        app(args=argv if argv is not None else sys.argv[1:], prog_name="b12dx",
-            standalone_mode=True)
+        app(
+            args=argv if argv is not None else sys.argv[1:], prog_name="b12dx", standalone_mode=True
+        )
     except B12dxError as exc:
         fail(exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ from ._common import echo_out, handles_errors
 __all__ = ["Format", "build_case_data", "register", "render"]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
@@ -26,8 +26,16 @@ class Format(str, Enum):
 
 
 _LAB = re.compile(r"^\s*([^=\s]+)\s*=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S.*)$")
-_STATES = {"present": "present", "yes": "present", "true": "present", "absent": "absent",
-           "no": "absent", "false": "absent", "unknown": "unknown", "?": "unknown"}
+_STATES = {
+    "present": "present",
+    "yes": "present",
+    "true": "present",
+    "absent": "absent",
+    "no": "absent",
+    "false": "absent",
+    "unknown": "unknown",
+    "?": "unknown",
+}
 
 
 def parse_lab(spec: str) -> dict[str, Any]:
@@ -54,8 +62,9 @@ def parse_med(spec: str) -> dict[str, Any]:
         try:
             out["years"] = float(years)
         except ValueError:
-            raise InputError(f"--med {spec!r}: years must be a number, e.g. 'metformin:6'") \
-                from None
+            raise InputError(
+                f"--med {spec!r}: years must be a number, e.g. 'metformin:6'"
+            ) from None
     return out
 
 
@@ -80,9 +89,13 @@ def _read_case_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"{path}: a case must be a JSON/YAML object")
     if data.get("resourceType") == "Bundle" or "resourceType" in data:
-        from .. import fhir  # type: ignore[attr-defined]
+        from .. import fhir
 
-        return dict(fhir.case_from_fhir(data).model_dump(by_alias=True, exclude_none=True))
+        imported = fhir.case_from_fhir(data)
+        for item in imported.ignored:  # reported, never silently dropped
+            code = f" ({item.code})" if item.code else ""
+            sys.stderr.write(f"note: not used: {item.resource}{code}: {item.reason}\n")
+        return dict(imported.case.model_dump(by_alias=True, exclude_none=True))
     return data
 
 
@@ -101,7 +114,7 @@ def build_case_data(
     data: dict[str, Any] = _read_case_file(file) if file else {}
     if text:
         try:
-            from ..nlp import case_from_text  # type: ignore[attr-defined]
+            from ..nlp import case_from_text
         except ModuleNotFoundError as exc:
             raise MissingExtraError("--text", "nlp", exc.name or "b12dx.nlp") from None
         data = case_from_text(text, base=data)
@@ -133,7 +146,7 @@ def render(assessment: Any, fmt: Format, *, color: bool = False) -> str:
         return render_html(assessment)
     if fmt is Format.fhir:
         try:
-            from ..render.fhir import to_bundle  # type: ignore[import-not-found,unused-ignore]
+            from ..render.fhir import to_bundle
         except ModuleNotFoundError as exc:
             raise MissingExtraError("--format fhir", "service", exc.name or "fhir") from None
         return json.dumps(to_bundle(assessment), indent=2)
@@ -142,10 +155,16 @@ def render(assessment: Any, fmt: Format, *, color: bool = False) -> str:
     return render_text(assessment, color=color)
 
 
-FileArg = Annotated[str | None, typer.Argument(help="Case file (JSON/YAML/FHIR), or - for stdin.",
-                                               show_default=False)]
-KbOpt = Annotated[Path | None, typer.Option("--kb", help="Use a knowledge-base folder instead "
-                                            "of the bundled one.", show_default=False)]
+FileArg = Annotated[
+    str | None,
+    typer.Argument(help="Case file (JSON/YAML/FHIR), or - for stdin.", show_default=False),
+]
+KbOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--kb", help="Use a knowledge-base folder instead of the bundled one.", show_default=False
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -157,18 +176,30 @@ def register(app: typer.Typer) -> None:
         age: Annotated[float | None, typer.Option(help="Age in years.")] = None,
         sex: Annotated[str | None, typer.Option(help="female or male.")] = None,
         pregnant: Annotated[bool | None, typer.Option("--pregnant/--not-pregnant")] = None,
-        finding: Annotated[list[str] | None, typer.Option(
-            "--finding", help="ID or ID=present|absent|unknown (repeatable).")] = None,
-        lab: Annotated[list[str] | None, typer.Option(
-            "--lab", help="'TEST=VALUE UNIT', e.g. 'b12_total=190 pg/mL' (repeatable).")] = None,
-        med: Annotated[list[str] | None, typer.Option(
-            "--med", help="NAME[:years], e.g. metformin:6 (repeatable).")] = None,
-        text: Annotated[str | None, typer.Option(
-            "--text", help="Free-text description (needs the nlp extra).")] = None,
-        text_file: Annotated[Path | None, typer.Option(
-            "--text-file", help="Read the free-text description from a file.")] = None,
-        output: Annotated[str | None, typer.Option("--output", "-o",
-                                                   help="Write to a file.")] = None,
+        finding: Annotated[
+            list[str] | None,
+            typer.Option("--finding", help="ID or ID=present|absent|unknown (repeatable)."),
+        ] = None,
+        lab: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--lab", help="'TEST=VALUE UNIT', e.g. 'b12_total=190 pg/mL' (repeatable)."
+            ),
+        ] = None,
+        med: Annotated[
+            list[str] | None,
+            typer.Option("--med", help="NAME[:years], e.g. metformin:6 (repeatable)."),
+        ] = None,
+        text: Annotated[
+            str | None, typer.Option("--text", help="Free-text description (needs the nlp extra).")
+        ] = None,
+        text_file: Annotated[
+            Path | None,
+            typer.Option("--text-file", help="Read the free-text description from a file."),
+        ] = None,
+        output: Annotated[
+            str | None, typer.Option("--output", "-o", help="Write to a file.")
+        ] = None,
         kb: KbOpt = None,
     ) -> None:
         """Assess a case: triage, differential with explanations, labs, next steps, plan.
@@ -184,8 +215,16 @@ def register(app: typer.Typer) -> None:
                 text = text_file.read_text(encoding="utf-8")
             except OSError as exc:
                 raise InputError(f"cannot read {text_file}: {exc.strerror}") from None
-        data = build_case_data(file, age=age, sex=sex, pregnant=pregnant, findings=finding,
-                               labs=lab, meds=med, text=text)
+        data = build_case_data(
+            file,
+            age=age,
+            sex=sex,
+            pregnant=pregnant,
+            findings=finding,
+            labs=lab,
+            meds=med,
+            text=text,
+        )
         result = run(data, kb=load_kb(kb) if kb else None)
         color = output in (None, "-") and sys.stdout.isatty()
         echo_out(render(result, fmt, color=color), output)
@@ -209,19 +248,24 @@ def register(app: typer.Typer) -> None:
         result = run(build_case_data(file), kb=knowledge)
         found = next((c for c in result.differential if c.id == cause), None)
         if found is None:
-            raise UnknownIdError("cause", cause, [c.id for c in result.differential],
-                                 where="--cause", listing="b12dx kb causes")
+            raise UnknownIdError(
+                "cause",
+                cause,
+                [c.id for c in result.differential],
+                where="--cause",
+                listing="b12dx kb causes",
+            )
         if fmt is Format.json:
             echo_out(found.model_dump_json(by_alias=True, indent=2), None)
             return
-        lines = [f"{found.name}: probability {found.probability:.3f} "
-                 f"(prior {found.prior:.3f})", ""]
+        lines = [f"{found.name}: probability {found.probability:.3f} (prior {found.prior:.3f})", ""]
         for title, items in (("For", found.for_), ("Against", found.against)):
             lines.append(f"{title}:")
             if not items:
                 lines.append("  (nothing)")
             for c in items:
-                lines.append(f"  {c.log_odds:+.3f}  {c.label} ({c.state})  "
-                             f"[{', '.join(c.sources)}]")
+                lines.append(
+                    f"  {c.log_odds:+.3f}  {c.label} ({c.state})  [{', '.join(c.sources)}]"
+                )
             lines.append("")
         echo_out("\n".join(lines), None)

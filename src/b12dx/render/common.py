@@ -32,8 +32,14 @@ def bar(p: float, width: int = 20) -> str:
 def top_contributions(a: Assessment, n: int = 3) -> dict[str, tuple[list[str], list[str]]]:
     out = {}
     for c in a.differential:
-        out[c.id] = ([f.label + (f" ({f.state})" if f.state not in ("present",) else "")
-                      for f in c.for_[:n]],
-                     [f.label + (f" ({f.state})" if f.state not in ("present",) else "")
-                      for f in c.against[:n]])
+        out[c.id] = (
+            [
+                f.label + (f" ({f.state})" if f.state not in ("present",) else "")
+                for f in c.for_[:n]
+            ],
+            [
+                f.label + (f" ({f.state})" if f.state not in ("present",) else "")
+                for f in c.against[:n]
+            ],
+        )
     return out

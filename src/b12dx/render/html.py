@@ -10,7 +10,8 @@ from .common import LEVEL_TEXT, pct
 __all__ = ["render_html"]
 
 _CSS = """
-body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
+body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+color:#1a1a1a}
 .banner{padding:1rem;border-radius:.5rem;font-weight:700}
 .emergency_ambulance,.emergency{background:#b00020;color:#fff}
 .consultation_24{background:#ffd54f}.consultation{background:#b3e5fc}.self_care{background:#c8e6c9}
@@ -29,18 +30,26 @@ def render_html(a: Assessment) -> str:
         f"aria-label='{pct(c.probability)}'></span></td>"
         f"<td>{e(', '.join(x.label for x in c.for_[:3]))}</td>"
         f"<td>{e(', '.join(x.label for x in c.against[:3]))}</td></tr>"
-        for c in a.differential)
+        for c in a.differential
+    )
     labs = "".join(
         f"<tr><td>{e(x.name)}</td><td>{x.value:g} {e(x.unit)}</td>"
-        f"<td>{e(x.band_label or '—')}</td><td>{e(x.text)}</td></tr>" for x in a.labs)
+        f"<td>{e(x.band_label or '—')}</td><td>{e(x.text)}</td></tr>"
+        for x in a.labs
+    )
     tests = "".join(f"<li><strong>{e(n.name)}</strong> — {e(n.why)}</li>" for n in a.next_tests)
     treat = "".join(
         f"<li><strong>{e(tr.cause)} ({e(tr.route)})</strong>: {e(tr.regimen)} — {e(tr.why)}</li>"
-        for tr in ([a.treatment] if a.treatment else []) + a.other_treatments)
-    reasons = "".join(f"<li>{e(r.text)}{(' — ' + e(r.action)) if r.action else ''}</li>"
-                      for r in t.reasons)
-    sources = "".join(f"<li id='src-{e(s.id)}'>[{e(s.id)}] {e(s.title)}, {e(s.body)} "
-                      f"<a href='{e(s.url)}'>{e(s.url)}</a></li>" for s in a.sources)
+        for tr in ([a.treatment] if a.treatment else []) + a.other_treatments
+    )
+    reasons = "".join(
+        f"<li>{e(r.text)}{(' — ' + e(r.action)) if r.action else ''}</li>" for r in t.reasons
+    )
+    sources = "".join(
+        f"<li id='src-{e(s.id)}'>[{e(s.id)}] {e(s.title)}, {e(s.body)} "
+        f"<a href='{e(s.url)}'>{e(s.url)}</a></li>"
+        for s in a.sources
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>b12dx assessment</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>
@@ -49,9 +58,9 @@ def render_html(a: Assessment) -> str:
 <ul>{reasons}</ul>
 <h2>Differential</h2><table><thead><tr><th>Cause</th><th>Probability</th><th></th>
 <th>For</th><th>Against</th></tr></thead><tbody>{rows}</tbody></table>
-{f'<h2>Laboratory results</h2><table><tbody>{labs}</tbody></table>' if labs else ''}
-{f'<h2>Next tests</h2><ul>{tests}</ul>' if tests else ''}
-{f'<h2>Treatment</h2><ul>{treat}</ul>' if treat else ''}
+{f"<h2>Laboratory results</h2><table><tbody>{labs}</tbody></table>" if labs else ""}
+{f"<h2>Next tests</h2><ul>{tests}</ul>" if tests else ""}
+{f"<h2>Treatment</h2><ul>{treat}</ul>" if treat else ""}
 <h2>Sources</h2><ol>{sources}</ol>
 <p><em>{e(a.disclaimer)}</em></p>
 <p>KB {e(a.kb.version)} ({a.kb.sha256[:12]}), b12dx {e(a.b12dx_version)}</p>

@@ -42,8 +42,12 @@ def renderable(a: Assessment, *, max_causes: int = 8) -> RenderableType:
     for c in a.differential[:max_causes]:
         why = ", ".join(f"+{x.label}" for x in c.for_[:3])
         against = ", ".join(f"−{x.label}" for x in c.against[:2])
-        diff.add_row(c.name, pct(c.probability), bar(c.probability),
-                     "; ".join(s for s in (why, against) if s))
+        diff.add_row(
+            c.name,
+            pct(c.probability),
+            bar(c.probability),
+            "; ".join(s for s in (why, against) if s),
+        )
     parts.append(diff)
 
     if a.labs:
@@ -71,17 +75,19 @@ def renderable(a: Assessment, *, max_causes: int = 8) -> RenderableType:
     for tr in ([a.treatment] if a.treatment else []) + a.other_treatments:
         plan.append(f"Treatment ({tr.cause}, {tr.route}): ", style="bold")
         plan.append(f"{tr.regimen}\n  why: {tr.why}\n")
-        for w in tr.warnings:
-            plan.append(f"  ! {w}\n", style="yellow")
-    for w in a.warnings:
-        plan.append(f"! {w.text}\n", style="yellow")
+        for text in tr.warnings:
+            plan.append(f"  ! {text}\n", style="yellow")
+    for advice in a.warnings:
+        plan.append(f"! {advice.text}\n", style="yellow")
     for m in a.monitoring:
         plan.append(f"Monitor: {m.text}\n")
     if a.diet:
         d = a.diet
         foods = ", ".join(f"{f.name} ({f.ug:g} µg per {f.serving})" for f in d.foods[:5])
-        plan.append(f"Diet: aim for {d.target_ug_per_day:g} µg B12 a day ({d.life_stage}). "
-                    f"Good sources for a {d.diet} diet: {foods}.\n")
+        plan.append(
+            f"Diet: aim for {d.target_ug_per_day:g} µg B12 a day ({d.life_stage}). "
+            f"Good sources for a {d.diet} diet: {foods}.\n"
+        )
         if d.supplement:
             plan.append(f"  {d.supplement}\n")
     for p in a.prevention:
@@ -94,8 +100,13 @@ def renderable(a: Assessment, *, max_causes: int = 8) -> RenderableType:
         for col in ("Feature", "B12 deficiency", "Electrolyte", "Other", "This person"):
             comp.add_column(col)
         for row in a.comparison:
-            comp.add_row(row.feature, row.b12_deficiency, row.electrolyte, row.other,
-                         row.this_person.replace("_", " "))
+            comp.add_row(
+                row.feature,
+                row.b12_deficiency,
+                row.electrolyte,
+                row.other,
+                row.this_person.replace("_", " "),
+            )
         parts.append(comp)
 
     src = Text()
@@ -103,21 +114,24 @@ def renderable(a: Assessment, *, max_causes: int = 8) -> RenderableType:
         src.append(f"[{s.id}] ", style="bold")
         src.append(f"{s.title} — {s.body}{f', {s.year}' if s.year else ''}. {s.url}\n")
     parts.append(Panel(src, title="Sources", expand=True))
-    parts.append(Text(f"{a.disclaimer}\nKB {a.kb.version} ({a.kb.sha256[:12]}), "
-                      f"b12dx {a.b12dx_version}", style="dim"))
+    parts.append(
+        Text(
+            f"{a.disclaimer}\nKB {a.kb.version} ({a.kb.sha256[:12]}), b12dx {a.b12dx_version}",
+            style="dim",
+        )
+    )
     return Group(*parts)
 
 
 def render_text(a: Assessment, *, width: int = 100, color: bool = False) -> str:
-    console = Console(width=width, record=True, force_terminal=color, color_system=None
-                      if not color else "auto", file=_Null())
+    import io
+
+    console = Console(
+        width=width,
+        record=True,
+        force_terminal=color,
+        color_system="auto" if color else None,
+        file=io.StringIO(),
+    )
     console.print(renderable(a))
     return console.export_text(styles=color)
-
-
-class _Null:
-    def write(self, s: str) -> int:
-        return len(s)
-
-    def flush(self) -> None:
-        return None
