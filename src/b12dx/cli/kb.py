@@ -165,8 +165,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _numbers(kb: Any) -> Any:
-    from ..kb import Num, _provenance_items
+    from ..kb import Num
+    from ..kb_checks import provenance_items
 
-    for _, item in _provenance_items(kb):
+    for _, item in provenance_items(kb):
         if isinstance(item, Num):
             yield item
