@@ -292,3 +292,60 @@ def test_openapi_snapshot(kb: KnowledgeBase) -> None:
     assert json.loads(SNAPSHOT.read_text(encoding="utf-8")) == json.loads(text), (
         "the OpenAPI document changed: review it, then B12DX_UPDATE_SNAPSHOTS=1"
     )
+
+
+def test_settings_defaults_and_environment() -> None:
+    from b12dx.service.settings import Settings
+
+    default = Settings.from_env({})
+    assert (default.host, default.port, default.base_url) == (
+        "127.0.0.1",
+        8000,
+        "http://127.0.0.1:8000",
+    )
+    env = Settings.from_env(
+        {
+            "B12DX_PORT": "9001",
+            "B12DX_WEB_ORIGIN": WEB,
+            "B12DX_CDS_ISSUERS": '{"https://ehr": "https://ehr/jwks"}',
+        },
+        public_url="https://b12dx.example.org/",
+    )
+    assert env.port == 9001 and env.web_origin == WEB
+    assert env.base_url == "https://b12dx.example.org"
+    assert env.cds_issuers == {"https://ehr": "https://ehr/jwks"}
+
+
+def test_serve_command_runs_the_app(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "B12DX_PORT": str(port)}
+    cmd = [sys.executable, "-m", "b12dx", "serve", "--log-level", "warning"]
+    if os.environ.get("B12DX_TEST_KB"):
+        cmd += ["--kb", os.environ["B12DX_TEST_KB"]]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                resp = httpx.get(f"http://127.0.0.1:{port}/v1/ping", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, log.read_text(encoding="utf-8")
+                assert time.monotonic() < deadline, "b12dx serve did not start"
+                time.sleep(0.2)
+        assert resp.json() == {"ok": True}
+        doc = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()
+        assert "/v1/assess" in doc["paths"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
