@@ -111,6 +111,11 @@ def test_isolated_night_cramps_end_at_self_care(page: Any) -> None:
     outcome = read_result(page, asked)
     assert outcome.level == "self_care", outcome
     assert page.get_by_text("Preventing cramps").is_visible()
+    # the browser's own Back button returns to the last question, answer kept
+    page.go_back()
+    page.wait_for_selector("#step-question:not([hidden])")
+    assert page.get_attribute("#question-form", "data-question-id") == asked[-1]
+    assert page.is_checked(f"#answers input[value={NIGHT_CRAMPS.get(asked[-1], 'absent')}]")
 
 
 def test_back_button_changes_an_answer_and_the_result(page: Any) -> None:

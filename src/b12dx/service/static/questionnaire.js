@@ -402,6 +402,9 @@
   $("finish-now").addEventListener("click", finish);
   document.querySelectorAll("input[name=sex]").forEach(function (r) { r.addEventListener("change", syncPregnant); });
 
+  // a page restored from the back-forward cache would still say "Working out…": start afresh
+  window.addEventListener("pageshow", function (ev) { if (ev.persisted) { window.location.reload(); } });
+
   if (!parseOn) { $("wrap-description").hidden = true; }
   restoreAbout();
   if (state.about && state.current) {
