@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,9 +29,13 @@ _pipelines: dict[str, Any] = {}
 
 def _import_medspacy() -> tuple[Any, Any, Any, Any]:
     try:
-        import medspacy
-        from medspacy.context import ConTextRule
-        from medspacy.ner import TargetRule
+        # spaCy 3.7 imports click.parser.split_arg_string, deprecated in click 8.2+: a warning
+        # about spaCy's own code that our users cannot act on
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            import medspacy
+            from medspacy.context import ConTextRule
+            from medspacy.ner import TargetRule
     except ImportError as exc:
         raise MissingExtraError(
             "free-text intake (b12dx parse, --text, POST /v1/parse)", "nlp", exc.name or "medspacy"
