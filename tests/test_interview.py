@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from b12dx.assessment import assess, posterior_of
@@ -264,3 +266,40 @@ def test_terminal_interview_from_a_case_file_in_a_subprocess(
     assert "Stopping: that was the last question." in text
     result = json.loads(text[text.index("{") :])
     assert result["schema"] == "b12dx/assessment/v1"
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    answers=st.lists(
+        st.sampled_from(["present", "absent", "unknown", "skip"]), min_size=60, max_size=60
+    )
+)
+def test_any_answers_end_the_interview_without_repeats(
+    kb: KnowledgeBase, answers: list[str]
+) -> None:
+    """Whatever the answers: no question twice, red flags before anything else, and an end."""
+    case: dict[str, Any] = {**BASE, "evidence": list(BASE["evidence"])}
+    answered: list[str] = []
+    skipped: list[str] = []
+    kinds: list[str] = []
+    limit = int(interview_settings().max_questions.value)
+    for answer in answers:
+        step = next_step(case, answered=answered, skipped=skipped, kb=kb)
+        if step.should_stop:
+            assert step.stop_reason is not None
+            break
+        q = step.question
+        assert q is not None and q.id not in answered and q.id not in skipped
+        kinds.append(q.kind)
+        if answer == "skip":
+            skipped.append(q.id)
+        else:
+            answered.append(q.id)
+            case = _answer(case, q.id, answer)
+    else:
+        pytest.fail("the interview did not end within 60 answers")
+    first_other = next((i for i, k in enumerate(kinds) if k != "red_flag"), len(kinds))
+    assert all(k != "red_flag" for k in kinds[first_other:])
+    assert len(kinds) - first_other <= limit

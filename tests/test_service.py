@@ -179,6 +179,51 @@ def test_no_case_content_in_logs(client: TestClient, caplog: pytest.LogCaptureFi
             "birthDate": "1960-01-01",
         },
     )
+    dev = TestClient(make_app(service_kb(), cds_dev_no_auth=True))
+    dev.post(
+        "/cds-services/b12dx-patient-view",
+        json={
+            "hook": "patient-view",
+            "hookInstance": marker,
+            "context": {"userId": "Practitioner/1", "patientId": marker},
+            "prefetch": {
+                "patient": {
+                    "resourceType": "Patient",
+                    "id": marker,
+                    "gender": "female",
+                    "birthDate": "1950-01-01",
+                },
+                "observations": None,
+                "medications": None,
+                "conditions": {
+                    "resourceType": "Bundle",
+                    "type": "searchset",
+                    "entry": [
+                        {
+                            "resource": {
+                                "resourceType": "Condition",
+                                "id": marker,
+                                "code": {"text": marker},
+                            }
+                        }
+                    ],
+                },
+            },
+        },
+    )
+    dev.post(
+        "/cds-services/b12dx-patient-view/feedback",
+        json={
+            "feedback": [
+                {
+                    "card": marker,
+                    "outcome": "overridden",
+                    "outcomeTimestamp": "2026-10-01T10:00:00Z",
+                    "overrideReason": {"userComment": marker},
+                }
+            ]
+        },
+    )
     assert any(r.name == "b12dx.service.access" for r in caplog.records)
     server_side = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
     for record in server_side:
