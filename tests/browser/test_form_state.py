@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from b12dx.case import Case
-from b12dx.service.routers.web import FormState, _case_from_state
+from b12dx.service.routers.web.form import FormState, case_from_state
 
 FORM = {
     "age": "58",
@@ -28,7 +28,7 @@ FORM = {
 
 def test_blank_rows_are_skipped_and_remembered() -> None:
     state = FormState.from_form(FORM)
-    case = _case_from_state(state)
+    case = case_from_state(state)
     assert isinstance(case, Case)
     assert [e.id for e in case.evidence] == ["paresthesia_feet", "fatigue"]
     assert case.evidence[1].state == "absent"
@@ -59,7 +59,7 @@ def test_errors_map_to_their_field(where: str | None, field: str | None) -> None
 
 def test_pydantic_errors_go_next_to_the_field() -> None:
     state = FormState.from_form({**FORM, "age": "fifty", "labs-2-value": "lots"})
-    assert _case_from_state(state) is None
+    assert case_from_state(state) is None
     assert "age" in state.errors
     assert "labs-1-value" in state.errors
     # nothing typed is lost
@@ -69,12 +69,25 @@ def test_pydantic_errors_go_next_to_the_field() -> None:
 
 def test_a_value_without_a_test_is_an_error_not_a_silent_drop() -> None:
     state = FormState.from_form({**FORM, "labs-0-value": "4.2"})
-    assert _case_from_state(state) is None
+    assert case_from_state(state) is None
     assert state.errors == {"labs-0-test": "choose the test this value belongs to"}
 
 
 def test_missing_age_and_sex_are_explained() -> None:
     state = FormState.from_form({"age": "", "sex": ""})
-    assert _case_from_state(state) is None
+    assert case_from_state(state) is None
     assert state.errors["age"] == "enter the person's age in years"
     assert state.errors["sex"] == "choose female or male"
+
+
+def test_a_loinc_code_in_the_test_column_is_read_as_loinc() -> None:
+    form = {
+        "age": "60",
+        "sex": "male",
+        "labs-0-test": "2132-9",
+        "labs-0-value": "140",
+        "labs-0-unit": "pg/mL",
+    }
+    case = case_from_state(FormState.from_form(form))
+    assert case is not None
+    assert case.labs[0].loinc == "2132-9" and case.labs[0].test is None

@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +28,16 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from ...case import Case
-from ...errors import B12dxError, InputError
-from ...kb import KnowledgeBase
-from ...result import Assessment
-from ..deps import KbDep, SettingsDep
+from ....case import Case
+from ....errors import B12dxError, InputError
+from ....kb import KnowledgeBase
+from ....result import Assessment
+from ...deps import KbDep, SettingsDep
+from .form import FormState, case_from_state, fmt_number
 
-__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "router", "templates"]
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "FormState", "router", "templates"]
 
-_HERE = Path(__file__).resolve().parent.parent
+_HERE = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = _HERE / "templates"
 STATIC_DIR = _HERE / "static"
 
@@ -58,16 +56,11 @@ def _pct(p: float) -> str:
     return f"{p * 100:.0f}%"
 
 
-def _g(x: float | None) -> str:
-    return "" if x is None else f"{x:g}"
-
-
 templates.env.filters["pct"] = _pct
-templates.env.filters["g"] = _g
+templates.env.filters["g"] = fmt_number
 
 # Limits on what the pages accept; the service has its own body-size limit too.
 _MAX_BUNDLE_BYTES = 5_000_000
-_MAX_ROWS = 200
 _STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -82,7 +75,7 @@ _SECURITY_HEADERS = {
 
 
 def _assess(case: Case, kb: KnowledgeBase) -> Assessment:
-    from ... import assess
+    from .... import assess
 
     return assess(case, kb=kb)
 
@@ -154,7 +147,7 @@ def _catalogue(kb: KnowledgeBase) -> dict[str, Any]:
 def _max_questions(kb: KnowledgeBase) -> int:
     """An upper bound on the interview's length, for the progress bar: every red-flag
     question (never cut short) plus the interview's own limit."""
-    from ...interview import interview_settings
+    from ....interview import interview_settings
 
     red_flags = sum(1 for f in kb.findings if f.kind == "red_flag" and f.question)
     return red_flags + int(interview_settings().max_questions.value)
@@ -176,157 +169,6 @@ def _label_of(kb: KnowledgeBase, ident: str) -> str:
     if ident in kb.risk_factor_by_id:
         return kb.risk_factor_by_id[ident].name
     return ident
-
-
-# -- the clinician form ---------------------------------------------------------------------
-
-_ROW = re.compile(r"^(findings|meds|labs)-(\d{1,3})-(\w+)$")
-
-
-@dataclass
-class FormState:
-    """The clinician form as typed: strings only, so it can always be shown again unchanged."""
-
-    age: str = ""
-    sex: str = ""
-    pregnant: bool = False
-    findings: list[dict[str, str]] = field(default_factory=list)
-    meds: list[dict[str, str]] = field(default_factory=list)
-    labs: list[dict[str, str]] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)  # field id -> message
-    general_errors: list[str] = field(default_factory=list)
-    # case list index -> form row index (blank rows are skipped when the case is built)
-    _map: dict[str, dict[int, int]] = field(default_factory=dict)
-
-    @classmethod
-    def from_form(cls, form: Mapping[str, Any]) -> FormState:
-        rows: dict[str, dict[int, dict[str, str]]] = {"findings": {}, "meds": {}, "labs": {}}
-        for key, value in form.items():
-            m = _ROW.match(key)
-            if m and isinstance(value, str):
-                group, idx, name = m.group(1), int(m.group(2)), m.group(3)
-                if idx < _MAX_ROWS:
-                    rows[group].setdefault(idx, {})[name] = value.strip()
-
-        def ordered(group: str) -> list[dict[str, str]]:
-            return [rows[group][i] for i in sorted(rows[group])]
-
-        return cls(
-            age=str(form.get("age", "")).strip(),
-            sex=str(form.get("sex", "")).strip(),
-            pregnant=str(form.get("pregnant", "")) in ("on", "true", "1", "yes"),
-            findings=ordered("findings"),
-            meds=ordered("meds"),
-            labs=ordered("labs"),
-        )
-
-    @classmethod
-    def from_case(cls, case: Case) -> FormState:
-        """A form filled in from a case (a FHIR Bundle or a launch context)."""
-        state = cls(
-            age=f"{case.age:g}",
-            sex=case.sex,
-            pregnant=case.pregnant,
-            findings=[{"id": e.id, "state": e.state} for e in case.evidence],
-            meds=[
-                {
-                    "name": m.name or m.rxnorm or m.drug_class or "",
-                    "years": "" if m.years is None else f"{m.years:g}",
-                }
-                for m in case.medications
-            ],
-            labs=[
-                {
-                    "test": lab.test or lab.loinc or "",
-                    "value": _g(lab.value if lab.original_value is None else lab.original_value),
-                    "unit": lab.original_unit or lab.unit,
-                }
-                for lab in case.labs
-            ],
-        )
-        state._map = {
-            "evidence": {i: i for i in range(len(case.evidence))},
-            "medications": {i: i for i in range(len(case.medications))},
-            "labs": {i: i for i in range(len(case.labs))},
-        }
-        return state
-
-    def to_data(self) -> dict[str, Any]:
-        """The case as plain data; blank rows are skipped and remembered for error mapping."""
-        data: dict[str, Any] = {"sex": self.sex or None, "pregnant": self.pregnant}
-        data["age"] = self.age if self.age else None
-        self._map = {"evidence": {}, "medications": {}, "labs": {}}
-        evidence: list[dict[str, Any]] = []
-        for i, row in enumerate(self.findings):
-            if row.get("id"):
-                self._map["evidence"][len(evidence)] = i
-                evidence.append({"id": row["id"], "state": row.get("state") or "present"})
-        meds: list[dict[str, Any]] = []
-        for i, row in enumerate(self.meds):
-            if row.get("name"):
-                self._map["medications"][len(meds)] = i
-                name = row["name"]
-                # a bare number is an RxNorm ingredient code (as FHIR data often give)
-                med: dict[str, Any] = {"rxnorm": name} if name.isdigit() else {"name": name}
-                if row.get("years"):
-                    med["years"] = row["years"]
-                meds.append(med)
-        labs: list[dict[str, Any]] = []
-        for i, row in enumerate(self.labs):
-            if row.get("test") and row.get("value"):
-                self._map["labs"][len(labs)] = i
-                labs.append(
-                    {"test": row["test"], "value": row["value"], "unit": row.get("unit", "")}
-                )
-            elif row.get("value") and not row.get("test"):
-                self.errors[f"labs-{i}-test"] = "choose the test this value belongs to"
-        data.update(evidence=evidence, medications=meds, labs=labs)
-        return data
-
-    def field_for(self, where: str | None) -> str | None:
-        """The form field id for an error location such as ``labs[2].value`` or ``age``."""
-        if not where:
-            return None
-        m = re.match(r"^(evidence|medications|labs)[\[.](\d+)\]?(?:\.(\w+))?", where)
-        if m is None:
-            top = where.split(".")[0].split("[")[0]
-            return top if top in ("age", "sex", "pregnant") else None
-        group, idx, sub = m.group(1), int(m.group(2)), m.group(3)
-        row = self._map.get(group, {}).get(idx)
-        if row is None:
-            return None
-        if group == "evidence":
-            return f"findings-{row}-id"
-        if group == "medications":
-            return f"meds-{row}-{'years' if sub == 'years' else 'name'}"
-        return f"labs-{row}-{sub if sub in ('value', 'unit') else 'test'}"
-
-    def add_error(self, where: str | None, message: str) -> None:
-        target = self.field_for(where)
-        if target is None:
-            self.general_errors.append(f"{where}: {message}" if where else message)
-        else:
-            self.errors.setdefault(target, message)
-
-
-def _case_from_state(state: FormState) -> Case | None:
-    """Validate the form into a Case, recording every problem next to its field."""
-    data = state.to_data()
-    try:
-        case = Case.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = err["loc"]
-            where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
-            where = where.replace(".[", "[")
-            msg = err["msg"]
-            if loc and loc[-1] == "sex":
-                msg = "choose female or male"
-            elif loc and loc[-1] == "age" and data.get("age") is None:
-                msg = "enter the person's age in years"
-            state.add_error(where, msg)
-        return None
-    return None if state.errors else case
 
 
 def _render_clinician(
@@ -363,7 +205,7 @@ def _render_clinician(
 def _assess_state(
     request: Request, kb: KnowledgeBase, state: FormState, **extra: Any
 ) -> HTMLResponse:
-    case = _case_from_state(state)
+    case = case_from_state(state)
     if case is None:
         return _render_clinician(request, kb, state, status_code=422, **extra)
     try:
@@ -393,7 +235,7 @@ def _assess_case(
 
 def _fhir_to_case(data: Any, kb: KnowledgeBase) -> tuple[Case, list[str]]:
     """A FHIR R4 resource or Bundle -> (Case, what was not used and why), via ``b12dx.fhir``."""
-    from ...fhir import case_from_fhir
+    from ....fhir import case_from_fhir
 
     imported = case_from_fhir(data, kb=kb)
     notes = list(imported.notes)
@@ -468,7 +310,7 @@ def clinician(
 ) -> HTMLResponse:
     if not context:
         return _render_clinician(request, kb, FormState(labs=[{}], meds=[{}]))
-    from ..launch import read_context
+    from ...launch import read_context
 
     try:
         ctx = read_context(
@@ -542,7 +384,7 @@ async def clinician_export(request: Request, kb: KbDep) -> Response:
         return Response(f"cannot export: {exc}", status_code=422, media_type="text/plain")
     name = (result.case_id or "assessment").replace('"', "")
     if fmt == "fhir":
-        from ...render.fhir import to_bundle
+        from ....render.fhir import to_bundle
 
         text = json.dumps(to_bundle(result, kb=kb), indent=2)
         return Response(
