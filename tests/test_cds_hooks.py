@@ -174,7 +174,12 @@ def test_patient_view_with_full_prefetch(
             assert action["type"] == "create"
             assert action["resource"]["resourceType"] == "ServiceRequest"
             assert action["resource"]["subject"] == {"reference": "Patient/scn1"}
-    [link] = card["links"]
+    link, questionnaire = card["links"]
+    assert questionnaire == {
+        "label": "b12dx questionnaire for the patient",
+        "url": f"{PUBLIC}/questionnaire",
+        "type": "absolute",
+    }
     assert link["type"] == "absolute"
     assert link["url"].startswith(f"{PUBLIC}/clinician?context=")
     token = link["url"].split("context=", 1)[1]

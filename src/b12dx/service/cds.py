@@ -281,7 +281,14 @@ def build_card(
                 "display": "Muscle cramps",
             },
         },
-        "links": [{"label": "Open in b12dx (clinician view)", "url": link_url, "type": "absolute"}],
+        "links": [
+            {"label": "Open in b12dx (clinician view)", "url": link_url, "type": "absolute"},
+            {
+                "label": "b12dx questionnaire for the patient",
+                "url": f"{base_url}/questionnaire",
+                "type": "absolute",
+            },
+        ],
         "overrideReasons": [
             {
                 "system": "https://b12dx.org/fhir/CodeSystem/override-reason",
