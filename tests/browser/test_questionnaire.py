@@ -225,3 +225,41 @@ def test_opening_description_is_confirmed_before_the_questions(
     kept = {e["id"] for e in confirmed["evidence"]}
     asked = answer_questions(page, {})
     assert not kept & set(asked), "confirmed answers are not asked again"
+
+
+def test_keyboard_only_with_visible_focus(page: Any) -> None:
+    """Answer with the keyboard alone; the focused control always shows a focus ring."""
+
+    def focus_ring() -> str:
+        return str(
+            page.evaluate(
+                "() => { const s = getComputedStyle(document.activeElement);"
+                " return s.outlineStyle + ' ' + s.outlineWidth; }"
+            )
+        )
+
+    page.goto("/questionnaire?new=1")
+    page.focus("#age")
+    page.keyboard.type("45")
+    page.keyboard.press("Tab")  # the sex radios
+    page.keyboard.press("Space")
+    assert page.is_checked("input[name=sex][value=female]")
+    assert focus_ring() != "none 0px"
+    page.focus("input[name=complaint][value=muscle_cramps]")
+    page.keyboard.press("Space")
+    page.focus("#about-next")
+    assert focus_ring() != "none 0px"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#step-question:not([hidden])")
+    # focus moved to the question, so a screen reader reads it; Tab reaches the answers
+    assert page.evaluate("() => document.activeElement.id") == "question-text"
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")  # from "Yes" to "No"
+    assert page.is_checked("#answers input[value=absent]")
+    first = page.get_attribute("#question-form", "data-question-id")
+    page.keyboard.press("Enter")  # submits the question form
+    page.wait_for_function(
+        "(q) => !document.getElementById('step-question').hidden &&"
+        " document.getElementById('question-form').dataset.questionId !== q",
+        arg=first,
+    )
