@@ -26,9 +26,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import Issue, KnowledgeBaseError
+from .errors import InputError, Issue, KnowledgeBaseError
 from .kb import FollowupRule, KnowledgeBase, load_kb
-from .store.records import SYMPTOM_FIELDS, Lab, Symptoms, Timeline, Treatment
+from .store.records import (
+    EARLIEST,
+    LATEST,
+    SYMPTOM_FIELDS,
+    Lab,
+    Symptoms,
+    Timeline,
+    Treatment,
+)
 
 __all__ = [
     "REVIEW_SCHEMA",
@@ -261,6 +269,12 @@ def review(
     """Apply the follow-up rules to one person's records as they stood on *as_of*."""
     kb = kb or load_kb()
     as_of = as_of or dt.date.today()
+    if not EARLIEST <= as_of <= LATEST:
+        raise InputError(
+            f"review date {as_of.isoformat()} is outside {EARLIEST.isoformat()} to "
+            f"{LATEST.isoformat()}",
+            where="as_of",
+        )
     person = tl.person
     flags: list[Flag] = []
     diary = [s for s in tl.symptoms if s.date <= as_of]

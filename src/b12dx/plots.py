@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from .kb import Band, KnowledgeBase, LabTest, load_kb
-from .store.records import Timeline
+from .store.records import EARLIEST, LATEST, Timeline
 
 __all__ = ["DEFAULT_TESTS", "PlotFormat", "plot_timeline"]
 
@@ -61,6 +61,10 @@ def plot_timeline(
         from .errors import InputError
 
         raise InputError(f"plot format {fmt!r} is not supported; use png or svg", where="format")
+    if as_of is not None and not EARLIEST <= as_of <= LATEST:
+        from .errors import InputError
+
+        raise InputError(f"date {as_of.isoformat()} is out of range", where="as_of")
     person = tl.person
     series: list[tuple[LabTest, list[dt.date], list[float]]] = []
     for test_id in tests:

@@ -245,6 +245,9 @@ def import_lines(
                 except json.JSONDecodeError as exc:
                     report.rejected.append((lineno, f"not JSON: {exc.msg}"))
                     continue
+                except RecursionError:
+                    report.rejected.append((lineno, "nested too deeply"))
+                    continue
                 except ValidationError as exc:
                     report.rejected.append((lineno, _validation_message(exc)))
                     continue

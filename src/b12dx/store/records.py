@@ -55,8 +55,43 @@ UID_PATTERN = r"^[0-9a-f]{32}$"
 Score = Annotated[int | None, Field(ge=0, le=10)]
 
 
+# Dates outside this span are typing errors (and would overflow date arithmetic); not clinical.
+EARLIEST = dt.date(1900, 1, 1)
+LATEST = dt.date(2200, 1, 1)
+
+
+def _check_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _sane(cls, v: object) -> object:
+        """Text any database stores as given; dates and timestamps in a plausible span."""
+        if isinstance(v, str):
+            return _check_text(v)
+        if isinstance(v, list):
+            for item in v:
+                if isinstance(item, str):
+                    _check_text(item)
+        day = v.date() if isinstance(v, dt.datetime) else v
+        if isinstance(day, dt.date) and not EARLIEST <= day <= LATEST:
+            raise ValueError(f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+        if isinstance(v, dt.datetime) and v.utcoffset() is not None:
+            try:
+                v.astimezone(dt.UTC)
+            except OverflowError:
+                raise ValueError("is out of range") from None
+        return v
 
 
 class _Out(BaseModel):
