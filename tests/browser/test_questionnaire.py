@@ -65,6 +65,8 @@ def test_b12_story_ends_at_consultation_with_b12_first(page: Any, shots: Path | 
     )
     page.wait_for_selector("#step-question:not([hidden])")
     assert unlabelled_controls(page) == []
+    # warning signs come first and cannot be skipped
+    assert not page.is_visible("#finish-now")
     save_shot(page, shots, "questionnaire-question.png", full_page=False)
     asked = answer_questions(page, B12_STORY)
     outcome = read_result(page, asked)

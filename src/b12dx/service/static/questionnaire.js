@@ -320,6 +320,8 @@
     $("why-text").textContent = q.why || "";
     $("why").hidden = !q.why;
     $("why").open = false;
+    // warning signs are never skipped: the shortcut to the result appears after them
+    $("finish-now").hidden = q.kind === "red_flag";
     var n = state.history.length + 1;
     $("progress-label").textContent = "Question " + n + (p.max ? " of at most " + p.max : "");
     var pct = p.pct != null ? p.pct : Math.min(95, 100 * (1 - Math.pow(0.88, n - 1)));

@@ -70,7 +70,7 @@
         fill("labs-table", tl.labs, [col("date"), col("test"), col("value", true), col("unit")]);
         fill("symptoms-table", tl.symptoms, [col("date"), col("cramps_per_week", true),
           col("worst_severity", true), col("tightness", true), col("tingling_numbness", true),
-          col("balance", true), col("fatigue", true)]);
+          col("balance", true), col("fatigue", true), col("note")]);
         fill("treatments-table", tl.treatments, [col("started_on"), col("stopped_on"),
           col("route"), col("product"), col("dose"), col("frequency")]);
         var c = rv.course;
