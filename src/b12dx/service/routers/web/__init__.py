@@ -85,8 +85,10 @@ def _has_route(request: Request, path: str) -> bool:
 
     Read from the OpenAPI document, which FastAPI builds once and caches; routers included in
     routers are not all visible in ``app.routes``."""
-    app = request.app
-    paths = app.openapi().get("paths", {}) if hasattr(app, "openapi") else {}
+    try:
+        paths = request.app.openapi().get("paths", {})
+    except Exception:  # an OpenAPI problem elsewhere must not break the page
+        return False
     return path in paths
 
 
