@@ -114,6 +114,13 @@ def test_the_result_has_every_section(page: Any) -> None:
     assert low_contrast_text(page) == []
     top = percent(page.inner_text("#result table.differential tbody tr .prob-text"))
     assert 0 < top <= 100
+    # printed, the report is the result alone
+    page.emulate_media(media="print")
+    assert not page.is_visible("#case-form")
+    assert not page.is_visible("#download-json")
+    assert page.is_visible("#result .triage")
+    assert page.pdf(format="A4").startswith(b"%PDF")
+    page.emulate_media(media="screen")
 
 
 def test_downloads_json_and_fhir(page: Any) -> None:
