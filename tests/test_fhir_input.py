@@ -333,6 +333,14 @@ def test_unusable_input_says_why(kb: KnowledgeBase, data: Any, message: str) -> 
         case_from_fhir(data, kb=kb, as_of=AS_OF)
 
 
+def test_birth_after_the_as_of_date_is_an_input_error(kb: KnowledgeBase) -> None:
+    patient = {"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1958-03-01"}
+    with pytest.raises(InputError, match="after the as-of date"):
+        case_from_fhir(patient, kb=kb, as_of=dt.date(1958, 1, 1))
+    with pytest.raises(InputError, match="do not make a valid case"):
+        case_from_fhir(dict(patient, birthDate="1800-01-01"), kb=kb, as_of=AS_OF)
+
+
 def test_a_child_is_refused_by_assess_not_by_the_mapping(kb: KnowledgeBase) -> None:
     child = {"resourceType": "Patient", "id": "c", "gender": "female", "birthDate": "2016-01-01"}
     imported = case_from_fhir(child, kb=kb, as_of=AS_OF)

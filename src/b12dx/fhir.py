@@ -31,7 +31,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .case import Case, EvidenceItem, LabResult, Medication, ReferenceRange, resolve_medication
 from .errors import InputError, UnknownIdError
@@ -358,7 +358,13 @@ def case_from_fhir(
                 st.ignore(ref, f"b12dx does not read {res.get('resourceType')} resources")
             continue
         handler(st, res, ref)
-    return _finish(st, age=age, sex=sex, case_id=case_id)
+    try:
+        return _finish(st, age=age, sex=sex, case_id=case_id)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'case'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InputError(f"the FHIR data do not make a valid case: {problems}") from None
 
 
 def _patient(st: _State, res: Mapping[str, Any], ref: str) -> None:
@@ -728,6 +734,12 @@ def _finish(st: _State, *, age: float | None, sex: str | None, case_id: str | No
     if age is None and p is not None:
         birth = _parse_date(p.get("birthDate"))
         if birth is not None:
+            if birth > st.as_of:
+                raise InputError(
+                    f"Patient.birthDate {birth.isoformat()} is after the as-of date "
+                    f"{st.as_of.isoformat()}",
+                    where=st.patient_ref,
+                )
             age = float(_age(birth, st.as_of))
     if age is None:
         age = st.q_age
