@@ -111,14 +111,18 @@ def _seed(base: str, token: str, ref: str) -> None:
                 f"/v1/people/{ref}/labs",
                 json={"test": "b12_total", "value": value, "unit": "ng/L", "date": day},
             ).is_success
-        for day, cramps, tingling in (("2025-01-05", 6, 1), ("2025-03-01", 2, 3)):
+        for day, cramps, tingling, note in (
+            ("2025-01-05", 6, 1, "<img src=x onerror=alert(1)>"),
+            ("2025-03-01", 2, 3, "pins and needles worse"),
+        ):
             assert c.post(
                 f"/v1/people/{ref}/symptoms",
                 json={
                     "date": day,
                     "cramps_per_week": cramps,
+                    "worst_severity": cramps + 1,
                     "tingling_numbness": tingling,
-                    "note": "<img src=x onerror=alert(1)>",
+                    "note": note,
                 },
             ).is_success
         assert c.post(
@@ -149,14 +153,19 @@ def test_the_timeline_page_shows_your_person(server: str, browser: Any) -> None:
     page.goto("/records")
     page.fill("#token", mine)
     page.click("#load-people")
-    page.wait_for_function("document.querySelectorAll('#person option').length > 0")
+    # (no wait_for_function: its string predicates need eval, which the page's CSP forbids)
+    page.locator("#person:not([disabled])").wait_for()
     options = page.eval_on_selector_all("#person option", "els => els.map(e => e.value)")
     assert options == ["anna"]  # never the other clinic's person
     page.select_option("#person", "anna")
     page.fill("#as-of", "2025-03-21")
     page.click("#show")
     page.wait_for_selector("#review:not([hidden])")
-    page.wait_for_function("document.getElementById('plot').naturalWidth > 0")
+    for _ in range(300):  # until the image has decoded; no timing is asserted
+        if page.evaluate("document.getElementById('plot').naturalWidth") > 0:
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("document.getElementById('plot').naturalWidth") > 0
     flags = page.inner_text("#flags")
     assert "URGENT" in flags  # tingling got worse on treatment
     assert "hydroxocobalamin" in page.inner_text("#course")
@@ -173,5 +182,5 @@ def test_the_timeline_page_shows_your_person(server: str, browser: Any) -> None:
     # a wrong token gets a message, not a page full of someone's data
     page.fill("#token", "b12dx_wrong")
     page.click("#load-people")
-    page.wait_for_function("document.getElementById('status').textContent.includes('Could not')")
+    page.locator("#status", has_text="Could not load people").wait_for()
     context.close()
