@@ -626,3 +626,50 @@ def test_launch_dependency_for_the_web_app(kb: KnowledgeBase) -> None:
     bad = c.get("/probe", params={"context": "x" * 40})
     assert bad.status_code == 401
     assert bad.headers["content-type"] == "application/problem+json"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_jwks_is_401(kb: KnowledgeBase, signer: Signer) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/jwks.json"
+    c = TestClient(make_app(kb, public_url=PUBLIC, cds_issuers={signer.iss: url}))
+    resp = c.post(f"/cds-services/{PV}", headers=_auth(signer), json=_request())
+    assert resp.status_code == 401 and "could not be fetched" in resp.json()["detail"]
+
+
+def test_unreachable_fhir_server_degrades_gracefully(
+    client: TestClient, signer: Signer, resources: list[dict[str, Any]]
+) -> None:
+    prefetch = _prefetch(resources)
+    del prefetch["observations"]
+    resp = client.post(
+        f"/cds-services/{PV}",
+        headers=_auth(signer),
+        json=_request(prefetch=prefetch, fhirServer=f"http://127.0.0.1:{_closed_port()}/fhir"),
+    )
+    assert resp.status_code == 200
+    [card] = resp.json()["cards"]  # medications and conditions still say something
+    assert card["summary"]
+
+
+def test_fhir_server_outside_the_allow_list_is_not_called(
+    kb: KnowledgeBase, signer: Signer, fhir: FhirServer, resources: list[dict[str, Any]]
+) -> None:
+    c = TestClient(
+        make_app(
+            kb,
+            public_url=PUBLIC,
+            cds_issuers={signer.iss: signer.jwks},
+            fhir_allow=("https://fhir.trusted.example/",),
+        )
+    )
+    before = len(fhir.requests)
+    resp = c.post(f"/cds-services/{PV}", headers=_auth(signer), json=_request(fhirServer=fhir.url))
+    assert resp.status_code == 200 and resp.json()["cards"] == []
+    assert fhir.requests[before:] == []
