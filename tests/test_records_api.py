@@ -108,6 +108,22 @@ def test_only_an_admin_creates_users(client: TestClient) -> None:
     assert client.get("/v1/me", headers=auth(user)).json()["name"] == "plain"
 
 
+def test_a_user_can_replace_their_token(client: TestClient) -> None:
+    old = new_user(client, "rotator")
+    r = client.post("/v1/me/token", headers=auth(old))
+    new = r.json()["token"]
+    assert r.status_code == 200 and new != old
+    assert client.get("/v1/me", headers=auth(old)).status_code == 401
+    assert client.get("/v1/me", headers=auth(new)).json()["name"] == "rotator"
+
+
+def test_only_an_admin_lists_users(client: TestClient) -> None:
+    user = new_user(client, "plain")
+    assert client.get("/v1/users", headers=auth(user)).status_code == 403
+    names = [u["name"] for u in client.get("/v1/users", headers=auth(ADMIN)).json()]
+    assert names == ["plain"]
+
+
 def test_tokens_are_never_stored(client: TestClient, store: Store) -> None:
     token = new_user(client, "u1")
     import sqlalchemy as sa

@@ -237,3 +237,26 @@ def test_assessments_are_stored_with_their_summary(store: Store) -> None:
 def test_counts_cover_every_table(store: Store) -> None:
     assert set(store.counts()) == {t.name for t in metadata.sorted_tables}
     assert json.dumps(store.counts())
+
+
+def test_concurrent_first_writes_for_a_new_person_all_succeed(store: Store) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def write(i: int) -> None:
+        barrier.wait()
+        try:
+            store.add_lab("fresh", lab(value=100.0 + i), create=True)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert store.counts()["people"] == 1
+    assert sorted(x.value for x in store.timeline("fresh").labs) == [100.0 + i for i in range(8)]

@@ -113,6 +113,9 @@ class Store:
         with self.engine.connect() as conn:
             if write:
                 conn = conn.execution_options(**{WRITE_OPTION: True})
+            elif conn.dialect.name == "postgresql":
+                # reads of several tables see one snapshot (SQLite's WAL readers already do)
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 
@@ -151,6 +154,17 @@ class Store:
         return [
             User(id=r.id, name=r.name, is_admin=r.is_admin, created_at=r.created_at) for r in rows
         ]
+
+    def rotate_token(self, user_id: int) -> str:
+        """Give the user a new token; the old one stops working at once."""
+        token = new_token()
+        with self.transaction() as conn:
+            done = conn.execute(
+                t.users.update().where(t.users.c.id == user_id).values(token_hash=hash_token(token))
+            ).rowcount
+        if done != 1:
+            raise NotFoundError(f"no user with id {user_id}", where="user")
+        return token
 
     # -- people ---------------------------------------------------------------------------
 
@@ -206,12 +220,21 @@ class Store:
     def ensure_person(self, ref: str, *, owner: int | None = None) -> Person:
         """The person *ref*, created (with nothing but its ref) if missing."""
         with self.transaction() as conn:
-            row = conn.execute(
-                sa.select(t.people).where(t.people.c.ref == ref, self._owner_clause(owner))
-            ).first()
+            return _person(self._get_or_create(conn, ref, owner))
+
+    def _get_or_create(self, conn: sa.Connection, ref: str, owner: int | None) -> Any:
+        query = sa.select(t.people).where(t.people.c.ref == ref, self._owner_clause(owner))
+        row = conn.execute(query).first()
+        if row is not None:
+            return row
+        try:
+            return self._insert_person(conn, PersonIn(ref=ref), owner)
+        except ConflictError:
+            # created by a concurrent writer since we looked (PostgreSQL); use theirs
+            row = conn.execute(query).first()
             if row is None:
-                row = self._insert_person(conn, PersonIn(ref=ref), owner)
-            return _person(row)
+                raise
+            return row
 
     def update_person(
         self, ref: str, changes: Mapping[str, Any], *, owner: int | None = None
@@ -365,11 +388,7 @@ class Store:
     def _write_event(self, ref: str, owner: int | None, create: bool, fn: Any, record: Any) -> str:
         with self.transaction() as conn:
             if create:
-                row = conn.execute(
-                    sa.select(t.people).where(t.people.c.ref == ref, self._owner_clause(owner))
-                ).first()
-                if row is None:
-                    row = self._insert_person(conn, PersonIn(ref=ref), owner)
+                row = self._get_or_create(conn, ref, owner)
             else:
                 row = self._person_row(conn, ref, owner)
             return str(fn(conn, row.id, record))

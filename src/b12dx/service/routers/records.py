@@ -142,9 +142,28 @@ def create_user(body: UserIn, store: StoreDep) -> NewUser:
     return NewUser(id=user.id, name=user.name, is_admin=user.is_admin, token=token)
 
 
+@router.get(
+    "/v1/users",
+    response_model=list[User],
+    dependencies=[Depends(require_admin)],
+    summary="List users (admin only)",
+)
+def list_users(store: StoreDep) -> list[User]:
+    return store.list_users()
+
+
 @router.get("/v1/me", response_model=User, summary="The user this token belongs to")
 def me(user: UserDep) -> User:
     return user
+
+
+class NewToken(BaseModel):
+    token: str = Field(description="The new API token; the old one no longer works.")
+
+
+@router.post("/v1/me/token", response_model=NewToken, summary="Replace your API token")
+def rotate_token(store: StoreDep, user: UserDep) -> NewToken:
+    return NewToken(token=store.rotate_token(user.id))
 
 
 # -- people and records ----------------------------------------------------------------------
