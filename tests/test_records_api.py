@@ -379,3 +379,29 @@ def test_sixteen_concurrent_clients_lose_no_record(store: Store) -> None:
         assert owner is not None
         labs = {lab.uid for lab in store.timeline(f"c{i}", owner=owner.id).labs}
         assert labs == {uid for path, uid in recs if path.endswith("/labs")}
+
+
+CASE = {
+    "age": 67,
+    "sex": "female",
+    "evidence": [{"id": "muscle_cramps", "initial": True}, {"id": "paresthesia_feet"}],
+    "medications": [{"name": "metformin", "years": 6}],
+    "labs": [{"test": "b12_total", "value": 150, "unit": "ng/L"}],
+}
+
+
+def test_an_assessment_is_made_by_assess_and_stored(client: TestClient) -> None:
+    import b12dx
+
+    token = new_user(client, "assessor")
+    h = auth(token)
+    client.post("/v1/people", json={"ref": "p1"}, headers=h)
+    r = client.post("/v1/people/p1/assessments", json=CASE, headers=h, params={"date": str(D0)})
+    assert r.status_code == 201, r.text
+    expected = b12dx.assess(CASE)
+    assert r.json()["triage_level"] == expected.triage.level
+    assert r.json()["top_cause"] == expected.top_cause.id
+    stored = client.get("/v1/people/p1/timeline", headers=h).json()["assessments"]
+    assert stored[0]["data"]["schema"] == "b12dx/assessment/v1"
+    bad = client.post("/v1/people/p1/assessments", json={"age": 5, "sex": "female"}, headers=h)
+    assert bad.status_code == 422

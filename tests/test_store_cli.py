@@ -225,3 +225,21 @@ def test_database_url_from_the_environment(tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 0, result.output
     assert (tmp_path / "env.sqlite3").exists()
     assert runner.invoke(app, ["record", "list"]).output.split() == ["p9"]
+
+
+def test_add_assessment_stores_what_assess_returns(db: str, tmp_path: Path) -> None:
+    import b12dx
+
+    case = {
+        "age": 55,
+        "sex": "male",
+        "evidence": [{"id": "muscle_cramps", "initial": True}],
+        "labs": [{"test": "potassium", "value": 2.4, "unit": "mmol/L"}],
+    }
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(case))
+    out = run(db, "add-assessment", "p1", str(path), "--date", "2025-02-01")
+    expected = b12dx.assess(case)
+    assert f"stored assessment: {expected.triage.level}" in out
+    shown = json.loads(run(db, "show", "p1", "--format", "json"))
+    assert shown["assessments"][0]["top_cause"] == expected.top_cause.id
