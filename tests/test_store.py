@@ -260,3 +260,21 @@ def test_concurrent_first_writes_for_a_new_person_all_succeed(store: Store) -> N
     assert errors == []
     assert store.counts()["people"] == 1
     assert sorted(x.value for x in store.timeline("fresh").labs) == [100.0 + i for i in range(8)]
+
+
+def test_migrations_downgrade_and_upgrade_again(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    s = open_store(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", "b12dx:migrations")
+    with s.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert set(sa.inspect(s.engine).get_table_names()) <= {"alembic_version"}
+    s.close()
+    s = open_store(db_url)  # migrates up again
+    s.ensure_person("p1")
+    assert s.counts()["people"] == 1
+    s.close()
