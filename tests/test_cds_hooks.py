@@ -673,3 +673,11 @@ def test_fhir_server_outside_the_allow_list_is_not_called(
     resp = c.post(f"/cds-services/{PV}", headers=_auth(signer), json=_request(fhirServer=fhir.url))
     assert resp.status_code == 200 and resp.json()["cards"] == []
     assert fhir.requests[before:] == []
+
+
+def test_fhir_server_must_be_a_url(kb: KnowledgeBase) -> None:
+    c = TestClient(make_app(kb, cds_dev_no_auth=True))
+    resp = c.post(f"/cds-services/{PV}", json=_request(fhirServer="file:///etc/passwd"))
+    assert resp.status_code == 422 and "http(s) URL" in resp.json()["detail"]
+    odd = c.post(f"/cds-services/{PV}", json=_request(fhirServer="http://[::1"))
+    assert odd.status_code == 200 and odd.json()["cards"] == []

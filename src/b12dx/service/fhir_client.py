@@ -36,6 +36,11 @@ async def fetch_queries(
     if token:
         headers["Authorization"] = f"Bearer {token}"
     base = server.rstrip("/") + "/"
+    try:
+        httpx.URL(base)
+    except (httpx.InvalidURL, ValueError):
+        log.warning("fhirServer is not a valid URL; not fetching prefetch data")
+        return {}
     async with httpx.AsyncClient(
         base_url=base, headers=headers, timeout=settings.fhir_timeout_s
     ) as client:
@@ -73,7 +78,7 @@ async def fetch_queries(
                 return key, data
             except httpx.HTTPStatusError as exc:
                 log.warning("FHIR query %r failed with HTTP %d", key, exc.response.status_code)
-            except (httpx.HTTPError, ValueError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
                 log.warning("FHIR query %r failed: %s", key, type(exc).__name__)
             return key, None
 

@@ -55,6 +55,8 @@ class CdsRequest(BaseModel):
     def _server_with_auth(self) -> CdsRequest:
         if self.fhirAuthorization is not None and not self.fhirServer:
             raise ValueError("fhirAuthorization requires fhirServer (CDS Hooks cds-r-1)")
+        if self.fhirServer is not None and not self.fhirServer.startswith(("https://", "http://")):
+            raise ValueError("fhirServer must be an http(s) URL")
         return self
 
 
