@@ -1,4 +1,4 @@
-"""The medspaCy pipeline: a blank English spaCy model, PyRuSH sentences, a TargetMatcher built
+"""The medspaCy pipeline: a blank English spaCy model, rule-based sentences, a TargetMatcher built
 from the lexicon and ConText with rules for patient speech and clinical notes.
 
 Nothing is downloaded: ``spacy.blank("en")`` needs no model package, and medspaCy ships its
@@ -24,6 +24,7 @@ _EV, _NEG, _ABS, _IGN = "EV", "NEG", "ABS", "IGN"
 _MED, _MCL, _LAB, _FAM = "MED", "MCL", "LAB", "FAMX"
 _lock = threading.Lock()
 _parse_lock = threading.Lock()
+_LONG_RUN = re.compile(r"\S{64,}")
 _pipelines: dict[str, Any] = {}
 
 
@@ -40,13 +41,6 @@ def _import_medspacy() -> tuple[Any, Any, Any, Any]:
         raise MissingExtraError(
             "free-text intake (b12dx parse, --text, POST /v1/parse)", "nlp", exc.name or "medspacy"
         ) from None
-    # PyRuSH logs every sentence at DEBUG level through loguru; keep the CLI quiet.
-    try:
-        from loguru import logger
-
-        logger.disable("PyRuSH")
-    except ImportError:  # pragma: no cover - loguru comes with PyRuSH
-        pass
     return medspacy, TargetRule, ConTextRule, None
 
 
@@ -62,8 +56,13 @@ def load_pipeline(lexicon: Lexicon) -> Any:
 
 def _build(lexicon: Lexicon) -> Any:
     medspacy, TargetRule, ConTextRule, _ = _import_medspacy()
-    nlp = medspacy.load(
-        medspacy_enable=["medspacy_pyrush", "medspacy_target_matcher"], load_rules=False
+    nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher"], load_rules=False)
+    # spaCy's rule-based sentencizer (punctuation and line breaks) rather than PyRuSH: PyRuSH is
+    # pure Python and takes seconds on long runs of digits or spaces; patient text needs no more
+    nlp.add_pipe(
+        "sentencizer",
+        first=True,
+        config={"punct_chars": [".", "!", "?", ";", "\n", "\n\n", "...", "•"]},
     )
     nlp.add_pipe(
         "medspacy_context",
@@ -156,15 +155,72 @@ def _word_in(phrase: str, text: str) -> bool:
 def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     """Parse *text* with the pipeline for *lexicon*."""
     nlp = load_pipeline(lexicon)
+    # spaCy's tokenizer is slow on very long unbroken strings; no word is 64 characters long,
+    # so blank such runs (same length, so character offsets stay true)
+    tokens_only = _LONG_RUN.sub(lambda m: " " * len(m.group()), text)
+    # ConText compares every pair of triggers in a doc: read sentence-sized pieces so that the
+    # work stays linear in the length of the text
+    segments = _segments(tokens_only)
     with _parse_lock:  # one Language object, shared; parsing a text takes milliseconds
-        doc = nlp(text)
+        docs = list(nlp.pipe(tokens_only[a:b] for a, b in segments))
     evidence: list[EvidenceMention] = []
     meds: list[MedicationMention] = []
     labs: list[LabMention] = []
+    for (offset, end), doc in zip(segments, docs, strict=True):
+        _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs)
+    evidence.extend(_implied(evidence, lexicon))
+    pregnant = find_pregnant(text)
+    sex = find_sex(text) or ("female" if pregnant else None)
+    return ParseResult(
+        evidence=tuple(evidence),
+        medications=tuple(_shared_durations(meds, text)),
+        labs=tuple(labs),
+        age=find_age(text),
+        sex=sex,
+        pregnant=pregnant,
+    )
+
+
+_BREAK = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(])|\n\s*")
+_MAX_SEGMENT = 400
+
+
+def _segments(text: str) -> list[tuple[int, int]]:
+    """Sentence-sized pieces of *text* (start, end), none longer than ``_MAX_SEGMENT``."""
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    for m in _BREAK.finditer(text):
+        bounds.extend(_cut(text, start, m.start()))
+        start = m.end()
+    bounds.extend(_cut(text, start, len(text)))
+    return [(a, b) for a, b in bounds if text[a:b].strip()]
+
+
+def _cut(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    out = []
+    while b - a > _MAX_SEGMENT:
+        cut = text.rfind(" ", a + _MAX_SEGMENT // 2, a + _MAX_SEGMENT)
+        cut = cut if cut > a else a + _MAX_SEGMENT
+        out.append((a, cut))
+        a = cut
+    out.append((a, b))
+    return out
+
+
+def _read(
+    doc: Any,
+    text: str,
+    offset: int,
+    lexicon: Lexicon,
+    evidence: list[EvidenceMention],
+    meds: list[MedicationMention],
+    labs: list[LabMention],
+) -> None:
+    """Collect the mentions of one piece of text (*offset*: where it starts in the whole)."""
     ents = list(doc.ents)
     for idx, ent in enumerate(ents):
         kind, _, ident = ent.label_.partition(":")
-        span = (ent.start_char, ent.end_char)
+        span = (offset + ent.start_char, offset + ent.end_char)
         if kind == _IGN:
             continue
         ctx = _context(ent)
@@ -180,7 +236,7 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
                         test=ident,
                         value=value,
                         unit=unit,
-                        span=(ent.start_char, ent.end_char + end),
+                        span=(offset + ent.start_char, offset + ent.end_char + end),
                         phrase=text[ent.start_char : ent.end_char + end],
                     )
                 )
@@ -216,18 +272,7 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
                 elif ident in loc.sites:  # "feet tingle" may also say "hands and feet"
                     idents = list(dict.fromkeys([ident, *_locate(ent, loc, ents, idx)]))
         for one in idents:
-            evidence.extend(_mention(kind, one, ent, ctx, lexicon))
-    evidence.extend(_implied(evidence, lexicon))
-    pregnant = find_pregnant(text)
-    sex = find_sex(text) or ("female" if pregnant else None)
-    return ParseResult(
-        evidence=tuple(evidence),
-        medications=tuple(_shared_durations(meds, text)),
-        labs=tuple(labs),
-        age=find_age(text),
-        sex=sex,
-        pregnant=pregnant,
-    )
+            evidence.extend(_mention(kind, one, ent, ctx, lexicon, offset))
 
 
 _SHARED = re.compile(r"^\W*(?:both|all(?:\s+of\s+them)?|each)\b", re.IGNORECASE)
@@ -272,9 +317,9 @@ def _locate(ent: Any, loc: Locator, ents: list[Any], idx: int) -> list[str]:
 
 
 def _mention(
-    kind: str, ident: str, ent: Any, ctx: Context, lexicon: Lexicon
+    kind: str, ident: str, ent: Any, ctx: Context, lexicon: Lexicon, offset: int
 ) -> list[EvidenceMention]:
-    span = (ent.start_char, ent.end_char)
+    span = (offset + ent.start_char, offset + ent.end_char)
     out: list[EvidenceMention] = []
     via = None
     if kind == _FAM:
