@@ -486,3 +486,32 @@ def test_haemoglobin_still_low_after_the_expected_time_needs_review(kb: Knowledg
     ok = lab("haemoglobin", 150, "g/L", by + dt.timedelta(days=1))
     r = review(tl(treatments=(course(),), labs=(ok,)), as_of=by + dt.timedelta(days=2), kb=kb)
     assert "haemoglobin_not_normalised" not in flag_ids(r)
+
+
+def test_loading_then_maintenance_is_one_episode(kb: KnowledgeBase) -> None:
+    switch = START + dt.timedelta(days=14)
+    loading = course(stopped_on=switch, frequency="alternate days")
+    maintenance = course(switch, frequency="every 2 months")
+    r = review(tl(treatments=(loading, maintenance)), as_of=switch + dt.timedelta(days=1), kb=kb)
+    assert r.course is not None and r.course.treatment_uid == maintenance.uid
+    assert r.course.episode_started_on == START and r.course.review_due == due(kb)
+
+
+def test_a_course_started_after_a_review_restarts_the_clock(kb: KnowledgeBase) -> None:
+    review_day = due(kb)
+    first = course(stopped_on=review_day)
+    escalated = course(review_day, frequency="every month")
+    r = review(
+        tl(treatments=(first, escalated), reviews=(held(review_day, "not_improved"),)),
+        as_of=review_day + dt.timedelta(days=1),
+        kb=kb,
+    )
+    assert r.course is not None and r.course.episode_started_on == review_day
+    assert r.course.review_due == due(kb, start=review_day)
+
+
+def test_a_course_after_a_gap_is_a_new_episode(kb: KnowledgeBase) -> None:
+    first = course(stopped_on=START + dt.timedelta(days=30))
+    later = course(START + dt.timedelta(days=200))
+    r = review(tl(treatments=(first, later)), as_of=START + dt.timedelta(days=201), kb=kb)
+    assert r.course is not None and r.course.episode_started_on == later.started_on

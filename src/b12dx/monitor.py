@@ -33,6 +33,7 @@ from .store.records import (
     LATEST,
     SYMPTOM_FIELDS,
     Lab,
+    Review,
     Symptoms,
     Timeline,
     Treatment,
@@ -130,6 +131,7 @@ class CourseStatus(_Out):
     dose: str
     frequency: str
     lifelong: bool
+    episode_started_on: dt.date  # first of the contiguous courses with no review between
     review_due: dt.date
     review_interval_months: float
     reviewed_on: dt.date | None
@@ -228,6 +230,34 @@ def _course(treatments: Sequence[Treatment], as_of: dt.date) -> Treatment | None
     return max(pool, key=lambda t: (t.started_on, t.created_at)) if pool else None
 
 
+def _episode(
+    treatments: Sequence[Treatment], course: Treatment, reviews: Sequence[Review]
+) -> list[Treatment]:
+    """*course* and the contiguous courses before it with no review held in between.
+
+    A loading course followed by maintenance is one episode of treatment: its review falls due
+    from the first start. A course started after a review (an escalation, say) starts afresh.
+    """
+    chain = [course]
+    earlier = sorted(
+        (
+            t
+            for t in treatments
+            if (t.started_on, t.created_at) < (course.started_on, course.created_at)
+        ),
+        key=lambda t: (t.started_on, t.created_at),
+    )
+    current = course
+    for prev in reversed(earlier):
+        contiguous = prev.stopped_on is None or prev.stopped_on >= current.started_on
+        reviewed = any(prev.started_on < r.date <= current.started_on for r in reviews)
+        if prev.indication != current.indication or not contiguous or reviewed:
+            break
+        chain.insert(0, prev)
+        current = prev
+    return chain
+
+
 def _baseline(diary: Sequence[Symptoms], start: dt.date) -> Symptoms | None:
     before = [s for s in diary if s.date <= start]
     if before:
@@ -304,10 +334,11 @@ def review(
         rule = _rule(kb, RULE_REVIEW_PREGNANCY, PARAM_MONTHS)
         why_interval = "pregnant" if person.pregnant else "breastfeeding"
     months = rule.params[PARAM_MONTHS].value
-    due = add_months(course.started_on, months)
-    held = [
-        r for r in tl.reviews if due <= r.date <= as_of and r.treatment_uid in (None, course.uid)
-    ]
+    episode = _episode(tl.treatments, course, tl.reviews)
+    start = episode[0].started_on
+    uids = {None, *(t.uid for t in episode)}
+    due = add_months(start, months)
+    held = [r for r in tl.reviews if due <= r.date <= as_of and r.treatment_uid in uids]
     reviewed_on = held[0].date if held else None
     overdue = course.active_on(as_of) and reviewed_on is None and as_of > due
     status = CourseStatus(
@@ -318,6 +349,7 @@ def review(
         dose=course.dose,
         frequency=course.frequency,
         lifelong=_lifelong(kb, tl, course),
+        episode_started_on=start,
         review_due=due,
         review_interval_months=months,
         reviewed_on=reviewed_on,
@@ -330,8 +362,8 @@ def review(
                 "review_overdue",
                 "action",
                 f"review was due on {due.isoformat()} ({months:g} months after "
-                f"starting {course.product} on {course.started_on.isoformat()}, "
-                f"{why_interval}); none recorded since",
+                f"treatment started on {start.isoformat()}, {why_interval}); none recorded "
+                "since",
             )
         )
     elif reviewed_on is None and course.active_on(as_of):
@@ -341,13 +373,13 @@ def review(
                 "review_due",
                 "info",
                 f"first review due on {due.isoformat()} ({months:g} months after "
-                f"starting on {course.started_on.isoformat()}, {why_interval})",
+                f"treatment started on {start.isoformat()}, {why_interval})",
             )
         )
 
     # response: from the diary, unless a review recorded later says otherwise
-    after = [s for s in diary if s.date > course.started_on]
-    base = _baseline(diary, course.started_on)
+    after = [s for s in diary if s.date > start]
+    base = _baseline(diary, start)
     latest = after[-1] if after else None
     changes: list[DomainChange] = []
     response: Response = "unknown"
@@ -370,19 +402,15 @@ def review(
         elif "same" in kinds:
             response = "not_improved"
         basis = "diary" if response != "unknown" else "none"
-    recorded = [
-        r
-        for r in tl.reviews
-        if course.started_on <= r.date <= as_of and r.treatment_uid in (None, course.uid)
-    ]
+    recorded = [r for r in tl.reviews if start <= r.date <= as_of and r.treatment_uid in uids]
     if recorded and (latest is None or recorded[-1].date >= latest.date):
         response = recorded[-1].outcome
         basis = "recorded_review"
 
     flags += _response_flags(kb, tl, status, response, basis, changes)
     flags += _retest_flags(kb, status, labs, as_of, course)
-    flags += _potassium_flags(kb, tl, course, labs, as_of)
-    flags += _blood_flags(kb, tl, course, labs, as_of)
+    flags += _potassium_flags(kb, tl, start, labs, as_of)
+    flags += _blood_flags(kb, tl, start, labs, as_of)
     order = {"urgent": 0, "action": 1, "info": 2}
     flags.sort(key=lambda f: order[f.level])
     return ReviewResult(
@@ -487,22 +515,20 @@ def _retest_flags(
 
 
 def _potassium_flags(
-    kb: KnowledgeBase, tl: Timeline, course: Treatment, labs: Sequence[Lab], as_of: dt.date
+    kb: KnowledgeBase, tl: Timeline, start: dt.date, labs: Sequence[Lab], as_of: dt.date
 ) -> list[Flag]:
     """Potassium early in treatment of severe pernicious anaemia."""
     if PERNICIOUS_ANAEMIA not in _person_conditions(tl):
         return []
     rule = _rule(kb, RULE_POTASSIUM, PARAM_HOURS)
     days = math.ceil(rule.params[PARAM_HOURS].value / HOURS_PER_DAY)
-    end = course.started_on + dt.timedelta(days=days)
-    if not course.started_on <= as_of <= end:
+    end = start + dt.timedelta(days=days)
+    if not start <= as_of <= end:
         return []
-    severe = _severe_anaemia(kb, tl, labs, course.started_on, rule)
+    severe = _severe_anaemia(kb, tl, labs, start, rule)
     if severe is None:
         return []
-    checked = [
-        lab for lab in labs if lab.test == "potassium" and course.started_on <= lab.date <= end
-    ]
+    checked = [lab for lab in labs if lab.test == "potassium" and start <= lab.date <= end]
     if checked:
         last = checked[-1]
         return [
@@ -511,7 +537,7 @@ def _potassium_flags(
                 "potassium_window",
                 "info",
                 f"pernicious anaemia with {severe}; treatment started "
-                f"{course.started_on.isoformat()}; potassium {last.value:g} {last.unit} on "
+                f"{start.isoformat()}; potassium {last.value:g} {last.unit} on "
                 f"{last.date.isoformat()} — keep monitoring until {end.isoformat()}",
             )
         ]
@@ -521,14 +547,14 @@ def _potassium_flags(
             "potassium_check",
             "action",
             f"pernicious anaemia with {severe}; treatment started "
-            f"{course.started_on.isoformat()}; no potassium result since — check it "
+            f"{start.isoformat()}; no potassium result since — check it "
             f"by {end.isoformat()}",
         )
     ]
 
 
 def _blood_flags(
-    kb: KnowledgeBase, tl: Timeline, course: Treatment, labs: Sequence[Lab], as_of: dt.date
+    kb: KnowledgeBase, tl: Timeline, start: dt.date, labs: Sequence[Lab], as_of: dt.date
 ) -> list[Flag]:
     """Early blood checks in pernicious anaemia; haemoglobin that has not normalised in time."""
     from .labs import band_for
@@ -536,24 +562,24 @@ def _blood_flags(
     flags: list[Flag] = []
     if PERNICIOUS_ANAEMIA in _person_conditions(tl):
         rule = _rule(kb, RULE_RETICULOCYTES, PARAM_DAY_FROM, PARAM_DAY_TO)
-        first = course.started_on + dt.timedelta(days=rule.params[PARAM_DAY_FROM].value)
-        last = course.started_on + dt.timedelta(days=rule.params[PARAM_DAY_TO].value)
+        first = start + dt.timedelta(days=rule.params[PARAM_DAY_FROM].value)
+        last = start + dt.timedelta(days=rule.params[PARAM_DAY_TO].value)
         if first <= as_of <= last:
             flags.append(
                 _flag(
                     rule,
                     "reticulocytes_due",
                     "info",
-                    f"pernicious anaemia; treatment started {course.started_on.isoformat()}: "
+                    f"pernicious anaemia; treatment started {start.isoformat()}: "
                     f"check haematocrit and reticulocytes between {first.isoformat()} and "
                     f"{last.isoformat()}",
                 )
             )
     rule = _rule(kb, RULE_BLOOD_COUNT, PARAM_NORMALISE_MONTHS)
-    by = add_months(course.started_on, rule.params[PARAM_NORMALISE_MONTHS].value)
+    by = add_months(start, rule.params[PARAM_NORMALISE_MONTHS].value)
     test = kb.lab_by_id.get("haemoglobin")
     late = [lab for lab in labs if lab.test == "haemoglobin" and lab.date >= by]
-    if test is not None and late and course.started_on <= as_of:
+    if test is not None and late and start <= as_of:
         last_hb = late[-1]
         band, _ = band_for(
             test,
@@ -570,7 +596,7 @@ def _blood_flags(
                     f"haemoglobin {last_hb.value:g} {last_hb.unit} on "
                     f"{last_hb.date.isoformat()} ({band.label}), more than "
                     f"{rule.params[PARAM_NORMALISE_MONTHS].value:g} months after starting "
-                    f"treatment on {course.started_on.isoformat()}",
+                    f"treatment on {start.isoformat()}",
                 )
             )
     return flags
