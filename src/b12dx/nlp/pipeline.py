@@ -11,6 +11,7 @@ import re
 import threading
 import warnings
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from ..errors import MissingExtraError
@@ -148,8 +149,10 @@ def _state(ctx: Context, *, inherently_negative: bool = False) -> str:
     return "absent" if ctx.negated else "present"
 
 
-def _word_in(phrase: str, text: str) -> bool:
-    return re.search(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", text) is not None
+@lru_cache(maxsize=64)
+def _any_word(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled pattern for "any of these phrases, as whole words"."""
+    return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(w) for w in words) + r")(?![\w])")
 
 
 def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
@@ -373,7 +376,7 @@ def _combined(
     lexicon: Lexicon,
 ) -> Iterable[EvidenceMention]:
     for combo in lexicon.combinations:
-        if combo.base == ident and any(_word_in(w, sentence) for w in combo.with_any):
+        if combo.base == ident and _any_word(combo.with_any).search(sentence):
             if lexicon.evidence_ids and combo.id not in lexicon.evidence_ids:
                 continue
             yield EvidenceMention(
