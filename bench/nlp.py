@@ -53,8 +53,10 @@ def main() -> None:
     print("| measure | value |")
     print("|---|---|")
     print(f"| pipeline build + first parse | {build_ms:.0f} ms |")
-    print(f"| parse, {len(texts)} evaluation texts (mean {chars:.0f} chars) x {args.repeat}: "
-          f"median / p95 | {statistics.median(per_text):.1f} / {q[18]:.1f} ms |")
+    print(
+        f"| parse, {len(texts)} evaluation texts (mean {chars:.0f} chars) x {args.repeat}: "
+        f"median / p95 | {statistics.median(per_text):.1f} / {q[18]:.1f} ms |"
+    )
     for name, ms in adv_ms.items():
         print(f"| parse, adversarial {name} | {ms:.0f} ms |")
 
