@@ -137,7 +137,7 @@ def iter_resources(data: Any) -> Iterator[Mapping[str, Any]]:
     """Every resource in *data*: Bundles (any type, nested) are unpacked, lists are walked."""
     if isinstance(data, Mapping):
         if data.get("resourceType") == "Bundle":
-            for entry in data.get("entry") or ():
+            for entry in _list(data.get("entry")):
                 if isinstance(entry, Mapping) and isinstance(entry.get("resource"), Mapping):
                     yield from iter_resources(entry["resource"])
         elif isinstance(data.get("resourceType"), str):
@@ -145,6 +145,16 @@ def iter_resources(data: Any) -> Iterator[Mapping[str, Any]]:
     elif isinstance(data, Sequence) and not isinstance(data, str | bytes):
         for item in data:
             yield from iter_resources(item)
+
+
+def _str(value: Any) -> str | None:
+    """A JSON string, or None for anything else (a malformed element)."""
+    return value if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list[Any]:
+    """A JSON array as a list; anything else (a malformed element) as an empty one."""
+    return value if isinstance(value, list) else []
 
 
 def _ref(res: Mapping[str, Any], index: int) -> str:
@@ -156,7 +166,7 @@ def _ref(res: Mapping[str, Any], index: int) -> str:
 def _codings(concept: Any) -> list[Mapping[str, Any]]:
     if not isinstance(concept, Mapping):
         return []
-    return [c for c in concept.get("coding") or () if isinstance(c, Mapping)]
+    return [c for c in _list(concept.get("coding")) if isinstance(c, Mapping)]
 
 
 def _code_of(concept: Any) -> tuple[str | None, str | None]:
@@ -378,7 +388,7 @@ def _patient(st: _State, res: Mapping[str, Any], ref: str) -> None:
 
 
 def _observation(st: _State, res: Mapping[str, Any], ref: str) -> None:
-    status = res.get("status")
+    status = _str(res.get("status"))
     if status not in _OBS_OK:
         why = (
             "entered in error"
@@ -392,7 +402,7 @@ def _observation(st: _State, res: Mapping[str, Any], ref: str) -> None:
     # 1. the Observation itself as a lab result
     used |= _lab_from(st, res.get("code"), res, ref, when, whole=res)
     # 2. its components (panels such as blood pressure, or a lab's own multi-analyte result)
-    for j, comp in enumerate(res.get("component") or ()):
+    for j, comp in enumerate(_list(res.get("component"))):
         if isinstance(comp, Mapping) and _lab_from(
             st, comp.get("code"), comp, f"{ref}.component[{j}]", when, whole=res
         ):
@@ -407,7 +417,7 @@ def _observation(st: _State, res: Mapping[str, Any], ref: str) -> None:
     ):
         return
     st.ignore(ref, "no code b12dx uses (not a KB lab LOINC code or finding code)", res.get("code"))
-    for j, comp in enumerate(res.get("component") or ()):
+    for j, comp in enumerate(_list(res.get("component"))):
         if isinstance(comp, Mapping):
             st.ignore(f"{ref}.component[{j}]", "component code not used by b12dx", comp.get("code"))
 
@@ -521,7 +531,7 @@ def _is_no(concept: Any) -> bool:
     """A "No"/"Absent" answer (codes listed in fhir_map.toml, or the text "no")."""
     negative = {(n.system, n.code) for n in fhir_map().negative_answers}
     for c in _codings(concept):
-        if (c.get("system"), c.get("code")) in negative:
+        if (_str(c.get("system")), _str(c.get("code"))) in negative:
             return True
     text = concept.get("text") if isinstance(concept, Mapping) else None
     return isinstance(text, str) and text.strip().lower() in {"no", "absent", "negative"}
@@ -530,7 +540,7 @@ def _is_no(concept: Any) -> bool:
 def _pregnancy_from(st: _State, concept: Any, ref: str) -> bool:
     codes = {(p.system, p.code) for p in fhir_map().pregnancy}
     for c in _codings(concept):
-        if (c.get("system"), c.get("code")) in codes:
+        if (_str(c.get("system")), _str(c.get("code"))) in codes:
             st.pregnant = True
             st.notes.append(f"{ref}: pregnancy recorded")
             return True
@@ -540,7 +550,7 @@ def _pregnancy_from(st: _State, concept: Any, ref: str) -> bool:
 def _diagnostic_report(st: _State, res: Mapping[str, Any], ref: str) -> None:
     # Results usually arrive as separate entries; contained ones are read here.
     st.used[ref] = None
-    for j, inner in enumerate(res.get("contained") or ()):
+    for j, inner in enumerate(_list(res.get("contained"))):
         if isinstance(inner, Mapping) and inner.get("resourceType") == "Observation":
             _observation(st, inner, f"{ref}#{inner.get('id', j)}")
 
@@ -572,7 +582,7 @@ def _condition(st: _State, res: Mapping[str, Any], ref: str) -> None:
 
 def _medication(st: _State, res: Mapping[str, Any], ref: str) -> None:
     rtype = res.get("resourceType")
-    status = res.get("status")
+    status = _str(res.get("status"))
     if status != "active":
         st.ignore(
             ref,
@@ -619,7 +629,7 @@ def _medication(st: _State, res: Mapping[str, Any], ref: str) -> None:
 def _resolve_medication_ref(st: _State, res: Mapping[str, Any], ref: Mapping[str, Any]) -> Any:
     target = ref.get("reference")
     if isinstance(target, str) and target.startswith("#"):
-        for inner in res.get("contained") or ():
+        for inner in _list(res.get("contained")):
             if isinstance(inner, Mapping) and inner.get("id") == target[1:]:
                 return inner.get("code")
     elif isinstance(target, str):
@@ -669,7 +679,7 @@ def _questionnaire_response(st: _State, res: Mapping[str, Any], ref: str) -> Non
 
 
 def _walk_items(items: Any) -> Iterator[Mapping[str, Any]]:
-    for item in items or ():
+    for item in _list(items):
         if not isinstance(item, Mapping):
             continue
         if item.get("answer"):

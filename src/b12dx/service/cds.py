@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..case import Medication, resolve_medication
-from ..errors import UnknownIdError
+from ..errors import InputError
 from ..fhir import LOINC, RXNORM, FhirImport, iter_resources
 from ..kb import KnowledgeBase
 from ..result import Assessment
@@ -147,7 +147,7 @@ def discovery(kb: KnowledgeBase) -> dict[str, Any]:
 
 def _selected(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     selections = context.get("selections")
-    wanted = set(selections) if isinstance(selections, list) else None
+    wanted = {x for x in selections if isinstance(x, str)} if isinstance(selections, list) else None
     out = []
     for res in iter_resources(context.get("draftOrders")):
         ref = f"{res.get('resourceType')}/{res.get('id')}"
@@ -156,26 +156,33 @@ def _selected(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return out
 
 
+def _codings(concept: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(concept, Mapping) or not isinstance(concept.get("coding"), list):
+        return []
+    return [c for c in concept["coding"] if isinstance(c, Mapping)]
+
+
 def order_trigger(kb: KnowledgeBase, context: Mapping[str, Any]) -> str | None:
     """What in the selected draft orders fires the order-select service (a display text)."""
     classes = trigger_classes(kb)
     tests = trigger_tests(kb)
     for res in _selected(context):
         if res.get("resourceType") in ("MedicationRequest", "MedicationStatement"):
-            concept = res.get("medicationCodeableConcept") or {}
-            for c in concept.get("coding") or ():
+            concept = res.get("medicationCodeableConcept")
+            for c in _codings(concept):
                 if c.get("system") == RXNORM and c.get("code"):
-                    hit = _class(kb, Medication(rxnorm=str(c["code"])))
+                    hit = _class(kb, Medication(rxnorm=str(c["code"])[:20]))
                     if hit in classes:
                         return f"Prescribing {kb.drug_class_by_id[hit].name}"
-            names = [concept.get("text")] + [c.get("display") for c in concept.get("coding") or ()]
+            text = concept.get("text") if isinstance(concept, Mapping) else None
+            names = [text] + [c.get("display") for c in _codings(concept)]
             for name in names:
                 if isinstance(name, str) and name:
                     hit = _class(kb, Medication(name=name[:200]))
                     if hit in classes:
                         return f"Prescribing {kb.drug_class_by_id[hit].name}"
         elif res.get("resourceType") == "ServiceRequest":
-            for c in (res.get("code") or {}).get("coding") or ():
+            for c in _codings(res.get("code")):
                 test = kb.lab_by_loinc.get(str(c.get("code"))) if c.get("system") == LOINC else None
                 if test is not None and test.id in tests:
                     return f"Ordering {test.name}"
@@ -185,7 +192,7 @@ def order_trigger(kb: KnowledgeBase, context: Mapping[str, Any]) -> str | None:
 def _class(kb: KnowledgeBase, med: Medication) -> str | None:
     try:
         return resolve_medication(med, kb, where="draftOrders")
-    except UnknownIdError:
+    except InputError:
         return None
 
 
