@@ -69,7 +69,7 @@ def _print_table(result: object) -> None:
     console = Console(highlight=False)
     table = Table(title="Evidence", show_lines=False)
     for col in ("id", "state", "phrase", "span", "context", "via"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("id", "state", "span", "via"))
     for m in result.evidence:
         flags = [
             k
@@ -107,7 +107,7 @@ def _print_table(result: object) -> None:
             labs.add_row(lab.test, f"{lab.value:g}", lab.unit or "(no unit)", lab.phrase)
         console.print(labs)
     facts = [
-        f"{k}: {v}"
+        f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}"
         for k, v in (("age", result.age), ("sex", result.sex), ("pregnant", result.pregnant))
         if v is not None
     ]
