@@ -367,10 +367,9 @@ _STATUSES = [
     keep=st.lists(st.booleans(), min_size=22, max_size=22),
     statuses=st.lists(st.sampled_from(_STATUSES), min_size=22, max_size=22),
 )
-def test_any_subset_of_the_scenario_is_accounted_for(
-    kb: KnowledgeBase, keep: list[bool], statuses: list[str]
-) -> None:
+def test_any_subset_of_the_scenario_is_accounted_for(keep: list[bool], statuses: list[str]) -> None:
     """Whatever subset of resources, with whatever statuses: every one is used or reported."""
+    kb = service_kb()  # not a fixture: Hypothesis would print the whole KB on failure
     data = load_fixture("scenarios", "metformin-neuropathy-transaction.json")
     entries = [e for e, k in zip(data["entry"], keep, strict=False) if k]
     for e, status in zip(entries, statuses, strict=False):

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from b12dx.assessment import assess
@@ -140,3 +142,27 @@ def test_cli_format_fhir_prints_the_same_bundle(tmp_path: Any, kb: KnowledgeBase
     out = CliRunner().invoke(app, ["assess", str(path), "--format", "fhir"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout) == to_bundle(assess(CASES["b12-neuro"]))
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(keep=st.lists(st.booleans(), min_size=22, max_size=22))
+def test_any_subset_of_a_record_gives_a_valid_bundle(keep: list[bool]) -> None:
+    """FHIR in, FHIR out: whatever part of the record is present, the output validates and its
+    basis points only at Observations that were in the input."""
+    kb = service_kb()  # not a fixture: Hypothesis would print the whole KB on failure
+    data = load_fixture("scenarios", "metformin-neuropathy-transaction.json")
+    data["entry"] = [e for e, k in zip(data["entry"], keep, strict=False) if k]
+    if not data["entry"]:
+        return
+    imported = case_from_fhir(data, kb=kb, as_of=dt.date(2026, 10, 1), age=60, sex="female")
+    result = assess(imported.case, kb=kb)
+    bundle = to_bundle(
+        result, kb=kb, patient_ref=imported.patient, observation_refs=imported.observations
+    )
+    validate(bundle)
+    inputs = {f"Observation/{e['resource']['id']}" for e in data["entry"]}
+    [risk] = _by_type(bundle, "RiskAssessment")
+    for b in risk.get("basis", []):
+        assert b["reference"] in inputs or b["reference"].startswith("urn:uuid:")

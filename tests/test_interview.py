@@ -276,10 +276,9 @@ def test_terminal_interview_from_a_case_file_in_a_subprocess(
         st.sampled_from(["present", "absent", "unknown", "skip"]), min_size=60, max_size=60
     )
 )
-def test_any_answers_end_the_interview_without_repeats(
-    kb: KnowledgeBase, answers: list[str]
-) -> None:
+def test_any_answers_end_the_interview_without_repeats(answers: list[str]) -> None:
     """Whatever the answers: no question twice, red flags before anything else, and an end."""
+    kb = service_kb()  # not a fixture: Hypothesis would print the whole KB on failure
     case: dict[str, Any] = {**BASE, "evidence": list(BASE["evidence"])}
     answered: list[str] = []
     skipped: list[str] = []
