@@ -109,7 +109,9 @@ def find_duration_years(after: str, before: str = "") -> float | None:
     """Years of use stated next to a medication mention ("for five years", "10 years on ...")."""
     m = _DURATION_AFTER.search(after) or _DURATION_PAREN.search(after)
     if m is None and re.search(
-        r"\b(?:started|began|start|put\s+on)\b", before[-40:], re.IGNORECASE
+        r"\b(?:started|began|start|put\s+(?:me\s+|him\s+|her\s+)?on|prescribed)\b",
+        before[-40:],
+        re.IGNORECASE,
     ):
         m = _DURATION_AGO.search(after)  # "started atorvastatin six months ago"
     if m:
@@ -125,7 +127,8 @@ def find_lab_value(after: str, units: Sequence[str]) -> tuple[float, str | None,
     unit_re = "|".join(re.escape(u) for u in units)
     pattern = re.compile(
         r"^(?:\s*(?:(?:levels?|results?|value|count|tests?|was|is|were|came\s+back|back|at|of|"
-        r"only|just|a|around|about|low|high|very|still|now|measured|reading|serum|plasma)\b|[=:~-]))*"
+        r"only|just|a|around|about|low|high|very|still|now|measured|reading|serum|plasma|"
+        r"normal|abnormal|borderline|raised|elevated|reduced|down|up)\b|[=:~-]))*"
         r"\s*(?:<|>|≤|≥)?\s*(\d+(?:[.,]\d+)?)(?!\s*(?:years?|yrs?|weeks?|months?|days?|x)\b)"
         r"(?:\s*(" + unit_re + r")(?![\w/]))?",
         re.IGNORECASE,
@@ -155,6 +158,10 @@ _AGE_PATTERNS = [
     re.compile(r"\b(\d{2,3})\s*(?:M|F)\b"),
     re.compile(r"\b(?:woman|man|female|male|lady|gentleman),?\s+(\d{2,3})\b", re.IGNORECASE),
     re.compile(r"\bturned\s+(\d{2,3})\b", re.IGNORECASE),
+    re.compile(r"(?:^|[\s(])(?:F|M),?\s+(\d{2,3})\b"),
+    re.compile(
+        r"\b(?:woman|man|lady|gentleman|male|female)\s+(?:of|aged)\s+(\d{2,3})\b", re.IGNORECASE
+    ),
     re.compile(
         r"^\W*(?:my\s+)?(?:dad|father|mum|mom|mother|husband|wife|son|daughter|brother|"
         r"sister|grandad|grandfather|grandmother|nan|partner|he|she)\s+(?:is|'s)\s+"
@@ -164,10 +171,19 @@ _AGE_PATTERNS = [
 ]
 
 
+_DURATION_BEFORE_AGE = re.compile(
+    r"(?:\bfor|\bover|\bpast|\blast|\bsince|\bx|\bapprox\.?|\babout|\baround|\bnearly|"
+    r"\balmost|~)\s*$",
+    re.IGNORECASE,
+)
+
+
 def find_age(text: str) -> float | None:
+    """The person's age when stated; "for 12 yrs" is a duration, not an age."""
     for pat in _AGE_PATTERNS:
-        m = pat.search(text)
-        if m:
+        for m in pat.finditer(text):
+            if _DURATION_BEFORE_AGE.search(text[max(0, m.start() - 12) : m.start()]):
+                continue
             age = float(m.group(1))
             if 10 <= age <= 120:
                 return age
@@ -196,6 +212,14 @@ def find_sex(text: str) -> str | None:
     m = re.search(r"\b\d{2,3}\s*(M|F)\b", text)
     if m:
         return "male" if m.group(1) == "M" else "female"
+    m = re.search(r"\b(?:i'?m|i\s+am)\b[^.]{0,40}?\band\s+(?:a\s+)?(woman|man|female|male)\b", low)
+    if m is None:
+        m = re.search(r"\b\d{2,3},?\s+(female|male)\b", low)
+    if m:
+        return "female" if m.group(1) in ("woman", "female") else "male"
+    m = re.match(r"\W*(F|M),\s*\d{2,3}\b", text)
+    if m:
+        return "female" if m.group(1) == "F" else "male"
     m = re.search(r"\((female|male|f|m)\)", low)
     if m:
         return "male" if m.group(1) in ("male", "m") else "female"
