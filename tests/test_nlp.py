@@ -215,6 +215,11 @@ def test_a_lab_without_unit_is_not_put_in_the_case(parse) -> None:  # type: igno
         ("She is 72 and reports cramps.", 72.0, "female"),
         ("I'm 31 and 28 weeks pregnant.", 31.0, "female"),
         ("Cramps at night.", None, None),
+        ("On metformin for 12 yrs.", None, None),  # a duration, not an age
+        ("82F, care home. Metformin for 12 yrs.", 82.0, "female"),
+        ("F, 71, leg cramps.", 71.0, "female"),
+        ("I'm 52 and a woman.", 52.0, "female"),
+        ("I'm a retired man of 74.", 74.0, "male"),
     ],
 )
 def test_age_and_sex_when_stated(parse, text: str, age: float | None, sex: str | None) -> None:  # type: ignore[no-untyped-def]
