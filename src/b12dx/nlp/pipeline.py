@@ -29,7 +29,7 @@ _LONG_RUN = re.compile(r"\S{64,}")
 _pipelines: dict[str, Any] = {}
 
 
-def _import_medspacy() -> tuple[Any, Any, Any, Any]:
+def _import_medspacy() -> tuple[Any, Any, Any]:
     try:
         # spaCy 3.7 imports click.parser.split_arg_string, deprecated in click 8.2+: a warning
         # about spaCy's own code that our users cannot act on
@@ -42,7 +42,7 @@ def _import_medspacy() -> tuple[Any, Any, Any, Any]:
         raise MissingExtraError(
             "free-text intake (b12dx parse, --text, POST /v1/parse)", "nlp", exc.name or "medspacy"
         ) from None
-    return medspacy, TargetRule, ConTextRule, None
+    return medspacy, TargetRule, ConTextRule
 
 
 def load_pipeline(lexicon: Lexicon) -> Any:
@@ -56,7 +56,7 @@ def load_pipeline(lexicon: Lexicon) -> Any:
 
 
 def _build(lexicon: Lexicon) -> Any:
-    medspacy, TargetRule, ConTextRule, _ = _import_medspacy()
+    medspacy, TargetRule, ConTextRule = _import_medspacy()
     nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher"], load_rules=False)
     # spaCy's rule-based sentencizer (punctuation and line breaks) rather than PyRuSH: PyRuSH is
     # pure Python and takes seconds on long runs of digits or spaces; patient text needs no more
