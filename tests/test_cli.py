@@ -184,3 +184,17 @@ def test_python_dash_m_works():
         [sys.executable, "-m", "b12dx", "--help"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "assess" in proc.stdout
+
+
+def test_explicit_finding_overrides_the_file(capsys, tmp_path):
+    p = tmp_path / "case.json"
+    p.write_text(
+        json.dumps({"age": 60, "sex": "male", "evidence": [{"id": "fatigue", "state": "present"}]})
+    )
+    code, out, _ = run(
+        capsys, "assess", str(p), "--kb", MINI, "--finding", "fatigue=absent", "-f", "json"
+    )
+    assert code == 0
+    assert json.loads(out)["case"]["evidence"] == [
+        {"id": "fatigue", "state": "absent", "initial": False, "source": None}
+    ]

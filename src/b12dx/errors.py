@@ -11,7 +11,7 @@ error" in one place::
     │   ├── ConflictError           duplicate or contradictory evidence
     │   └── OutOfScopeError         a person b12dx does not assess (under 16s)
     ├── KnowledgeBaseError          the knowledge base failed validation (carries every issue)
-    └── MissingExtraError           an optional feature whose extra is not installed
+    └── MissingExtraError           exit code 1, HTTP 501: an optional extra is not installed
 
 Messages say what was wrong, where, and what is accepted, so that the CLI, the HTTP service and
 the batch rejects file can show them unchanged.
@@ -159,6 +159,8 @@ class KnowledgeBaseError(B12dxError):
 
 class MissingExtraError(B12dxError):
     """An optional dependency is missing; the message names the extra to install."""
+
+    http_status = 501  # the feature is not available in this installation
 
     def __init__(self, feature: str, extra: str, module: str) -> None:
         self.extra = extra

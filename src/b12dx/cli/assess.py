@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..case import canonical_id
 from ..errors import InputError, MissingExtraError, UnknownIdError
 from ._common import echo_out, handles_errors
 
@@ -124,8 +125,15 @@ def build_case_data(
         data["sex"] = sex
     if pregnant is not None:
         data["pregnant"] = pregnant
-    data.setdefault("evidence", [])
-    data["evidence"] = list(data["evidence"]) + [parse_finding(f) for f in findings or []]
+    # an explicit --finding overrides what the file or the text said about the same id
+    explicit = [parse_finding(f) for f in findings or []]
+    given = {canonical_id(str(e["id"])) for e in explicit}
+    kept = [
+        e
+        for e in data.get("evidence", [])
+        if not (isinstance(e, dict) and canonical_id(str(e.get("id", ""))) in given)
+    ]
+    data["evidence"] = kept + explicit
     data["labs"] = list(data.get("labs", [])) + [parse_lab(x) for x in labs or []]
     data["medications"] = list(data.get("medications", [])) + [parse_med(m) for m in meds or []]
     if "age" not in data or "sex" not in data:
