@@ -385,7 +385,7 @@ def render_markdown(report: EvaluationReport, *, min_top3: float | None = None) 
         "",
         "## Confusion (expected top cause → assessed top cause)",
         "",
-        "| expected | n | top-1 | assessed as |",
+        "| expected | n | top-1 (incl. acceptable) | assessed top cause |",
         "|---|---|---|---|",
     ]
     for exp, row in r.confusion.items():
