@@ -126,8 +126,11 @@ GUIDELINE: dict[str, list[Band]] = {
         Band("macrocytic", 100, None, False),
     ],
 }
-# WHO 2024: anaemia below 130 g/L (men), 120 g/L (non-pregnant women), 110 g/L (pregnancy)
+# WHO 2024: anaemia below 130 g/L (men), 120 g/L (non-pregnant women), 110 g/L (pregnancy);
+# WHO severity grading (WHO/NMH/NHD/MNM/11.1, 2011): severe below 80 g/L (men, non-pregnant
+# women) and below 70 g/L (pregnancy).
 HB_CUTOFF = {("male", False): 130.0, ("female", False): 120.0, ("female", True): 110.0}
+HB_SEVERE = {("male", False): 80.0, ("female", False): 80.0, ("female", True): 70.0}
 
 # Points (guideline unit) per test: boundaries, just either side, and interior values.
 POINTS: dict[str, list[float]] = {
@@ -157,7 +160,28 @@ POINTS: dict[str, list[float]] = {
     "calcium_adjusted": [1.3, 1.6, 1.83, 1.89, 1.9, 2.0, 2.19, 2.2, 2.4, 2.6, 2.61, 3.0],
     "mcv": [70, 79.9, 80, 90, 96, 100, 100.1, 105, 112],
 }
-HB_POINTS = [42, 70, 104, 105, 109, 110, 115, 119, 120, 125, 129, 130, 140, 152]
+HB_POINTS = [
+    42,
+    65,
+    69,
+    70,
+    75,
+    79,
+    80,
+    85,
+    104,
+    105,
+    109,
+    110,
+    115,
+    119,
+    120,
+    125,
+    129,
+    130,
+    140,
+    152,
+]
 
 # The KB's names for the guideline categories (names only; no numbers).
 BAND_IDS: dict[str, dict[str, str]] = {
@@ -189,12 +213,9 @@ BAND_IDS: dict[str, dict[str, str]] = {
     },
     "calcium_adjusted": {"severe": "severe_low", "low": "low", "normal": "normal", "high": "high"},
     "haemoglobin": {
-        "anaemia/male": "anaemia_male",
-        "normal/male": "normal_male",
-        "anaemia/female": "anaemia_female",
-        "normal/female": "normal_female",
-        "anaemia/pregnant": "anaemia_pregnant",
-        "normal/pregnant": "normal_pregnant",
+        f"{grade}/{who}": f"{grade}_{who}"
+        for grade in ("severe_anaemia", "anaemia", "normal")
+        for who in ("male", "female", "pregnant")
     },
     "mcv": {"microcytic": "microcytic", "normal": "normal", "macrocytic": "macrocytic"},
 }
@@ -243,12 +264,13 @@ def _rows() -> list[Row]:
                 sex, preg = SEXES[len(rows) % 2]  # these bands do not depend on sex
                 rows.append(Row(test, _in_unit(x, factor), unit, sex, preg, category))
     for sex, preg in SEXES:
-        cut = HB_CUTOFF[(sex, preg)]
+        cut, severe = HB_CUTOFF[(sex, preg)], HB_SEVERE[(sex, preg)]
         who = "pregnant" if preg else sex
         for x in HB_POINTS:
-            category = f"{'anaemia' if x < cut else 'normal'}/{who}"
+            grade = "severe_anaemia" if x < severe else "anaemia" if x < cut else "normal"
+            category = f"{grade}/{who}"
             for unit, factor in UNITS["haemoglobin"].items():
-                if factor != 1 and _near_boundary(x, [cut]):
+                if factor != 1 and _near_boundary(x, [cut, severe]):
                     continue
                 rows.append(Row("haemoglobin", _in_unit(x, factor), unit, sex, preg, category))
     return rows
