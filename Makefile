@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	# pgmpy (benchmark oracle) needs torch: take the machine's CPU build rather than the
+	# registry's multi-GB CUDA one
+	$(PY) -m pip install -q 'torch==2.13.0'
 	$(PY) -m pip install -q -e '.[all,dev]'
 	touch $(STAMP)
 
