@@ -43,6 +43,11 @@ BoolArray = npt.NDArray[np.bool_]
 # contract is agreement with brute-force enumeration to 1e-9.
 _TOLERANCE = 1e-10
 
+# Rows that need conditioning clamp at most this many causes (2^this inner rows).
+_MAX_CLAMPED = 10
+# Enumerating cause configurations is the last resort, affordable up to this many causes.
+_MAX_ENUMERATED = 16
+
 # log(1 - leak) of the neutral padding finding: exp() of it is exactly 0.0 in any precision
 _NEUTRAL = -1e5
 
@@ -229,6 +234,82 @@ def _groups(counts: IntArray, mask: BoolArray) -> list[tuple[int, IntArray]]:
     return out
 
 
+def _signed_sums(
+    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, tolerance: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Quickscore for every row (float64, then extended precision where rounding bites)."""
+    n_rows = prior.shape[0]
+    post = np.zeros_like(prior)
+    log_z = np.zeros(n_rows)
+    err = np.zeros(n_rows)
+    counts = (pos >= 0).sum(axis=1)
+    for k, rows in _groups(counts, np.ones(n_rows, dtype=np.bool_)):
+        sel = pos[rows]
+        # present indices first, padding last, then keep the first k columns; rows with fewer
+        # present findings are padded with the neutral finding (index m, always present)
+        order = np.argsort(sel < 0, axis=1, kind="stable")
+        sel = np.take_along_axis(sel, order, axis=1)
+        if sel.shape[1] < k:
+            sel = np.pad(sel, ((0, 0), (0, k - sel.shape[1])), constant_values=-1)
+        sel = np.where(sel[:, :k] < 0, net.n_findings, sel[:, :k])
+        p_rows, lz_rows, e_rows = _quickscore(net, prior[rows], sel, neg[rows])
+        bad = e_rows > tolerance
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            p2, lz2, e2 = _quickscore(
+                net, prior[rows[idx]], sel[idx], neg[rows[idx]], np.longdouble
+            )
+            p_rows[idx], lz_rows[idx], e_rows[idx] = p2, lz2, e2
+        post[rows], log_z[rows], err[rows] = p_rows, lz_rows, e_rows
+    return post, log_z, err
+
+
+def _conditioned(
+    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, tolerance: float
+) -> tuple[FloatArray, float, float]:
+    """One row, exactly, with the parents of the rarest present findings clamped.
+
+    Quickscore loses digits when present findings are very unlikely (a far-out lab value). Those
+    findings usually have few parents: enumerating the 2^|A| states of their parents ``A`` makes
+    each such finding's probability a plain product, and only the remaining present findings go
+    through the signed sum. The outer sum has positive terms only, so nothing cancels there.
+    """
+    present = pos[pos >= 0]
+    live = np.flatnonzero(prior > 0)
+    parents = net.log1m_q[np.ix_(present, live)] < 0  # (k, L)
+    clamped: set[int] = set()
+    direct: list[int] = []
+    for i in sorted(range(len(present)), key=lambda i: int(parents[i].sum())):
+        grown = clamped | {int(live[j]) for j in np.flatnonzero(parents[i])}
+        if len(grown) <= _MAX_CLAMPED:
+            clamped, direct = grown, [*direct, i]
+    if not direct:
+        return np.full(prior.shape, np.nan), np.nan, np.inf
+    a = np.array(sorted(clamped), dtype=np.int64)
+    bits = ((np.arange(2 ** len(a))[:, None] >> np.arange(len(a))[None, :]) & 1).astype(float)
+    rows = np.tile(prior, (len(bits), 1))
+    rows[:, a] = bits
+    with np.errstate(divide="ignore"):
+        log_w = bits @ np.log(prior[a]) + (1 - bits) @ np.log1p(-prior[a])
+        for i in direct:
+            f = present[i]
+            log_absent = net.log1m_leak[f] + bits @ net.log1m_q[f, a]
+            log_w = log_w + np.log(-np.expm1(log_absent))
+    rest = np.array([present[i] for i in range(len(present)) if i not in direct] or [-1])
+    inner_pos = np.tile(rest, (len(bits), 1))
+    inner_neg = np.tile(neg, (len(bits), 1))
+    p_in, lz_in, e_in = _signed_sums(net, rows, inner_pos, inner_neg, tolerance)
+    total = log_w + lz_in
+    top = np.max(total[np.isfinite(total)], initial=-np.inf)
+    if not np.isfinite(top):
+        return np.full(prior.shape, np.nan), -np.inf, np.inf
+    w = np.exp(total - top)
+    z = w.sum()
+    used = w > 0
+    err = float((w[used] * e_in[used]).sum() / z) if np.all(np.isfinite(e_in[used])) else np.inf
+    return (w @ np.where(used[:, None], p_in, 0.0)) / z, float(np.log(z) + top), 2 * err
+
+
 def infer(
     net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, *, tolerance: float = _TOLERANCE
 ) -> tuple[FloatArray, FloatArray]:
@@ -239,38 +320,20 @@ def infer(
     ``P(C_j = 1 | evidence)`` and the (N,) log-likelihood ``log P(evidence)``, exact to
     ``tolerance`` (absolute; callers that only rank, like the information-gain search, may pass
     a looser one).
+
+    Rows whose signed sum cannot be trusted to ``tolerance`` even in extended precision are
+    recomputed by conditioning on the parents of their rarest present findings, and, failing
+    that, by enumerating the cause configurations.
     """
     prior = np.asarray(prior, dtype=np.float64)
     pos = np.asarray(pos, dtype=np.int64).reshape(prior.shape[0], -1)
     neg = np.asarray(neg, dtype=np.bool_)
-    n_rows = prior.shape[0]
-    post = np.zeros_like(prior)
-    log_z = np.zeros(n_rows)
-    counts = (pos >= 0).sum(axis=1)
-    live = (prior > 0).sum(axis=1)
-    use_enum = counts > np.maximum(live, 12)
-    for k, rows in _groups(counts, ~use_enum):
-        sel = pos[rows]
-        # present indices first, padding last, then keep the first k columns; rows with fewer
-        # present findings are padded with the neutral finding (index m, always present)
-        order = np.argsort(sel < 0, axis=1, kind="stable")
-        sel = np.take_along_axis(sel, order, axis=1)
-        if sel.shape[1] < k:
-            sel = np.pad(sel, ((0, 0), (0, k - sel.shape[1])), constant_values=-1)
-        sel = np.where(sel[:, :k] < 0, net.n_findings, sel[:, :k])
-        p_rows, lz_rows, err = _quickscore(net, prior[rows], sel, neg[rows])
-        # Cancellation in the signed sum can cost digits when the evidence is very unlikely;
-        # redo those rows in extended precision, and enumerate if even that is not enough.
-        bad = err > tolerance
-        if bad.any():
-            idx = np.flatnonzero(bad)
-            p2, lz2, err2 = _quickscore(
-                net, prior[rows[idx]], sel[idx], neg[rows[idx]], np.longdouble
-            )
-            p_rows[idx], lz_rows[idx] = p2, lz2
-            use_enum[rows[idx[err2 > tolerance]]] = True
-        post[rows], log_z[rows] = p_rows, lz_rows
-    if use_enum.any():
-        rows = np.flatnonzero(use_enum)
-        post[rows], log_z[rows] = _enumerate(net, prior[rows], pos[rows], neg[rows])
+    post, log_z, err = _signed_sums(net, prior, pos, neg, tolerance)
+    for r in np.flatnonzero(err > tolerance):
+        p_r, lz_r, e_r = _conditioned(net, prior[r], pos[r], neg[r], tolerance)
+        if e_r > tolerance and int((prior[r] > 0).sum()) <= _MAX_ENUMERATED:
+            p_e, lz_e = _enumerate(net, prior[r : r + 1], pos[r : r + 1], neg[r : r + 1])
+            p_r, lz_r, e_r = p_e[0], float(lz_e[0]), 0.0
+        if e_r <= err[r]:
+            post[r], log_z[r], err[r] = p_r, lz_r, e_r
     return post, log_z
