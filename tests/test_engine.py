@@ -189,3 +189,30 @@ def test_zero_prior_cause_stays_zero(zero_prior):
     assert post[zero_prior] == 0.0
     expected, _ = brute_force(leak, q, prior, [0, 1], [2])
     np.testing.assert_allclose(post, expected, atol=1e-9)
+
+
+def test_far_out_evidence_is_exact_through_conditioning():
+    """Very unlikely present findings defeat the signed sum; conditioning keeps it exact."""
+    from b12dx import engine
+
+    rng = np.random.default_rng(5)
+    n, m = 8, 9
+    leak = np.full(m, 1e-7)
+    q = np.zeros((m, n))
+    for i in range(m):  # each finding has one or two rare-ish parents
+        q[i, rng.choice(n, size=rng.integers(1, 3), replace=False)] = rng.uniform(0.001, 0.02)
+    prior = rng.uniform(0.001, 0.01, n)
+    pos = list(range(7))
+    neg = [7, 8]
+    net = make_net(leak, q)
+    p = np.array(pos, dtype=np.int64)
+    n_mask = np.zeros(m, dtype=bool)
+    n_mask[neg] = True
+    _, _, err = engine._quickscore(net, prior[None, :], p[None, :], n_mask[None, :])
+    assert err[0] > 1e-10  # the plain signed sum cannot be trusted here
+    post, log_z, bound = engine._conditioned(net, prior, p, n_mask, 1e-10)
+    expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
+    np.testing.assert_allclose(post, expected, atol=1e-9)
+    assert abs(log_z - expected_log_z) < 1e-9 and bound <= 1e-10
+    via_infer, _ = run(leak, q, prior, pos, neg)
+    np.testing.assert_allclose(via_infer, expected, atol=1e-9)
