@@ -119,18 +119,22 @@ def screening_rows(draw: st.DrawFn, kb: KnowledgeBase) -> dict[str, Any]:
         row["sex"] = draw(st.sampled_from(["female", "male", "F", "m", "Female"]))
     row["pregnant"] = draw(st.sampled_from([None, False, False, False, False, True]))
     row["breastfeeding"] = draw(st.sampled_from([None, False, True]))
+    # The many yes/no columns come from one seeded generator (cheap to draw); the values that
+    # sit on cut-offs (age, lab values, years) are drawn by Hypothesis itself.
+    rnd = draw(st.randoms(use_true_random=True))
+    density = rnd.choice([0.02, 0.05, 0.1])
     for e in kernel_schema.evidence_ids:
-        row[e] = draw(st.sampled_from([None, None, None, True, False]))
+        row[e] = rnd.choice([True, False]) if rnd.random() < density else None
     for d in kernel_schema.drug_ids:
-        row[d] = draw(st.sampled_from([None, None, True, False]))
-        row[f"{d}_years"] = draw(
-            st.one_of(
-                st.none(), st.sampled_from([0.5, 1.0, 4.0, 9.5]), st.floats(0, 30, allow_nan=False)
-            )
-        )
+        row[d] = rnd.choice([None, None, True, False]) if rnd.random() < 0.3 else None
+        row[f"{d}_years"] = rnd.choice([None, 0.5, 1.0, 4.0, 9.5, rnd.uniform(0, 30)])
+    if kernel_schema.drug_ids:
+        d = draw(st.sampled_from(kernel_schema.drug_ids))
+        row[d] = True
+        row[f"{d}_years"] = draw(st.one_of(st.none(), st.floats(0, 30, allow_nan=False)))
     for t in kernel_schema.lab_ids:
         test = kb.lab_by_id[t]
-        if draw(st.integers(0, 3)) != 0:
+        if rnd.random() > 0.25:
             continue
         value = draw(
             st.one_of(
@@ -143,7 +147,9 @@ def screening_rows(draw: st.DrawFn, kb: KnowledgeBase) -> dict[str, Any]:
         factor = next((u.value for u in test.units if u.unit == unit), 1.0)
         row[t] = value / factor
         row[f"{t}_unit"] = unit
-        row[f"{t}_date"] = draw(st.one_of(st.none(), st.dates(dt.date(2023, 1, 1), AS_OF)))
+        row[f"{t}_date"] = rnd.choice(
+            [None, AS_OF - dt.timedelta(days=rnd.randint(0, 1200)), AS_OF]
+        )
     return row
 
 

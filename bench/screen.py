@@ -1,0 +1,167 @@
+"""Screening benchmark: local engine vs a per-row assess() loop, a rules-only DuckDB query and
+Spark local mode, on synthetic populations (``b12dx synth``).
+
+    python bench/screen.py --rows 100000 1000000 --workdir /tmp/b12dx-bench [--spark]
+
+For each N it prints rows per second and peak RSS (of the ``b12dx screen`` process, measured
+with ``wait4``) and the ratios the targets in docs/benchmarks.md refer to. The per-row loop is
+timed on a sample (``--loop-sample`` rows) and extrapolated; everything else runs on all rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _run(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def _synth(n: int, path: Path) -> None:
+    if not path.exists():
+        subprocess.run(
+            [sys.executable, "-m", "b12dx", "synth", str(n), "-o", str(path), "--seed", "1"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+def _loop_rate(path: Path, sample: int) -> float:
+    """Rows per second of ``assess()`` called row by row (what a naive batch job does)."""
+    import pyarrow.parquet as pq
+
+    from b12dx import assess
+    from b12dx.errors import B12dxError
+    from b12dx.kb import load_kb
+    from b12dx.screen.kernel import row_case
+    from b12dx.screen.schema import screen_schema
+
+    kb = load_kb()
+    schema = screen_schema(kb)
+    rows = pq.ParquetFile(path).read_row_group(0).slice(0, sample).to_pylist()
+    start = time.perf_counter()
+    for row in rows:
+        try:
+            assess(row_case(row, schema), kb=kb)
+        except B12dxError:
+            pass
+    return len(rows) / (time.perf_counter() - start)
+
+
+def _duckdb_sql() -> str:
+    """NG239 B12 bands and electrolyte thresholds, read from the KB (no posterior, no triage)."""
+    from b12dx.kb import load_kb
+
+    kb = load_kb()
+
+    def case(test: str) -> str:
+        t = kb.lab_by_id[test]
+        factors = " ".join(
+            f"WHEN lower({test}_unit) = '{u.unit.lower()}' THEN {u.value}" for u in t.units
+        )
+        value = f"({test} * CASE WHEN {test}_unit IS NULL THEN 1 {factors} END)"
+        arms = []
+        for b in t.bands:
+            if b.sex != "any" or b.pregnant is not None:
+                continue
+            conds = []
+            if b.lower is not None:
+                conds.append(f"{value} {'>=' if b.lower_inclusive else '>'} {b.lower}")
+            if b.upper is not None:
+                conds.append(f"{value} {'<=' if b.upper_inclusive else '<'} {b.upper}")
+            arms.append(f"WHEN {' AND '.join(conds) or 'TRUE'} THEN '{b.id}'")
+        return f"CASE {' '.join(arms)} END AS {test}_band"
+
+    tests = [
+        t
+        for t in ("b12_total", "potassium", "magnesium", "calcium_total", "sodium")
+        if t in kb.lab_by_id
+    ]
+    return f"SELECT id, {', '.join(case(t) for t in tests)} FROM read_parquet('{{src}}')"
+
+
+def _duckdb(path: Path, out: Path) -> float:
+    import duckdb
+
+    sql = _duckdb_sql().format(src=path)
+    con = duckdb.connect()
+    start = time.perf_counter()
+    con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet)")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/b12dx-bench"))
+    ap.add_argument("--loop-sample", type=int, default=2_000)
+    ap.add_argument("--spark", action="store_true", help="also time --engine spark")
+    ap.add_argument("--spark-max-rows", type=int, default=1_000_000)
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print(
+        "| rows | local s | rows/min | peak RSS MiB | per-row loop rows/s (x slower) "
+        "| DuckDB rules-only s (local / DuckDB) | Spark local s (Spark / local) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for n in args.rows:
+        src = args.workdir / f"people-{n}.parquet"
+        t0 = time.perf_counter()
+        _synth(n, src)
+        synth_s = time.perf_counter() - t0
+        out = args.workdir / f"out-{n}.parquet"
+        local_s, rss = _run(
+            [
+                sys.executable,
+                "-m",
+                "b12dx",
+                "screen",
+                str(src),
+                "-o",
+                str(out),
+                "--no-progress",
+                "--no-report",
+            ]
+        )
+        loop = _loop_rate(src, args.loop_sample)
+        duck_s = _duckdb(src, args.workdir / f"duck-{n}.parquet")
+        spark = "not run"
+        if args.spark and n <= args.spark_max_rows:
+            spark_s, _ = _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "b12dx",
+                    "screen",
+                    str(src),
+                    "-o",
+                    str(args.workdir / f"spark-{n}"),
+                    "--engine",
+                    "spark",
+                ]
+            )
+            spark = f"{spark_s:.1f} ({spark_s / local_s:.2f}x)"
+        rate = n / local_s
+        print(
+            f"| {n:,} | {local_s:.1f} | {rate * 60:,.0f} | {rss:,.0f} | {loop:,.0f} "
+            f"({rate / loop:,.0f}x) | {duck_s:.2f} ({local_s / duck_s:.1f}x) | {spark} |",
+            flush=True,
+        )
+        print(f"<!-- synth {n:,} rows: {synth_s:.1f} s -->", flush=True)
+
+
+if __name__ == "__main__":
+    main()
