@@ -11,6 +11,7 @@ timed on a sample (``--loop-sample`` rows) and extrapolated; everything else run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -54,10 +55,8 @@ def _loop_rate(path: Path, sample: int) -> float:
     rows = pq.ParquetFile(path).read_row_group(0).slice(0, sample).to_pylist()
     start = time.perf_counter()
     for row in rows:
-        try:
+        with contextlib.suppress(B12dxError):  # rejected rows cost what they cost
             assess(row_case(row, schema), kb=kb)
-        except B12dxError:
-            pass
     return len(rows) / (time.perf_counter() - start)
 
 

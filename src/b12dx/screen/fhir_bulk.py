@@ -121,7 +121,7 @@ def bulk_rows(
                     db.executemany("INSERT INTO res VALUES (?, ?)", batch)
                     batch = []
             db.executemany("INSERT INTO res VALUES (?, ?)", batch)
-        db.execute("CREATE INDEX res_patient ON res (patient, rowid)")
+        db.execute("CREATE INDEX res_patient ON res (patient)")
         db.commit()
         order = db.execute("SELECT patient FROM res GROUP BY patient ORDER BY MIN(rowid)")
         for (pid,) in order.fetchall():
