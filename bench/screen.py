@@ -60,7 +60,7 @@ def _loop_rate(path: Path, sample: int) -> float:
     return len(rows) / (time.perf_counter() - start)
 
 
-def _duckdb_sql() -> str:
+def _duckdb_sql(columns: set[str]) -> str:
     """NG239 B12 bands and electrolyte thresholds, read from the KB (no posterior, no triage)."""
     from b12dx.kb import load_kb
 
@@ -87,15 +87,16 @@ def _duckdb_sql() -> str:
     tests = [
         t
         for t in ("b12_total", "potassium", "magnesium", "calcium_total", "sodium")
-        if t in kb.lab_by_id
+        if t in kb.lab_by_id and t in columns
     ]
     return f"SELECT id, {', '.join(case(t) for t in tests)} FROM read_parquet('{{src}}')"
 
 
 def _duckdb(path: Path, out: Path) -> float:
     import duckdb
+    import pyarrow.parquet as pq
 
-    sql = _duckdb_sql().format(src=path)
+    sql = _duckdb_sql(set(pq.ParquetFile(path).schema_arrow.names)).format(src=path)
     con = duckdb.connect()
     start = time.perf_counter()
     con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet)")

@@ -31,7 +31,7 @@ from ..engine import FloatArray, Network, compile_network, infer
 from ..errors import B12dxError
 from ..kb import Condition, KnowledgeBase, LabTest
 from ..labs import LabReading, band_for, fold_unit
-from ..plan import entropy
+from ..plan import _RANKING_TOLERANCE, entropy  # the tolerance plan.py ranks tests with
 from ..priors import base_prior, effect_log_or
 from ..triage import LEVELS
 from .rules import ScreenRules, load_rules
@@ -509,7 +509,9 @@ class Kernel:
                     idx = np.nonzero(pos[r])[1].reshape(r.size, int(k))
                 else:
                     idx = np.full((r.size, 1), -1, dtype=np.int64)
-                post[r], log_z[r] = infer(self.net, prior[r], idx, neg[r])
+                post[r], log_z[r] = infer(
+                    self.net, prior[r], idx, neg[r], tolerance=_RANKING_TOLERANCE
+                )
         return post, log_z
 
     # -- conditions, triage, next test, flags --------------------------------------------------
