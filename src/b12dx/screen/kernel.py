@@ -107,6 +107,17 @@ def _np_days(arr: pa.Array) -> IntArray:
     )
 
 
+def _canonical(product: FloatArray) -> FloatArray:
+    """``labs.convert``'s rounding of value x factor to 12 significant digits, per distinct
+    product (lab columns hold few distinct values, so this is cheap and exactly the same)."""
+    out = product.copy()
+    ok = np.isfinite(product)
+    if ok.any():
+        uniq, inv = np.unique(product[ok], return_inverse=True)
+        out[ok] = np.array([float(f"{x:.12g}") for x in uniq.tolist()])[inv.reshape(-1)]
+    return out
+
+
 def row_case(row: dict[str, Any], schema: ScreenSchema) -> dict[str, Any]:
     """The ``b12dx/case/v1`` data for one screening-table row (the scalar reference path)."""
     evidence = [
@@ -272,7 +283,7 @@ class Kernel:
                 continue
             value = _np_float(raw)
             factor = self._factors(test, cols[f"{t}_unit"])
-            canonical = value * factor
+            canonical = _canonical(value * factor)
             ok = np.isfinite(value) & ~np.isnan(factor)
             with np.errstate(invalid="ignore"):
                 ok &= (canonical >= test.plausible_low.value) & (
@@ -339,7 +350,7 @@ class Kernel:
             frame.has_lab[t] = has
             frame.lab_day[t] = _np_days(col(f"{t}_date"))
             if has.any():
-                values[t] = _np_float(raw) * self._factors(test, col(f"{t}_unit"))
+                values[t] = _canonical(_np_float(raw) * self._factors(test, col(f"{t}_unit")))
             else:
                 values[t] = np.full(n, np.nan)
         for test in kb.labs:  # derived tests, as labs.normalise_labs adds them
