@@ -17,14 +17,14 @@ if os.environ.get("CI") != "true" and (
 ):
     pytest.skip("needs pyspark and a Java runtime (required in CI)", allow_module_level=True)
 
-import pyarrow.csv as pacsv  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-from test_screen_kernel import MINI_RULES  # noqa: E402
-from test_screen_run import AS_OF, MINI, population  # noqa: E402
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
-from b12dx.kb import KnowledgeBase  # noqa: E402
-from b12dx.screen.run import RunConfig, run_screen  # noqa: E402
-from b12dx.screen.spark import run_spark  # noqa: E402
+from b12dx.kb import KnowledgeBase
+from b12dx.screen.run import RunConfig, run_screen
+from b12dx.screen.spark import run_spark
+from test_screen_kernel import MINI_RULES
+from test_screen_run import AS_OF, MINI, population
 
 pytestmark = pytest.mark.spark
 
