@@ -81,9 +81,9 @@ def _direct(kb: KnowledgeBase, table: pa.Table) -> tuple[pa.Table, pa.Table]:
     return res.output, res.rejects
 
 
-@pytest.mark.parametrize("chunk_rows", [1, 37, 10_000])
+@pytest.mark.parametrize(("chunk_rows", "workers"), [(1, 1), (37, 1), (10_000, 1), (53, 2)])
 def test_parquet_run_equals_one_kernel_call(
-    mini_kb: KnowledgeBase, tmp_path: Path, rules_file: Path, chunk_rows: int
+    mini_kb: KnowledgeBase, tmp_path: Path, rules_file: Path, chunk_rows: int, workers: int
 ) -> None:
     table = population(mini_kb, 400, seed=1)
     src = tmp_path / "in.parquet"
@@ -96,6 +96,7 @@ def test_parquet_run_equals_one_kernel_call(
             rules=rules_file,
             as_of=AS_OF,
             chunk_rows=chunk_rows,
+            workers=workers,
             progress=False,
         ),
         mini_kb,

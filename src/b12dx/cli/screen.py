@@ -62,6 +62,9 @@ def screen(
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report.")] = False,
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk (bounds memory).")] = 50_000,
+    workers: Annotated[
+        int, typer.Option(help="Processes screening chunks in parallel (same output).")
+    ] = 1,
     as_of: Annotated[
         str | None,
         typer.Option(help="Index date for date-based flags (YYYY-MM-DD; default today)."),
@@ -116,6 +119,7 @@ def screen(
             mapping=mapping,
             rules=rules,
             chunk_rows=chunk_rows,
+            workers=workers,
             as_of=when,
             resume=resume,
             progress=progress,

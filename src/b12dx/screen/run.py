@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from .. import __version__
 from ..errors import InputError
 from ..kb import KnowledgeBase
-from .kernel import Kernel
+from .kernel import Kernel, ScreenResult
 from .mapping import load_mapping
 from .reader import iter_chunks, open_source
 from .rules import ScreenRules, load_rules
@@ -60,6 +60,7 @@ class RunConfig:
     mapping: Path | None = None
     rules: Path | None = None  # screening flags file (default: the packaged screen.toml)
     chunk_rows: int = 50_000
+    workers: int = 1  # processes screening chunks in parallel (output is the same)
     as_of: dt.date = field(default_factory=dt.date.today)
     resume: bool = False
     progress: bool = True
@@ -184,12 +185,53 @@ def _merge(cfg: RunConfig, kernel: Kernel, chunks: int) -> None:
     _atomic_write(cfg.rejects_path, write_rejects)
 
 
+def _save(parts: Path, index: int, result: ScreenResult) -> None:
+    """Write one chunk's files; the counts file last, as the chunk's completion mark."""
+    _atomic_write(
+        parts / f"out-{index:06d}.parquet", functools.partial(_write_table, result.output)
+    )
+    _atomic_write(
+        parts / f"rej-{index:06d}.parquet", functools.partial(_write_table, result.rejects)
+    )
+    _atomic_write(
+        parts / f"agg-{index:06d}.json", functools.partial(_write_json, result.stats.to_json())
+    )
+
+
+_worker_kernel: Kernel | None = None
+
+
+def _init_worker(kb: KnowledgeBase, rules: ScreenRules) -> None:
+    global _worker_kernel
+    _worker_kernel = Kernel(kb, rules)
+
+
+def _work(batch: pa.RecordBatch, as_of: dt.date) -> ScreenResult:
+    assert _worker_kernel is not None
+    return _worker_kernel.run(batch, as_of=as_of)
+
+
+def _pool(workers: int, kb: KnowledgeBase, rules: ScreenRules) -> Any:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # "spawn": no fork of a process that may hold threads (Arrow's pools, Rich's refresher)
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(kb, rules),
+    )
+
+
 def run_screen(
     cfg: RunConfig, kb: KnowledgeBase, *, on_chunk: Callable[[int, int], None] | None = None
 ) -> RunSummary:
     """Screen ``cfg.input`` into ``cfg.output`` (see the module docstring)."""
     if cfg.chunk_rows < 1:
         raise InputError("--chunk-rows must be at least 1")
+    if cfg.workers < 1:
+        raise InputError("--workers must be at least 1")
     output_format(cfg.output)
     kernel = Kernel(kb, _rules(cfg.rules, kb))
     source = open_source(cfg.input)
@@ -201,31 +243,38 @@ def run_screen(
     progress = _Progress(cfg.progress, source.total_rows)
     chunks = 0
     rows = 0
+    pool = _pool(cfg.workers, kb, kernel.rules) if cfg.workers > 1 else None
+    pending: list[tuple[int, int, Any]] = []  # (index, rows, future) in submission order
+
+    def finish(index: int, n: int, result: ScreenResult) -> None:
+        _save(parts, index, result)
+        progress.advance(n)
+        if on_chunk is not None:
+            on_chunk(index, n)
+
     try:
         for index, batch in iter_chunks(
             source, kernel.schema, mapping, chunk_rows=cfg.chunk_rows, as_of=cfg.as_of, kb=kb
         ):
             chunks = index + 1
             rows += batch.num_rows
-            if index not in done:
-                result = kernel.run(batch, as_of=cfg.as_of)
-                _atomic_write(
-                    parts / f"out-{index:06d}.parquet",
-                    functools.partial(_write_table, result.output),
-                )
-                _atomic_write(
-                    parts / f"rej-{index:06d}.parquet",
-                    functools.partial(_write_table, result.rejects),
-                )
-                _atomic_write(
-                    parts / f"agg-{index:06d}.json",
-                    functools.partial(_write_json, result.stats.to_json()),
-                )
-            progress.advance(batch.num_rows)
-            if on_chunk is not None:
-                on_chunk(index, batch.num_rows)
+            if index in done:
+                progress.advance(batch.num_rows)
+                continue
+            if pool is None:
+                finish(index, batch.num_rows, kernel.run(batch, as_of=cfg.as_of))
+                continue
+            # bounded look-ahead: at most two chunks per worker are in memory at once
+            pending.append((index, batch.num_rows, pool.submit(_work, batch, cfg.as_of)))
+            while len(pending) >= 2 * cfg.workers:
+                i, n, fut = pending.pop(0)
+                finish(i, n, fut.result())
+        for i, n, fut in pending:
+            finish(i, n, fut.result())
     finally:
         progress.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     stats = Stats.empty(kernel)
     for i in range(chunks):
         stats = stats.merge(Stats.from_json((parts / f"agg-{i:06d}.json").read_text()))
