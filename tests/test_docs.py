@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# ```python blocks run; ```python notest marks one that needs outside context (a Spark notebook)
 PY_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 

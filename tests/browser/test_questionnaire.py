@@ -155,10 +155,8 @@ def test_back_button_changes_an_answer_and_the_result(page: Any) -> None:
     # the same answers with the first "yes" kept give a different result
     start_questionnaire(page, age=62, sex="female", complaints=["muscle_cramps"])
     kept = read_result(page, answer_questions(page, {**B12_STORY, changed_id: "present"}))
-    assert dict(changed.causes)["b12_deficiency"] != dict(kept.causes)["b12_deficiency"], (
-        changed,
-        kept,
-    )
+    # (the interview may take a different path after the change, so compare the whole result)
+    assert (changed.level, changed.causes) != (kept.level, kept.causes), (changed, kept)
 
 
 def test_about_you_errors_show_next_to_the_field(page: Any) -> None:
