@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .case import Case
-from .engine import FloatArray, IntArray, Network
+from .engine import BoolArray, FloatArray, IntArray, Network
 from .kb import Condition, KnowledgeBase
 from .labs import LabReading
 
@@ -74,7 +74,7 @@ def observe(case: Case, net: Network, readings: list[LabReading]) -> Observation
     return Observation(tuple(dict.fromkeys(pos)), tuple(dict.fromkeys(neg)))
 
 
-def encode(net: Network, observations: list[Observation]) -> tuple[IntArray, np.ndarray]:
+def encode(net: Network, observations: list[Observation]) -> tuple[IntArray, BoolArray]:
     """Batch arrays for ``engine.infer``."""
     k = max((len(o.pos) for o in observations), default=0)
     pos = np.full((len(observations), max(k, 1)), -1, dtype=np.int64)

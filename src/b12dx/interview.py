@@ -34,7 +34,7 @@ import numpy as np
 from .assessment import assess, build_context
 from .case import Case, canonical_id, normalise, parse_case
 from .context import Context, Observation, encode
-from .engine import infer
+from .engine import FloatArray, infer
 from .kb import KnowledgeBase, Num, load_kb
 from .plan import entropy
 from .priors import person_prior
@@ -178,13 +178,13 @@ def _candidates(kb: KnowledgeBase, asked: set[str]) -> list[tuple[str, str]]:
 
 def _score(
     ctx: Context, candidates: list[tuple[str, str]], p_yes_rf: float
-) -> list[tuple[float, np.ndarray, np.ndarray, float]]:
+) -> list[tuple[float, FloatArray, FloatArray, float]]:
     """(EIG, posterior if yes, posterior if no, P(yes)) per candidate, one batched call."""
     net = ctx.net
     kb = ctx.kb
     obs = ctx.observation
     rows: list[Observation] = [obs]
-    priors: list[np.ndarray] = [ctx.prior]
+    priors: list[FloatArray] = [ctx.prior]
     for ident, kind in candidates:
         if kind == "finding":
             i = net.finding_index[ident]
@@ -226,7 +226,7 @@ def _score(
 
 
 def _rationale(
-    ctx: Context, post_yes: np.ndarray, post_no: np.ndarray, kind: str, gain: float
+    ctx: Context, post_yes: FloatArray, post_no: FloatArray, kind: str, gain: float
 ) -> str:
     kb = ctx.kb
     now = ctx.posterior

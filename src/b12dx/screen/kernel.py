@@ -684,7 +684,7 @@ class Kernel:
             better = (g > best_g) & (g >= floor)
             best = np.where(better, lab_index[tests[ti].id], best)
             best_g = np.where(better, g, best_g)
-        return best[inverse.reshape(-1)]
+        return np.asarray(best[inverse.reshape(-1)], dtype=np.int64)
 
     def flags(self, f: _Frame) -> list[BoolArray]:
         out = []
