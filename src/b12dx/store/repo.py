@@ -545,47 +545,15 @@ def _person(r: Any) -> Person:
 
 
 def _lab(r: Any) -> Lab:
-    return Lab(
-        uid=r.uid,
-        test=r.test,
-        value=r.value,
-        unit=r.unit,
-        date=r.date,
-        note=r.note,
-        created_at=r.created_at,
-    )
+    return Lab.model_validate(r, from_attributes=True)
 
 
 def _symptoms(r: Any) -> Symptoms:
-    return Symptoms(
-        uid=r.uid,
-        date=r.date,
-        cramps_per_week=r.cramps_per_week,
-        worst_severity=r.worst_severity,
-        tightness=r.tightness,
-        tingling_numbness=r.tingling_numbness,
-        balance=r.balance,
-        fatigue=r.fatigue,
-        note=r.note,
-        created_at=r.created_at,
-    )
+    return Symptoms.model_validate(r, from_attributes=True)
 
 
 def _treatment(r: Any) -> Treatment:
-    return Treatment(
-        uid=r.uid,
-        started_on=r.started_on,
-        stopped_on=r.stopped_on,
-        route=r.route,
-        product=r.product,
-        dose=r.dose,
-        frequency=r.frequency,
-        indication=r.indication,
-        lifelong=r.lifelong,
-        stop_reason=r.stop_reason,
-        note=r.note,
-        created_at=r.created_at,
-    )
+    return Treatment.model_validate(r, from_attributes=True)
 
 
 def _assessment(r: Any) -> Assessment:
@@ -600,11 +568,4 @@ def _assessment(r: Any) -> Assessment:
 
 
 def _review(r: Any) -> Review:
-    return Review(
-        uid=r.uid,
-        date=r.date,
-        outcome=r.outcome,
-        treatment_uid=r.treatment_uid,
-        note=r.note,
-        created_at=r.created_at,
-    )
+    return Review.model_validate(r, from_attributes=True)
