@@ -179,6 +179,10 @@ def test_history_counts_as_present(parse) -> None:  # type: ignore[no-untyped-de
             ],
         ),
         ("I started atorvastatin six months ago.", [{"name": "atorvastatin", "years": 0.5}]),
+        (
+            "Her tablet was changed to bendroflumethiazide two months ago.",
+            [{"name": "bendroflumethiazide", "years": 0.17}],
+        ),
         ("I'm on a statin.", [{"drug_class": "statin"}]),
         ("I'm not on any statins or PPIs.", []),
     ],
@@ -195,6 +199,8 @@ def test_medications_and_durations(parse, text: str, expected: list[dict[str, ob
         ("MMA was 0.45 umol/L", ("mma", 0.45, "umol/L")),
         ("Hb 10.4 g/dL, MCV 107 fL", ("haemoglobin", 10.4, "g/dL")),
         ("my B12 is 180", ("b12_total", 180.0, None)),
+        ("Na 128 mmol/L, K 3.1 mmol/L.", ("sodium", 128.0, "mmol/L")),
+        ("Mg: 0.5 mmol/L", ("magnesium", 0.5, "mmol/L")),
     ],
 )
 def test_lab_values_with_units(parse, text: str, expected: tuple[str, float, str | None]) -> None:  # type: ignore[no-untyped-def]
@@ -205,6 +211,22 @@ def test_lab_values_with_units(parse, text: str, expected: tuple[str, float, str
 
 def test_a_lab_without_unit_is_not_put_in_the_case(parse) -> None:  # type: ignore[no-untyped-def]
     assert parse("my B12 is 180").case_data()["labs"] == []
+
+
+@pytest.mark.parametrize("text", ["Vitamin K 10 times", "Plan A: K 3", "I take Mg 400 daily", "ca 2.1"])
+def test_element_symbols_need_a_value_and_a_unit(parse, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert parse(text).labs == ()
+
+
+def test_a_past_cancer_is_not_active_cancer(parse) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse("I had my thyroid out for cancer twenty years ago.")) == {}
+    assert states(parse("I have bowel cancer.")) == {"active_cancer": "present"}
+
+
+def test_depressed_reflexes_are_not_low_mood(parse) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse("During an attack tendon jerks were depressed.")) == {
+        "reduced_reflexes": "present"
+    }
 
 
 @pytest.mark.parametrize(
@@ -220,6 +242,7 @@ def test_a_lab_without_unit_is_not_put_in_the_case(parse) -> None:  # type: igno
         ("F, 71, leg cramps.", 71.0, "female"),
         ("I'm 52 and a woman.", 52.0, "female"),
         ("I'm a retired man of 74.", 74.0, "male"),
+        ("72 y/o M with tingling feet.", 72.0, "male"),
     ],
 )
 def test_age_and_sex_when_stated(parse, text: str, age: float | None, sex: str | None) -> None:  # type: ignore[no-untyped-def]

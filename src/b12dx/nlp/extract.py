@@ -109,7 +109,8 @@ def find_duration_years(after: str, before: str = "") -> float | None:
     """Years of use stated next to a medication mention ("for five years", "10 years on ...")."""
     m = _DURATION_AFTER.search(after) or _DURATION_PAREN.search(after)
     if m is None and re.search(
-        r"\b(?:started|began|start|put\s+(?:me\s+|him\s+|her\s+)?on|prescribed)\b",
+        r"\b(?:started|began|start|put\s+(?:me\s+|him\s+|her\s+)?on|prescribed|"
+        r"(?:changed|switched|swapped|moved)\s+(?:me\s+|him\s+|her\s+|it\s+)?to)\b",
         before[-40:],
         re.IGNORECASE,
     ):
@@ -209,7 +210,7 @@ def find_sex(text: str) -> str | None:
             _NOTE + r"(?:" + words + r")\b", low
         ):
             return sex
-    m = re.search(r"\b\d{2,3}\s*(M|F)\b", text)
+    m = re.search(r"\b\d{2,3}\s*(?:(?:yo|y/o|y\.o\.?|yrs?|years?)(?:\s*old)?\s*)?(M|F)\b", text)
     if m:
         return "male" if m.group(1) == "M" else "female"
     m = re.search(r"\b(?:i'?m|i\s+am)\b[^.]{0,40}?\band\s+(?:a\s+)?(woman|man|female|male)\b", low)

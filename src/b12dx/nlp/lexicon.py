@@ -84,6 +84,10 @@ class Lexicon:
     family_phrases: tuple[str, ...]
     evidence_ids: frozenset[str] = field(default_factory=frozenset)
     version: str = ""
+    # element symbols read only with a value and unit ("K 3.1 mmol/L"): symbol -> lab test id
+    lab_symbols: dict[str, str] = field(default_factory=dict)
+    # ids whose historical mentions are not current ("cancer twenty years ago")
+    current_only: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def key(self) -> str:
@@ -173,6 +177,8 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
     }
     labs = {_norm(p): ident for ident, ps in raw.get("labs", {}).items() for p in ps}
     units = list(raw.get("units", {}).get("spellings", []))
+    lab_symbols = {str(k): str(v) for k, v in raw.get("lab_symbols", {}).items()}
+    current_only = frozenset(str(i) for i in raw.get("current_only", {}).get("ids", []))
     evidence_ids: frozenset[str] = frozenset()
 
     if kb is not None:
@@ -204,6 +210,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         negated = {p: i for p, i in negated.items() if i in evidence_ids}
         absent_only = {p: i for p, i in absent_only.items() if i in evidence_ids}
         labs = {p: t for p, t in labs.items() if t in kb.lab_by_id}
+        lab_symbols = {p: t for p, t in lab_symbols.items() if t in kb.lab_by_id}
         med_classes = {p: c for p, c in med_classes.items() if c in kb.drug_class_by_id}
         for cls in kb.drug_classes:
             for s in (cls.name, cls.lay_name):
@@ -262,6 +269,8 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         family_phrases=tuple(_norm(p) for p in fam.get("extra_phrases", [])),
         evidence_ids=evidence_ids,
         version=str(raw.get("meta", {}).get("version", "")),
+        lab_symbols=lab_symbols,
+        current_only=current_only,
     )
 
 
@@ -275,6 +284,7 @@ def lexicon_ids(lexicon: Lexicon) -> set[str]:
     ids |= {c.id for c in lexicon.combinations} | {c.base for c in lexicon.combinations}
     ids |= set(lexicon.implies) | {i for v in lexicon.implies.values() for i in v}
     ids |= set(lexicon.family_ids) | {lexicon.family_history_id}
+    ids |= set(lexicon.current_only)
     return ids
 
 

@@ -172,6 +172,7 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     for (offset, end), doc in zip(segments, docs, strict=True):
         _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs)
     evidence.extend(_implied(evidence, lexicon))
+    labs.extend(_symbol_labs(text, lexicon, labs))
     pregnant = find_pregnant(text)
     sex = find_sex(text) or ("female" if pregnant else None)
     return ParseResult(
@@ -338,6 +339,8 @@ def _mention(
             )
             return out
     state = _state(ctx, inherently_negative=(kind in (_NEG, _ABS)))
+    if state == "present" and ctx.historical and ident in lexicon.current_only:
+        state = "unknown"  # "thyroid cancer twenty years ago" is not active cancer
     if kind == _ABS:
         state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
     out.append(
@@ -382,6 +385,39 @@ def _combined(
             yield EvidenceMention(
                 id=combo.id, state=state, span=span, phrase=phrase, context=ctx, via="combined"
             )
+
+
+def _symbol_labs(text: str, lexicon: Lexicon, found: list[LabMention]) -> list[LabMention]:
+    """Element symbols in notes ("K 3.1 mmol/L", "Na: 128 mmol/L"), read only with a unit."""
+    if not lexicon.lab_symbols:
+        return []
+    pattern = _symbol_pattern(tuple(lexicon.lab_symbols), lexicon.units)
+    taken = [lab.span for lab in found]
+    out: list[LabMention] = []
+    for m in pattern.finditer(text):
+        if any(a < m.end() and m.start() < b for a, b in taken):
+            continue
+        unit = next((u for u in lexicon.units if u.lower() == m.group(3).lower()), m.group(3))
+        out.append(
+            LabMention(
+                test=lexicon.lab_symbols[m.group(1)],
+                value=float(m.group(2).replace(",", ".")),
+                unit=unit.replace("μ", "µ"),
+                span=(m.start(), m.end()),
+                phrase=m.group(0),
+            )
+        )
+    return out
+
+
+@lru_cache(maxsize=8)
+def _symbol_pattern(symbols: tuple[str, ...], units: tuple[str, ...]) -> re.Pattern[str]:
+    syms = "|".join(re.escape(s) for s in sorted(symbols, key=len, reverse=True))
+    unit_re = "|".join(re.escape(u) for u in units)
+    return re.compile(
+        r"(?<![\w+])(" + syms + r")\+?\s*(?:[=:]|\bwas\b|\bof\b)?\s*(\d+(?:[.,]\d+)?)\s*"
+        r"(" + unit_re + r")(?![\w/])"
+    )
 
 
 def _implied(evidence: list[EvidenceMention], lexicon: Lexicon) -> list[EvidenceMention]:
