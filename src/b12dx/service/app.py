@@ -65,7 +65,6 @@ def create_app(settings: Settings | None = None, *, optional_routers: bool = Tru
         ],
     )
     app.state.settings = settings
-    app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
     for module in (meta, kb, assess, explain, interview, cds_hooks):
         app.include_router(module.router)

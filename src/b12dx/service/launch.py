@@ -31,8 +31,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import B12dxError
-from .deps import get_settings
-from .settings import Settings
+from .deps import SettingsDep
 
 __all__ = [
     "LaunchContext",
@@ -101,7 +100,7 @@ def launch_context(
         str,
         Query(min_length=16, max_length=16_000, description="Launch token from a CDS Hooks card"),
     ],
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
 ) -> LaunchContext:
     """FastAPI dependency: the LaunchContext of ``?context=<token>`` (401 if bad or expired)."""
     return read_context(

@@ -51,12 +51,19 @@ _FHIR_BODY = Body(
 )
 async def assess(case: Case, kb: KbDep, settings: SettingsDep) -> Response:
     """Triage, differential with explanations, lab interpretation, next tests and plan."""
+    # The Assessment is already a validated model: serialise it once, straight to bytes, in the
+    # compute thread. ``response_model`` above only documents it; FastAPI does not re-validate a
+    # Response it is handed.
     body = await run_cpu(settings.compute_threads, _assess_json, case, kb)
     return Response(body, media_type="application/json")
 
 
-def _assess_json(case: Case, kb: KnowledgeBase) -> str:
-    return run_assess(case, kb=kb).to_json(indent=None)
+def _assess_json(case: Case, kb: KnowledgeBase) -> bytes:
+    # the same bytes as ``Assessment.to_json(indent=None)``, without a str round trip
+    return _SERIALIZER.to_json(run_assess(case, kb=kb), by_alias=True)
+
+
+_SERIALIZER = Assessment.__pydantic_serializer__
 
 
 def _import(

@@ -143,7 +143,7 @@ class CdsRuntime:
         self.feedback = FeedbackStore(settings.feedback_path)
 
 
-def get_runtime(request: Request, settings: SettingsDep) -> CdsRuntime:
+async def get_runtime(request: Request, settings: SettingsDep) -> CdsRuntime:
     runtime = getattr(request.app.state, "cds", None)
     if runtime is None or runtime.auth.settings is not settings:
         runtime = request.app.state.cds = CdsRuntime(settings)
