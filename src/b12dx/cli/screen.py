@@ -63,8 +63,9 @@ def screen(
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report.")] = False,
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk (bounds memory).")] = 50_000,
     workers: Annotated[
-        int, typer.Option(help="Processes screening chunks in parallel (same output).")
-    ] = 1,
+        int,
+        typer.Option(help="Processes screening chunks in parallel (same output); 0: one per core."),
+    ] = 0,
     as_of: Annotated[
         str | None,
         typer.Option(help="Index date for date-based flags (YYYY-MM-DD; default today)."),

@@ -36,7 +36,7 @@ from ..priors import base_prior, effect_log_or
 from ..triage import LEVELS
 from .rules import ScreenRules, load_rules
 from .schema import ScreenSchema, screen_schema
-from .stats import Stats, chunk_stats
+from .stats import Stats, chunk_stats, index_counts
 
 __all__ = ["Kernel", "ScreenResult", "row_case"]
 
@@ -116,6 +116,25 @@ def _canonical(product: FloatArray) -> FloatArray:
         uniq, inv = np.unique(product[ok], return_inverse=True)
         out[ok] = np.array([float(f"{x:.12g}") for x in uniq.tolist()])[inv.reshape(-1)]
     return out
+
+
+def _names(names: Sequence[str], idx: IntArray) -> pa.Array:
+    """A string column from indexes into ``names`` (-1: null), without Python per row."""
+    table = pa.array(list(names), pa.string())
+    missing = idx < 0
+    return pc.take(table, pa.array(idx, pa.int64(), mask=missing if missing.any() else None))
+
+
+def _joined_flags(ids: Sequence[str], masks: Sequence[BoolArray], n: int) -> pa.Array:
+    """Each row's fired flag ids joined by ";" (one string per distinct combination)."""
+    if not ids:
+        return pa.array(np.full(n, "", dtype=object), pa.string())
+    code = np.zeros(n, dtype=np.int64)
+    for k, m in enumerate(masks):
+        code |= m.astype(np.int64) << k
+    combos, inverse = np.unique(code, return_inverse=True)
+    words = [";".join(ids[k] for k in range(len(ids)) if (int(c) >> k) & 1) for c in combos]
+    return _names(words, inverse.reshape(-1).astype(np.int64))
 
 
 def row_case(row: dict[str, Any], schema: ScreenSchema) -> dict[str, Any]:
@@ -203,16 +222,17 @@ class Kernel:
         """Screen one standardized chunk (see ``reader.standardize``)."""
         n = batch.num_rows
         cols = {name: batch.column(name) for name in batch.schema.names}
-        reasons: list[str | None] = list(cols["_error"].to_pylist())
-        bad = np.array([r is not None for r in reasons], dtype=np.bool_)
-        bad |= self._invalid(cols, n)
+        read_error = np.asarray(
+            cols["_error"].is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_
+        )
+        bad = read_error | self._invalid(cols, n)
         good = np.flatnonzero(~bad)
         bad_rows = np.flatnonzero(bad)
-        if bad_rows.size:
+        reasons: list[str | None] = []
+        if bad_rows.size:  # only rejected rows go through Python, one at a time
             sub = batch.take(pa.array(bad_rows))
-            for j, row in zip(bad_rows, sub.to_pylist(), strict=True):
-                if reasons[j] is None:
-                    reasons[j] = self._reason(row)
+            for row in sub.to_pylist():
+                reasons.append(row["_error"] if row["_error"] is not None else self._reason(row))
         frame = self._frame(batch.take(pa.array(good)), as_of=as_of) if good.size else None
         output, stats = self._output(batch, good, frame, rejected=int(bad_rows.size))
         rows = cols["_row"]
@@ -220,7 +240,7 @@ class Kernel:
             {
                 "row": pc.take(rows, pa.array(bad_rows, pa.int64())),
                 "id": pc.take(cols["id"], pa.array(bad_rows, pa.int64())),
-                "reason": pa.array([reasons[j] for j in bad_rows], pa.string()),
+                "reason": pa.array(reasons, pa.string()),
             },
             schema=self.rejects_schema(),
         )
@@ -600,6 +620,11 @@ class Kernel:
 
     def next_test(self, f: _Frame) -> list[str | None]:
         """The first of ``plan.next_tests`` per row."""
+        names = [t.id for t in self.kb.labs]
+        return [names[c] if c >= 0 else None for c in self.next_test_index(f).tolist()]
+
+    def next_test_index(self, f: _Frame) -> IntArray:
+        """The first of ``plan.next_tests`` per row, as an index into ``kb.labs`` (-1: none)."""
         kb = self.kb
         choice = np.full(f.n, -1, dtype=np.int64)
         lab_index = {t.id: i for i, t in enumerate(kb.labs)}
@@ -615,8 +640,7 @@ class Kernel:
         rest = np.flatnonzero(choice < 0)
         if rest.size:
             choice[rest] = self._eig_choice(f, rest)
-        names = [t.id for t in kb.labs]
-        return [names[c] if c >= 0 else None for c in choice]
+        return choice
 
     def _outcomes(self, test: LabTest, profile: int) -> list[tuple[int, ...]]:
         sex, preg = _PROFILES[profile]
@@ -722,33 +746,27 @@ class Kernel:
         if f is None:
             return schema.empty_table(), Stats(rejected=rejected)
         level_idx = self.triage(f)
-        levels = np.array(LEVELS, dtype=object)[level_idx]
-        data["triage_level"] = pa.array(levels.tolist(), pa.string())
-        data["top_cause"] = pa.array(
-            np.array(self.cause_ids, dtype=object)[f.top].tolist(), pa.string()
-        )
-        next_tests = self.next_test(f)
-        data["next_test"] = pa.array(next_tests, pa.string())
+        data["triage_level"] = _names(LEVELS, level_idx)
+        data["top_cause"] = _names(self.cause_ids, f.top)
+        test_idx = self.next_test_index(f)
+        test_names = [t.id for t in self.kb.labs]
+        data["next_test"] = _names(test_names, test_idx)
         flag_masks = self.flags(f)
         ids = [r.id for r in self.rules.flags]
-        joined = (
-            [";".join(ids[k] for k in range(len(ids)) if flag_masks[k][i]) for i in range(n)]
-            if ids
-            else [""] * n
-        )
-        data["flags"] = pa.array(joined, pa.string())
+        data["flags"] = _joined_flags(ids, flag_masks, n)
+        post_t = np.ascontiguousarray(f.post.T)  # one contiguous column per cause
         for j, c in enumerate(self.cause_ids):
-            data[f"p_{c}"] = pa.array(f.post[:, j], pa.float64())
+            data[f"p_{c}"] = pa.array(post_t[j], pa.float64())
         for rid, mask in zip(ids, flag_masks, strict=True):
             data[f"flag_{rid}"] = pa.array(mask, pa.bool_())
-        data["kb_version"] = pa.array([self.kb.version] * n, pa.string())
+        data["kb_version"] = _names([self.kb.version], np.zeros(n, np.int64))
         rep = self.rules.report
         urgent = np.isin(level_idx, [self.rank[lv] for lv in rep.urgent_levels])
         stats = chunk_stats(
             rejected=rejected,
-            levels=levels,
-            top=np.array(self.cause_ids)[f.top],
-            next_tests=next_tests,
+            levels=index_counts(LEVELS, level_idx),
+            top=index_counts(self.cause_ids, f.top),
+            next_tests=index_counts(test_names, test_idx),
             flag_masks=dict(zip(ids, flag_masks, strict=True)),
             p_focus=f.post[:, self.net.cause_index[rep.focus_cause]],
             groups=self._groups(f),

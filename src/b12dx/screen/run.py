@@ -60,7 +60,8 @@ class RunConfig:
     mapping: Path | None = None
     rules: Path | None = None  # screening flags file (default: the packaged screen.toml)
     chunk_rows: int = 50_000
-    workers: int = 1  # processes screening chunks in parallel (output is the same)
+    # processes screening chunks in parallel (the output is the same); 0: one per usable core
+    workers: int = 1
     as_of: dt.date = field(default_factory=dt.date.today)
     resume: bool = False
     progress: bool = True
@@ -123,13 +124,38 @@ def _manifest(cfg: RunConfig, kb: KnowledgeBase, kernel: Kernel) -> dict[str, An
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    # the process id keeps two writers of the same file (a worker of a killed run that has not
+    # died yet, and the resumed run) from writing into one temporary file
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     write(tmp)
     os.replace(tmp, path)
 
 
-def _write_table(table: pa.Table, path: Path) -> None:
-    pq.write_table(table, path, compression="zstd")
+_PART_OPTIONS: Any = None
+
+
+def _write_part(table: pa.Table, path: Path) -> None:
+    """A chunk's part file: Arrow IPC with LZ4 (cheap to write and read back; the final file
+    is compressed once, when the parts are merged)."""
+    global _PART_OPTIONS
+    if _PART_OPTIONS is None:
+        _PART_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+    with (
+        pa.OSFile(str(path), "wb") as sink,
+        pa.ipc.new_file(sink, table.schema, options=_PART_OPTIONS) as writer,
+    ):
+        writer.write_table(table)
+
+
+def _read_part(path: Path) -> pa.Table:
+    with pa.OSFile(str(path), "rb") as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    # dictionary encoding only where it pays (the text columns); not on the probabilities
+    text = [f.name for f in schema if pa.types.is_string(f.type)]
+    return pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=text)
 
 
 def _write_json(text: str, path: Path) -> None:
@@ -163,22 +189,22 @@ def _merge(cfg: RunConfig, kernel: Kernel, chunks: int) -> None:
 
     def write_output(tmp: Path) -> None:
         if fmt == "parquet":
-            with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
+            with _parquet_writer(tmp, schema) as w:
                 for i in range(chunks):
-                    w.write_table(pq.read_table(parts / f"out-{i:06d}.parquet"))
+                    w.write_table(_read_part(parts / f"out-{i:06d}.arrow"))
         else:
             import pyarrow.csv as pacsv
 
             with pacsv.CSVWriter(tmp, schema) as w:
                 for i in range(chunks):
-                    w.write_table(pq.read_table(parts / f"out-{i:06d}.parquet"))
+                    w.write_table(_read_part(parts / f"out-{i:06d}.arrow"))
 
     def write_rejects(tmp: Path) -> None:
         import pyarrow.csv as pacsv
 
         with pacsv.CSVWriter(tmp, Kernel.rejects_schema()) as w:
             for i in range(chunks):
-                w.write_table(pq.read_table(parts / f"rej-{i:06d}.parquet"))
+                w.write_table(_read_part(parts / f"rej-{i:06d}.arrow"))
 
     cfg.output.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(cfg.output, write_output)
@@ -187,12 +213,8 @@ def _merge(cfg: RunConfig, kernel: Kernel, chunks: int) -> None:
 
 def _save(parts: Path, index: int, result: ScreenResult) -> None:
     """Write one chunk's files; the counts file last, as the chunk's completion mark."""
-    _atomic_write(
-        parts / f"out-{index:06d}.parquet", functools.partial(_write_table, result.output)
-    )
-    _atomic_write(
-        parts / f"rej-{index:06d}.parquet", functools.partial(_write_table, result.rejects)
-    )
+    _atomic_write(parts / f"out-{index:06d}.arrow", functools.partial(_write_part, result.output))
+    _atomic_write(parts / f"rej-{index:06d}.arrow", functools.partial(_write_part, result.rejects))
     _atomic_write(
         parts / f"agg-{index:06d}.json", functools.partial(_write_json, result.stats.to_json())
     )
@@ -201,14 +223,41 @@ def _save(parts: Path, index: int, result: ScreenResult) -> None:
 _worker_kernel: Kernel | None = None
 
 
-def _init_worker(kb: KnowledgeBase, rules: ScreenRules) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when the process that started it dies (a killed run
+    leaves no worker behind to write parts while the run is resumed)."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
+def _init_worker(kb: KnowledgeBase, rules: ScreenRules, parent: int) -> None:
     global _worker_kernel
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
     _worker_kernel = Kernel(kb, rules)
 
 
-def _work(batch: pa.RecordBatch, as_of: dt.date) -> ScreenResult:
+def _work(batch: pa.RecordBatch, as_of: dt.date, parts: Path, index: int) -> None:
+    """Screen one chunk in a worker and write its part files there (no result travels back)."""
     assert _worker_kernel is not None
-    return _worker_kernel.run(batch, as_of=as_of)
+    _save(parts, index, _worker_kernel.run(batch, as_of=as_of))
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _pool(workers: int, kb: KnowledgeBase, rules: ScreenRules) -> Any:
@@ -220,7 +269,7 @@ def _pool(workers: int, kb: KnowledgeBase, rules: ScreenRules) -> Any:
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(kb, rules),
+        initargs=(kb, rules, os.getpid()),
     )
 
 
@@ -230,8 +279,8 @@ def run_screen(
     """Screen ``cfg.input`` into ``cfg.output`` (see the module docstring)."""
     if cfg.chunk_rows < 1:
         raise InputError("--chunk-rows must be at least 1")
-    if cfg.workers < 1:
-        raise InputError("--workers must be at least 1")
+    if cfg.workers < 0:
+        raise InputError("--workers must be 0 (one per core) or more")
     output_format(cfg.output)
     kernel = Kernel(kb, _rules(cfg.rules, kb))
     source = open_source(cfg.input)
@@ -243,11 +292,13 @@ def run_screen(
     progress = _Progress(cfg.progress, source.total_rows)
     chunks = 0
     rows = 0
-    pool = _pool(cfg.workers, kb, kernel.rules) if cfg.workers > 1 else None
+    workers = _workers(cfg, source.total_rows, len(done))
+    pool = _pool(workers, kb, kernel.rules) if workers > 1 else None
     pending: list[tuple[int, int, Any]] = []  # (index, rows, future) in submission order
 
-    def finish(index: int, n: int, result: ScreenResult) -> None:
-        _save(parts, index, result)
+    def finish(index: int, n: int, result: ScreenResult | None) -> None:
+        if result is not None:
+            _save(parts, index, result)
         progress.advance(n)
         if on_chunk is not None:
             on_chunk(index, n)
@@ -265,12 +316,17 @@ def run_screen(
                 finish(index, batch.num_rows, kernel.run(batch, as_of=cfg.as_of))
                 continue
             # bounded look-ahead: at most two chunks per worker are in memory at once
-            pending.append((index, batch.num_rows, pool.submit(_work, batch, cfg.as_of)))
-            while len(pending) >= 2 * cfg.workers:
+            pending.append(
+                (index, batch.num_rows, pool.submit(_work, batch, cfg.as_of, parts, index))
+            )
+            del batch
+            while len(pending) >= 2 * workers:
                 i, n, fut = pending.pop(0)
-                finish(i, n, fut.result())
+                fut.result()
+                finish(i, n, None)
         for i, n, fut in pending:
-            finish(i, n, fut.result())
+            fut.result()
+            finish(i, n, None)
     finally:
         progress.close()
         if pool is not None:
@@ -303,6 +359,16 @@ def run_screen(
         report=report,
         stats=stats,
     )
+
+
+def _workers(cfg: RunConfig, total_rows: int | None, done: int) -> int:
+    """Processes to use: as asked, or (0) one per usable core; never more than there are
+    chunks to compute, so a small input does not pay for starting workers."""
+    wanted = cfg.workers or usable_cores()
+    if total_rows is not None:
+        todo = -(-total_rows // cfg.chunk_rows) - done
+        wanted = min(wanted, max(todo, 1))
+    return max(wanted, 1)
 
 
 def _rules(path: Path | None, kb: KnowledgeBase) -> ScreenRules | None:

@@ -7,6 +7,7 @@ counts of an uninterrupted run.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -117,28 +118,25 @@ class Stats:
         )
 
 
-def _counts(values: list[str | None] | npt.NDArray[Any]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        key = "none" if v is None else str(v)
-        out[key] = out.get(key, 0) + 1
-    return out
+def index_counts(names: Sequence[str], idx: npt.NDArray[np.int64]) -> dict[str, int]:
+    """Counts of ``names[i]`` over the indexes ``idx`` (-1 counts as "none"); zeros left out."""
+    counts = np.bincount(np.asarray(idx) + 1, minlength=len(names) + 1)
+    keys = ["none", *names]
+    return {keys[i]: int(c) for i, c in enumerate(counts.tolist()) if c}
 
 
 def chunk_stats(
     *,
     rejected: int,
-    levels: npt.NDArray[Any],
-    top: npt.NDArray[Any],
-    next_tests: list[str | None],
+    levels: dict[str, int],
+    top: dict[str, int],
+    next_tests: dict[str, int],
     flag_masks: dict[str, npt.NDArray[np.bool_]],
     p_focus: npt.NDArray[np.float64],
     groups: dict[str, dict[str, npt.NDArray[np.bool_]]],
     urgent: npt.NDArray[np.bool_],
 ) -> Stats:
-    n = len(levels)
-    triage = _counts(levels)
-    tops = _counts(top)
+    n = sum(levels.values())
     any_flag = (
         np.logical_or.reduce(list(flag_masks.values())) if flag_masks else np.zeros(n, np.bool_)
     )
@@ -157,10 +155,10 @@ def chunk_stats(
     return Stats(
         screened=n,
         rejected=rejected,
-        triage=triage,
+        triage=levels,
         flags={k: int(v.sum()) for k, v in flag_masks.items()},
-        top_cause=tops,
-        next_test=_counts(next_tests),
+        top_cause=top,
+        next_test=next_tests,
         hist=[int(h) for h in hist],
         groups=out_groups,
     )
