@@ -184,6 +184,11 @@ def test_history_counts_as_present(parse) -> None:  # type: ignore[no-untyped-de
             [{"name": "bendroflumethiazide", "years": 0.17}],
         ),
         ("I'm on a statin.", [{"drug_class": "statin"}]),
+        ("On lansoprazole long-term (over 10 years).", [{"name": "lansoprazole", "years": 10.0}]),
+        (
+            "I've used omeprazole daily for the last two and a half years.",
+            [{"name": "omeprazole", "years": 2.5}],
+        ),
         ("I'm not on any statins or PPIs.", []),
     ],
 )
@@ -213,7 +218,9 @@ def test_a_lab_without_unit_is_not_put_in_the_case(parse) -> None:  # type: igno
     assert parse("my B12 is 180").case_data()["labs"] == []
 
 
-@pytest.mark.parametrize("text", ["Vitamin K 10 times", "Plan A: K 3", "I take Mg 400 daily", "ca 2.1"])
+@pytest.mark.parametrize(
+    "text", ["Vitamin K 10 times", "Plan A: K 3", "I take Mg 400 daily", "ca 2.1"]
+)
 def test_element_symbols_need_a_value_and_a_unit(parse, text: str) -> None:  # type: ignore[no-untyped-def]
     assert parse(text).labs == ()
 
@@ -221,6 +228,26 @@ def test_element_symbols_need_a_value_and_a_unit(parse, text: str) -> None:  # t
 def test_a_past_cancer_is_not_active_cancer(parse) -> None:  # type: ignore[no-untyped-def]
     assert states(parse("I had my thyroid out for cancer twenty years ago.")) == {}
     assert states(parse("I have bowel cancer.")) == {"active_cancer": "present"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sensation intact.", {"numbness": "absent"}),
+        (
+            "Reflexes normal.",
+            {"reduced_reflexes": "absent", "brisk_reflexes_or_extensor_plantar": "absent"},
+        ),
+        ("I have no problems with my balance.", {"balance_problems": "absent"}),
+        ("No recent travel or surgery.", {"recent_immobility_or_surgery": "absent"}),
+        (
+            "Neither of my parents had thyroid problems.",
+            {"family_history_b12_or_autoimmune": "absent"},
+        ),
+    ],
+)
+def test_note_style_normal_findings(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
 
 
 def test_depressed_reflexes_are_not_low_mood(parse) -> None:  # type: ignore[no-untyped-def]
@@ -243,6 +270,10 @@ def test_depressed_reflexes_are_not_low_mood(parse) -> None:  # type: ignore[no-
         ("I'm 52 and a woman.", 52.0, "female"),
         ("I'm a retired man of 74.", 74.0, "male"),
         ("72 y/o M with tingling feet.", 72.0, "male"),
+        ("Mrs Smith, 78, presents with cramps.", 78.0, "female"),
+        ("Age 55, sex F", 55.0, "female"),
+        ("I'm female and 38", 38.0, "female"),
+        ("I'm 29 and a mum of two.", 29.0, "female"),
     ],
 )
 def test_age_and_sex_when_stated(parse, text: str, age: float | None, sex: str | None) -> None:  # type: ignore[no-untyped-def]

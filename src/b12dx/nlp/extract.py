@@ -72,7 +72,7 @@ _FILL = (
     r"approximately\s+|approx\.?\s+|at\s+least\s+|more\s+than\s+|well\s+over\s+|~\s*)*"
 )
 _DURATION_AFTER = re.compile(
-    r"^[^.;!?\n]{0,40}?\b(?:for|x|since)\s+" + _FILL + _NUM + r"\s*[- ]?\s*" + _DUR_UNIT,
+    r"^[^.;!?\n]{0,40}?(?:\b(?:for|x|since)\s+|\(\s*)" + _FILL + _NUM + r"\s*[- ]?\s*" + _DUR_UNIT,
     re.IGNORECASE,
 )
 _DURATION_AGO = re.compile(
@@ -105,8 +105,22 @@ def _years(num: str, unit: str) -> float | None:
     return round(n * factor, 2)
 
 
+_AND_A_HALF = re.compile(r"\b(\d+|[a-z]+)\s+and\s+a\s+half\b", re.IGNORECASE)
+
+
+def _halves(text: str) -> str:
+    """ "two and a half years" -> "2.5 years" (offsets are not needed for durations)."""
+
+    def one(m: re.Match[str]) -> str:
+        n = to_number(m.group(1))
+        return m.group(0) if n is None else f"{n + 0.5:g}"
+
+    return _AND_A_HALF.sub(one, text)
+
+
 def find_duration_years(after: str, before: str = "") -> float | None:
     """Years of use stated next to a medication mention ("for five years", "10 years on ...")."""
+    after, before = _halves(after), _halves(before)
     m = _DURATION_AFTER.search(after) or _DURATION_PAREN.search(after)
     if m is None and re.search(
         r"\b(?:started|began|start|put\s+(?:me\s+|him\s+|her\s+)?on|prescribed|"
@@ -157,7 +171,14 @@ _AGE_PATTERNS = [
         re.IGNORECASE,
     ),
     re.compile(r"\b(\d{2,3})\s*(?:M|F)\b"),
-    re.compile(r"\b(?:woman|man|female|male|lady|gentleman),?\s+(\d{2,3})\b", re.IGNORECASE),
+    re.compile(
+        r"\b(?:woman|man|female|male|lady|gentleman|gent|guy|bloke),?\s+(\d{2,3})\b", re.IGNORECASE
+    ),
+    re.compile(r"\b(?:[Mm]rs|[Mm]r|[Mm]s|[Mm]iss)\.?\s+[A-Z][\w'-]*,\s+(\d{2,3})\b"),
+    re.compile(
+        r"\b(?:i'?m|i\s+am)\s+(?:male|female|an?\s+(?:man|woman|guy|lady))\s+and\s+(\d{2,3})\b",
+        re.IGNORECASE,
+    ),
     re.compile(r"\bturned\s+(\d{2,3})\b", re.IGNORECASE),
     re.compile(r"(?:^|[\s(])(?:F|M),?\s+(\d{2,3})\b"),
     re.compile(
@@ -195,7 +216,7 @@ _FEMALE = (
     r"woman|female|lady|girl|mother of|mum of|mom of|wife|grandmother|housewife|"
     r"postmenopausal|menopausal|post-menopausal"
 )
-_MALE = r"man|male|gentleman|guy|bloke|husband|father of|dad of|grandfather"
+_MALE = r"man|male|gentleman|gent|guy|bloke|husband|father of|dad of|grandfather"
 _SELF = (
     r"(?:i'?m|i\s+am|im|as)\s+an?\s+(?:\d{2,3}\s*[- ]?(?:years?|yrs?|yo|y)?\s*[- ]?(?:old)?\s*)?"
     r"(?:\w+\s+)?"
@@ -213,14 +234,19 @@ def find_sex(text: str) -> str | None:
     m = re.search(r"\b\d{2,3}\s*(?:(?:yo|y/o|y\.o\.?|yrs?|years?)(?:\s*old)?\s*)?(M|F)\b", text)
     if m:
         return "male" if m.group(1) == "M" else "female"
-    m = re.search(r"\b(?:i'?m|i\s+am)\b[^.]{0,40}?\band\s+(?:a\s+)?(woman|man|female|male)\b", low)
+    m = re.search(
+        r"\b(?:i'?m|i\s+am)\b[^.]{0,40}?\band\s+(?:a\s+)?(woman|man|female|male|mum|mother|dad|father)\b",
+        low,
+    )
     if m is None:
         m = re.search(r"\b\d{2,3},?\s+(female|male)\b", low)
     if m:
-        return "female" if m.group(1) in ("woman", "female") else "male"
-    m = re.match(r"\W*(F|M),\s*\d{2,3}\b", text)
+        return "female" if m.group(1) in ("woman", "female", "mum", "mother") else "male"
+    m = re.match(r"\W*(F|M),?\s*\d{2,3}\b", text) or re.search(
+        r"\bsex:?\s*(F|M|female|male)\b", text, re.IGNORECASE
+    )
     if m:
-        return "female" if m.group(1) == "F" else "male"
+        return "female" if m.group(1).lower() in ("f", "female") else "male"
     m = re.search(r"\((female|male|f|m)\)", low)
     if m:
         return "male" if m.group(1) in ("male", "m") else "female"
@@ -239,9 +265,9 @@ def find_sex(text: str) -> str | None:
             in ("dad", "father", "husband", "son", "brother", "grandad", "grandfather")
             else "female"
         )
-    if re.search(r"\b(?:mrs|ms|miss)\.?\s+[A-Z]", text):
+    if re.search(r"\b(?:[Mm]rs|[Mm]s|[Mm]iss)\.?\s+[A-Z]", text):
         return "female"
-    if re.search(r"\bmr\.?\s+[A-Z]", text):
+    if re.search(r"\b[Mm]r\.?\s+[A-Z]", text):
         return "male"
     if re.search(r"\bi\s+am\s+(?:female|a\s+woman)\b|\bi'?m\s+female\b", low):
         return "female"

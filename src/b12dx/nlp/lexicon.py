@@ -207,7 +207,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
             return ident in generic or all(part in evidence_ids for part in ident.split("+"))
 
         concepts = {p: i for p, i in concepts.items() if known(i)}
-        negated = {p: i for p, i in negated.items() if i in evidence_ids}
+        negated = {p: i for p, i in negated.items() if known(i)}
         absent_only = {p: i for p, i in absent_only.items() if i in evidence_ids}
         labs = {p: t for p, t in labs.items() if t in kb.lab_by_id}
         lab_symbols = {p: t for p, t in lab_symbols.items() if t in kb.lab_by_id}
@@ -277,7 +277,8 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
 def lexicon_ids(lexicon: Lexicon) -> set[str]:
     """Every evidence id the language file refers to (for consistency checks against a KB)."""
     raw = _raw()
-    ids = set(raw.get("concepts", {})) | set(raw.get("negated_concepts", {}))
+    ids = set(raw.get("concepts", {}))
+    ids |= {i for k in raw.get("negated_concepts", {}) for i in k.split("+")}
     ids |= set(raw.get("absent_only", {}))
     ids |= {i for k in raw.get("multi", {}) for i in k.split("+")}
     ids |= {site for loc in lexicon.locators for site in loc.sites}
