@@ -2,73 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from b12dx.engine import Network, infer
-
-
-def make_net(leak: np.ndarray, q: np.ndarray) -> Network:
-    m, n = q.shape
-    return Network(
-        tuple(f"c{j}" for j in range(n)),
-        tuple(f"f{i}" for i in range(m)),
-        {f"c{j}": j for j in range(n)},
-        {f"f{i}": i for i in range(m)},
-        np.log1p(-leak),
-        np.log1p(-q),
-        {},
-    )
-
-
-def brute_force(leak, q, prior, pos, neg):
-    """P(C_j | evidence) by summing over every cause configuration, in plain Python."""
-    n = q.shape[1]
-    z = 0.0
-    num = [0.0] * n
-    for config in itertools.product((0, 1), repeat=n):
-        p = 1.0
-        for j, on in enumerate(config):
-            p *= prior[j] if on else 1 - prior[j]
-        for i in list(pos) + list(neg):
-            absent = 1 - leak[i]
-            for j, on in enumerate(config):
-                if on:
-                    absent *= 1 - q[i, j]
-            p *= (1 - absent) if i in pos else absent
-        z += p
-        for j, on in enumerate(config):
-            if on:
-                num[j] += p
-    return np.array(num) / z, np.log(z)
-
-
-@st.composite
-def networks(draw, max_causes=5, max_findings=7):
-    n = draw(st.integers(1, max_causes))
-    m = draw(st.integers(1, max_findings))
-    prob = st.floats(0.001, 0.95)
-    leak = np.array(draw(st.lists(prob, min_size=m, max_size=m)))
-    q = np.array(
-        draw(
-            st.lists(st.lists(st.floats(0.0, 0.99), min_size=n, max_size=n), min_size=m, max_size=m)
-        )
-    )
-    mask = np.array(
-        draw(st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=m, max_size=m))
-    )
-    q = q * mask
-    prior = np.array(draw(st.lists(st.floats(0.0005, 0.95), min_size=n, max_size=n)))
-    states = draw(
-        st.lists(st.sampled_from(("present", "absent", "unknown")), min_size=m, max_size=m)
-    )
-    pos = [i for i, s in enumerate(states) if s == "present"]
-    neg = [i for i, s in enumerate(states) if s == "absent"]
-    return leak, q, prior, pos, neg
+from b12dx.engine import infer
+from engine_support import brute_force, make_net, networks
 
 
 def run(leak, q, prior, pos, neg, pad=2):

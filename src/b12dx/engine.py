@@ -33,6 +33,8 @@ __all__ = [
     "compile_network",
     "infer",
     "logit",
+    "padded_present",
+    "subset_masks",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,6 +75,13 @@ class Network:
     link_sources: dict[tuple[str, str], tuple[str, ...]] = field(repr=False)
     # every source cited by any link of a finding (for indirect, explaining-away effects)
     finding_sources: dict[str, tuple[str, ...]] = field(repr=False, default_factory=dict)
+    # the linked causes of each finding (derived from log1m_q when not given)
+    parents: tuple[frozenset[int], ...] = field(repr=False, default=())
+
+    def __post_init__(self) -> None:
+        if not self.parents:
+            linked = tuple(frozenset(np.flatnonzero(row < 0).tolist()) for row in self.log1m_q)
+            object.__setattr__(self, "parents", linked)
 
     @property
     def n_causes(self) -> int:
@@ -124,7 +133,7 @@ def _compile(key: str, kb: KnowledgeBase) -> Network:
     return net
 
 
-def _subset_masks(k: int, start: int, stop: int) -> tuple[FloatArray, FloatArray]:
+def subset_masks(k: int, start: int, stop: int) -> tuple[FloatArray, FloatArray]:
     """Rows start..stop of the 2^k subset indicator matrix, and their (-1)^|S| signs."""
     idx = np.arange(start, stop, dtype=np.int64)
     bits = ((idx[:, None] >> np.arange(k, dtype=np.int64)[None, :]) & 1).astype(np.float64)
@@ -158,7 +167,7 @@ def _quickscore(
     total = 2**k
     chunks = []
     for start in range(0, total, _SUBSET_CHUNK):
-        bits, signs = _subset_masks(k, start, min(total, start + _SUBSET_CHUNK))
+        bits, signs = subset_masks(k, start, min(total, start + _SUBSET_CHUNK))
         bits = bits.astype(dtype)
         b = base_c[:, None, :] + np.matmul(bits, pos_c)  # (N, S, n)
         lk = base_l[:, None] + pos_l @ bits.T  # (N, S)
@@ -234,6 +243,22 @@ def _groups(counts: IntArray, mask: BoolArray) -> list[tuple[int, IntArray]]:
     return out
 
 
+def padded_present(net: Network, pos: IntArray) -> list[tuple[IntArray, IntArray]]:
+    """Rows grouped for the subset kernels: ``(sel, rows)`` with ``sel`` the rows' present
+    indices first, padded to the group's ``k`` columns with the neutral finding (index ``m``,
+    always present, so subsets containing it contribute exactly zero)."""
+    out: list[tuple[IntArray, IntArray]] = []
+    counts = (pos >= 0).sum(axis=1)
+    for k, rows in _groups(counts, np.ones(pos.shape[0], dtype=np.bool_)):
+        sel = pos[rows]
+        order = np.argsort(sel < 0, axis=1, kind="stable")
+        sel = np.take_along_axis(sel, order, axis=1)
+        if sel.shape[1] < k:
+            sel = np.pad(sel, ((0, 0), (0, k - sel.shape[1])), constant_values=-1)
+        out.append((np.where(sel[:, :k] < 0, net.n_findings, sel[:, :k]), rows))
+    return out
+
+
 def _signed_sums(
     net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, tolerance: float
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -242,16 +267,7 @@ def _signed_sums(
     post = np.zeros_like(prior)
     log_z = np.zeros(n_rows)
     err = np.zeros(n_rows)
-    counts = (pos >= 0).sum(axis=1)
-    for k, rows in _groups(counts, np.ones(n_rows, dtype=np.bool_)):
-        sel = pos[rows]
-        # present indices first, padding last, then keep the first k columns; rows with fewer
-        # present findings are padded with the neutral finding (index m, always present)
-        order = np.argsort(sel < 0, axis=1, kind="stable")
-        sel = np.take_along_axis(sel, order, axis=1)
-        if sel.shape[1] < k:
-            sel = np.pad(sel, ((0, 0), (0, k - sel.shape[1])), constant_values=-1)
-        sel = np.where(sel[:, :k] < 0, net.n_findings, sel[:, :k])
+    for sel, rows in padded_present(net, pos):
         p_rows, lz_rows, e_rows = _quickscore(net, prior[rows], sel, neg[rows])
         bad = e_rows > tolerance
         if bad.any():

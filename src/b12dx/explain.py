@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .context import Context, Observation, encode, lab_findings
-from .engine import FloatArray, infer, logit
+from .context import Context, encode, lab_findings
+from .engine import logit
 from .priors import PriorShift
-from .result import CauseResult, Contribution
+from .result import CauseResult, Contribution, trusted
+from .variants import Variant, infer_variants
 
 __all__ = ["EvidencePiece", "differential", "pieces"]
 
@@ -80,32 +81,44 @@ def pieces(ctx: Context, shifts: list[PriorShift]) -> list[EvidencePiece]:
     return out
 
 
-def _without(ctx: Context, piece: EvidencePiece) -> tuple[FloatArray, Observation]:
-    prior = ctx.prior
-    if piece.shifts:
-        lg = logit(prior)
-        live = prior > 0
-        for s in piece.shifts:
-            lg[ctx.net.cause_index[s.cause]] -= s.log_or
-        prior = np.where(live, 1.0 / (1.0 + np.exp(-lg)), 0.0)
-    return prior, ctx.observation.without(set(piece.pos), set(piece.neg))
+def _without(ctx: Context, piece: EvidencePiece) -> Variant:
+    shift: dict[int, float] = {}
+    for s in piece.shifts:
+        j = ctx.net.cause_index[s.cause]
+        shift[j] = shift.get(j, 0.0) - s.log_or
+    return Variant(
+        drop_pos=tuple(sorted(piece.pos)),
+        drop_neg=tuple(sorted(piece.neg)),
+        shift=tuple(shift.items()),
+    )
 
 
-def _sources(ctx: Context, piece: EvidencePiece, cause: str) -> list[str]:
-    out: list[str] = list(piece.lab_sources)
-    fids = [ctx.net.finding_ids[i] for i in (*piece.pos, *piece.neg)]
+def _sources(ctx: Context, piece: EvidencePiece) -> dict[str, list[str]]:
+    """The sources of a piece's effect on each cause (by cause id). Depends only on the KB and
+    the piece, so it is cached."""
+    key = (ctx.kb.sha256, piece)
+    got = _source_cache.get(key)
+    if got is not None:
+        return got
     links = ctx.net.link_sources
-    direct = [links[(cause, f)] for f in fids if (cause, f) in links]
-    if direct:
-        for d in direct:
-            out.extend(d)
-    else:  # the effect is indirect (explaining away): cite the links that carry it
-        for f in fids:
-            out.extend(ctx.net.finding_sources.get(f, ()))
-    own = [s for s in piece.shifts if s.cause == cause]
-    for s in own or piece.shifts:
-        out.extend(s.sources)
-    return list(dict.fromkeys(out))
+    fids = [ctx.net.finding_ids[i] for i in (*piece.pos, *piece.neg)]
+    # the effect is indirect (explaining away): cite the links that carry it
+    indirect = [s for f in fids for s in ctx.net.finding_sources.get(f, ())]
+    shifted = [s for sh in piece.shifts for s in sh.sources]
+    out: dict[str, list[str]] = {}
+    for cid in ctx.net.cause_ids:
+        direct = [s for f in fids for s in links.get((cid, f), ())]
+        own = [s for sh in piece.shifts if sh.cause == cid for s in sh.sources]
+        out[cid] = list(
+            dict.fromkeys((*piece.lab_sources, *(direct or indirect), *(own or shifted)))
+        )
+    if len(_source_cache) > 4096:
+        _source_cache.clear()
+    _source_cache[key] = out
+    return out
+
+
+_source_cache: dict[tuple[str, EvidencePiece], dict[str, list[str]]] = {}
 
 
 def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
@@ -113,43 +126,50 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
     items = pieces(ctx, shifts)
     deltas = np.zeros((len(items), net.n_causes))
     if items:
-        rows = [_without(ctx, p) for p in items]
-        prior = np.stack([r[0] for r in rows])
-        pos, neg = encode(net, [r[1] for r in rows])
-        post, _ = infer(net, prior, pos, neg)
-        deltas = logit(ctx.posterior)[None, :] - logit(post)
+        pos, neg = encode(net, [ctx.observation])
+        variants = [_without(ctx, p) for p in items]
+        post, _ = infer_variants(net, ctx.prior[None, :], pos, neg, variants)
+        deltas = logit(ctx.posterior)[None, :] - logit(post[0])
         deltas[:, ctx.prior == 0] = 0.0
+    rounded = np.round(deltas, 4)
+    # shown (piece, cause) pairs, by cause, then largest effect first, then evidence order
+    ks, js = np.nonzero(np.abs(deltas) >= _SHOWN)
+    order = np.lexsort((ks, -np.abs(rounded[ks, js]), js))
+    by_cause: dict[int, tuple[list[Contribution], list[Contribution]]] = {}
+    for k, j in zip(ks[order].tolist(), js[order].tolist(), strict=True):
+        piece, lo = items[k], float(rounded[k, j])
+        c = trusted(
+            Contribution,
+            {
+                "evidence": piece.key,
+                "label": piece.label,
+                "state": piece.state,
+                "log_odds": lo,
+                "sources": list(_sources(ctx, piece)[net.cause_ids[j]]),
+            },
+        )
+        if lo != 0:
+            by_cause.setdefault(j, ([], []))[0 if lo > 0 else 1].append(c)
     results = []
-    order = np.argsort(-ctx.posterior, kind="stable")
-    for j in order:
+    for j in np.argsort(-ctx.posterior, kind="stable").tolist():
         if ctx.prior[j] == 0:
             continue
-        cid = net.cause_ids[j]
-        cause = kb.cause_by_id[cid]
-        # built from validated KB data: skip re-validation (model_construct)
-        contribs = [
-            Contribution.model_construct(
-                evidence=p.key,
-                label=p.label,
-                state=p.state,
-                log_odds=round(float(deltas[k, j]), 4),
-                sources=_sources(ctx, p, cid),
-            )
-            for k, p in enumerate(items)
-            if abs(deltas[k, j]) >= _SHOWN
-        ]
-        contribs.sort(key=lambda c: -abs(c.log_odds))
+        cause = kb.cause_by_id[net.cause_ids[j]]
+        for_, against = by_cause.get(j, ([], []))
         results.append(
-            CauseResult.model_construct(
-                id=cid,
-                name=cause.name,
-                lay_name=cause.lay_name,
-                group=cause.group,
-                probability=float(ctx.posterior[j]),
-                prior=float(ctx.prior[j]),
-                for_=[c for c in contribs if c.log_odds > 0],
-                against=[c for c in contribs if c.log_odds < 0],
-                confirm_with=cause.confirm_with,
+            trusted(
+                CauseResult,
+                {
+                    "id": cause.id,
+                    "name": cause.name,
+                    "lay_name": cause.lay_name,
+                    "group": cause.group,
+                    "probability": float(ctx.posterior[j]),
+                    "prior": float(ctx.prior[j]),
+                    "for_": for_,
+                    "against": against,
+                    "confirm_with": cause.confirm_with,
+                },
             )
         )
     return results

@@ -12,8 +12,8 @@ from typing import Literal
 
 import numpy as np
 
-from .context import Context, Observation, encode, holds
-from .engine import FloatArray, infer
+from .context import Context, encode, holds
+from .engine import FloatArray
 from .kb import Advice as KbAdvice
 from .kb import Band, LabTest
 from .result import (
@@ -24,6 +24,7 @@ from .result import (
     NextTest,
     TreatmentPlan,
 )
+from .variants import Variant, infer_variants
 
 __all__ = [
     "comparison",
@@ -62,36 +63,63 @@ def _outcomes(ctx: Context, test: LabTest) -> list[tuple[int, ...]]:
     return [(ctx.net.finding_index[f],) if f else () for f in seen]
 
 
+def _test_variants(
+    ctx: Context, tests: list[LabTest]
+) -> tuple[tuple[Variant, ...], tuple[tuple[str, int], ...]]:
+    """Every outcome of every test as a variant of the evidence: its band finding present (if
+    any) and the test's other band findings absent. Depends only on the KB, the tests and the
+    person's sex and pregnancy, so it is cached."""
+    key = (ctx.kb.sha256, tuple(t.id for t in tests), ctx.case.sex, ctx.case.pregnant)
+    got = _variant_cache.get(key)
+    if got is None:
+        variants: list[Variant] = []
+        index: list[tuple[str, int]] = []
+        for t in tests:
+            outs = _outcomes(ctx, t)
+            if len(outs) < 2:
+                continue
+            all_f = {i for o in outs for i in o}
+            for o in outs:
+                index.append((t.id, len(variants)))
+                variants.append(Variant(add_pos=o, add_neg=tuple(sorted(all_f - set(o)))))
+        if len(_variant_cache) > 256:
+            _variant_cache.clear()
+        got = _variant_cache[key] = (tuple(variants), tuple(index))
+    return got
+
+
+_variant_cache: dict[tuple[object, ...], tuple[tuple[Variant, ...], tuple[tuple[str, int], ...]]]
+_variant_cache = {}
+
+
 def expected_information_gain(ctx: Context, tests: list[LabTest]) -> dict[str, float]:
-    """EIG (bits) of each test over the differential, from one batched engine call."""
-    net = ctx.net
-    rows: list[Observation] = []
-    index: list[tuple[str, int]] = []
-    for t in tests:
-        outs = _outcomes(ctx, t)
-        if len(outs) < 2:
-            continue
-        all_f = {i for o in outs for i in o}
-        for o in outs:
-            rows.append(ctx.observation.plus(o, tuple(sorted(all_f - set(o)))))
-            index.append((t.id, len(rows) - 1))
-    if not rows:
+    """EIG (bits) of each test over the differential, all outcomes from one shared table."""
+    variants, index = _test_variants(ctx, tests)
+    if not variants:
         return {}
-    pos, neg = encode(net, rows)
-    prior = np.broadcast_to(ctx.prior, (len(rows), net.n_causes))
+    pos, neg = encode(ctx.net, [ctx.observation])
     # information gain only ranks tests (reported to 4 decimals): 1e-6 is ample
-    post, log_z = infer(net, prior, pos, neg, tolerance=_RANKING_TOLERANCE)
-    h0 = float(entropy(ctx.posterior))
-    gains: dict[str, float] = {}
-    for t in tests:
-        idx = [r for tid, r in index if tid == t.id]
-        if not idx:
-            continue
-        lz = log_z[idx]
-        w = np.exp(lz - lz.max())
-        w = w / w.sum()
-        gains[t.id] = max(0.0, h0 - float(w @ entropy(post[idx])))
-    return gains
+    post, log_z = infer_variants(
+        ctx.net, ctx.prior[None, :], pos, neg, variants, tolerance=_RANKING_TOLERANCE
+    )
+    return _gains(float(entropy(ctx.posterior)), post[0], log_z[0], index)
+
+
+def _gains(
+    h0: float, post: FloatArray, log_z: FloatArray, index: tuple[tuple[str, int], ...]
+) -> dict[str, float]:
+    """Expected entropy after each test: outcomes weighted by their probability."""
+    rows: dict[str, list[int]] = {}
+    for tid, r in index:
+        rows.setdefault(tid, []).append(r)
+    tests = list(rows)
+    order = np.array([r for t in tests for r in rows[t]])
+    starts = np.cumsum([0] + [len(rows[t]) for t in tests])[:-1]
+    lz = log_z[order]
+    top = np.maximum.reduceat(lz, starts)
+    w = np.exp(lz - np.repeat(top, np.diff(np.append(starts, len(order)))))
+    h = np.add.reduceat(w * entropy(post[order]), starts) / np.add.reduceat(w, starts)
+    return {t: max(0.0, h0 - float(g)) for t, g in zip(tests, h, strict=True)}
 
 
 def next_tests(ctx: Context) -> list[NextTest]:

@@ -8,7 +8,7 @@ every id used anywhere in the Assessment.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +38,22 @@ Level = Literal["emergency_ambulance", "emergency", "consultation_24", "consulta
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+_M = TypeVar("_M", bound=_Out)
+
+
+def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
+    """An output model from values that are valid by construction (validated KB data and
+    computed numbers), every field given by its Python name. This is ``model_construct`` without
+    its per-field default and alias pass, which matters for the hundreds of contributions of an
+    assessment; ``tests/test_result.py`` checks the two agree."""
+    m = cls.__new__(cls)
+    object.__setattr__(m, "__dict__", values)
+    object.__setattr__(m, "__pydantic_fields_set__", set(values))
+    object.__setattr__(m, "__pydantic_extra__", None)
+    object.__setattr__(m, "__pydantic_private__", None)
+    return m
 
 
 class Reason(_Out):
