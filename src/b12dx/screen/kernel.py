@@ -34,6 +34,7 @@ from ..labs import LabReading, band_for, fold_unit
 from ..plan import _RANKING_TOLERANCE, entropy  # the tolerance plan.py ranks tests with
 from ..priors import base_prior, effect_log_or
 from ..triage import LEVELS
+from ..variants import Variant, infer_variants
 from .rules import ScreenRules, load_rules
 from .schema import ScreenSchema, screen_schema
 from .stats import Stats, chunk_stats, index_counts
@@ -118,6 +119,30 @@ def _canonical(product: FloatArray) -> FloatArray:
     return out
 
 
+def _present_index(pos: BoolArray) -> IntArray:
+    """``engine.infer``'s present-finding argument: indices per row, padded with -1."""
+    counts = pos.sum(axis=1)
+    width = max(int(counts.max()) if counts.size else 0, 1)
+    out = np.full((pos.shape[0], width), -1, dtype=np.int64)
+    r, c = np.nonzero(pos)
+    starts = np.cumsum(counts) - counts
+    out[r, np.arange(r.size) - starts[r]] = c
+    return out
+
+
+def _distinct(key: npt.NDArray[np.uint8]) -> tuple[IntArray, IntArray]:
+    """First row of each distinct key row, and each row's distinct index (Arrow's hash table,
+    linear time, instead of sorting wide rows)."""
+    n, width = key.shape
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    buf = pa.py_buffer(np.ascontiguousarray(key))
+    arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, buf])
+    codes = pc.dictionary_encode(arr).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    _, first = np.unique(codes, return_index=True)  # codes number rows by first appearance
+    return np.asarray(first, dtype=np.int64), codes
+
+
 def _names(names: Sequence[str], idx: IntArray) -> pa.Array:
     """A string column from indexes into ``names`` (-1: null), without Python per row."""
     table = pa.array(list(names), pa.string())
@@ -191,6 +216,8 @@ class Kernel:
         self._band_cache: dict[tuple[str, int, int], int] = {}
         self._findings_of: dict[tuple[str, int], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self._factor_cache: dict[tuple[str, str], float | None] = {}
+        self._orderable = [t for t in kb.labs if t.orderable]
+        self._variant_cache: dict[int, tuple[tuple[Variant, ...], IntArray, IntArray]] = {}
 
     # -- output schema ---------------------------------------------------------------------
     def output_schema(self) -> pa.Schema:
@@ -524,27 +551,6 @@ class Kernel:
         del n_rows
         return post
 
-    def _infer_logz(
-        self, prior: FloatArray, pos: BoolArray, neg: BoolArray
-    ) -> tuple[FloatArray, FloatArray]:
-        post = np.zeros_like(prior)
-        log_z = np.zeros(prior.shape[0])
-        counts = pos.sum(axis=1)
-        n_c = self.net.n_causes
-        for k in np.unique(counts):
-            rows = np.flatnonzero(counts == k)
-            step = max(1, _BUDGET // ((1 << min(int(k), 40)) * n_c))
-            for s in range(0, rows.size, step):
-                r = rows[s : s + step]
-                if k:
-                    idx = np.nonzero(pos[r])[1].reshape(r.size, int(k))
-                else:
-                    idx = np.full((r.size, 1), -1, dtype=np.int64)
-                post[r], log_z[r] = infer(
-                    self.net, prior[r], idx, neg[r], tolerance=_RANKING_TOLERANCE
-                )
-        return post, log_z
-
     # -- conditions, triage, next test, flags --------------------------------------------------
     def holds(self, cond: Condition, f: _Frame) -> BoolArray:
         """``context.holds`` for every row."""
@@ -642,73 +648,100 @@ class Kernel:
             choice[rest] = self._eig_choice(f, rest)
         return choice
 
-    def _outcomes(self, test: LabTest, profile: int) -> list[tuple[int, ...]]:
+    def _variants(self, profile: int) -> tuple[tuple[Variant, ...], IntArray, IntArray]:
+        """Every outcome of every orderable test for one sex/pregnancy profile, as a variant of
+        the evidence (``plan._test_variants``): the outcome's band finding present (if any), the
+        test's other band findings absent. Returns the variants, the index of each variant's
+        test among the tests that have variants (contiguous runs), and those tests' indexes
+        among the orderable tests (a test with fewer than two outcomes has no gain)."""
+        got = self._variant_cache.get(profile)
+        if got is not None:
+            return got
         sex, preg = _PROFILES[profile]
-        seen: dict[str | None, None] = {}
-        for b in test.bands:
-            if b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == preg):
-                seen.setdefault(b.finding, None)
-        return [(self.net.finding_index[x],) if x else () for x in seen]
+        variants: list[Variant] = []
+        owner: list[int] = []
+        tested: list[int] = []
+        for ti, test in enumerate(self._orderable):
+            seen: dict[str | None, None] = {}
+            for b in test.bands:
+                if b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == preg):
+                    seen.setdefault(b.finding, None)
+            outs = [(self.net.finding_index[x],) if x else () for x in seen]
+            if len(outs) < 2:
+                continue
+            all_f = {i for o in outs for i in o}
+            for o in outs:
+                variants.append(Variant(add_pos=o, add_neg=tuple(sorted(all_f - set(o)))))
+                owner.append(len(tested))
+            tested.append(ti)
+        got = (tuple(variants), np.array(owner, np.int64), np.array(tested, np.int64))
+        self._variant_cache[profile] = got
+        return got
 
     def _eig_choice(self, f: _Frame, rows: IntArray) -> IntArray:
-        """``plan.expected_information_gain`` ranking for rows without a guideline test."""
+        """``plan.next_tests``' ranking by expected information gain, for the rows where no
+        guideline rule names a test: all outcomes of all tests from one ``infer_variants`` call
+        per group of rows (the tests already done are masked afterwards)."""
         kb = self.kb
-        # Identical rows have identical gains: compute each distinct row once.
-        done_m = np.stack([f.has_lab[t.id] for t in kb.labs], axis=1)[rows]
-        key = np.concatenate(
-            [
-                f.prior[rows].view(np.uint8).reshape(rows.size, -1),
-                np.packbits(f.pos[rows], axis=1),
-                np.packbits(f.neg[rows], axis=1),
-                np.packbits(done_m, axis=1),
-                f.profile[rows, None].astype(np.uint8),
-            ],
-            axis=1,
+        tests = self._orderable
+        done_m = np.stack([f.has_lab[t.id] for t in tests], axis=1)[rows]
+        # Identical rows have identical gains: compute each distinct row once (hashing).
+        first, inverse = _distinct(
+            np.concatenate(
+                [
+                    f.prior[rows].view(np.uint8).reshape(rows.size, -1),
+                    np.packbits(f.pos[rows], axis=1),
+                    np.packbits(f.neg[rows], axis=1),
+                    np.packbits(done_m, axis=1),
+                    f.profile[rows, None].astype(np.uint8),
+                ],
+                axis=1,
+            )
         )
-        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
         urows = rows[first]
-        u = urows.size
-        prior, post = f.prior[urows], f.post[urows]
-        h0 = entropy(post)
-        tests = [t for t in kb.labs if t.orderable]
-        gains = np.full((u, len(tests)), -np.inf)
-        for ti, t in enumerate(tests):
-            not_done = ~f.has_lab[t.id][urows]
-            for prof in range(len(_PROFILES)):
-                sel = np.flatnonzero(not_done & (f.profile[urows] == prof))
-                outs = self._outcomes(t, prof)
-                if sel.size == 0 or len(outs) < 2:
-                    continue
-                all_f = sorted({i for o in outs for i in o})
-                posts, lzs = [], []
-                for o in outs:
-                    p_m = f.pos[urows[sel]].copy()
-                    n_m = f.neg[urows[sel]].copy()
-                    for i in o:
-                        p_m[:, i] = True
-                    for i in all_f:
-                        if i not in o:
-                            n_m[:, i] = True
-                    po, lz = self._infer_logz(prior[sel], p_m, n_m)
-                    posts.append(entropy(po))
-                    lzs.append(lz)
-                lz_a = np.stack(lzs, axis=1)
-                w = np.exp(lz_a - lz_a.max(axis=1, keepdims=True))
-                w = w / w.sum(axis=1, keepdims=True)
-                h = (w * np.stack(posts, axis=1)).sum(axis=1)
-                gains[sel, ti] = np.maximum(0.0, h0[sel] - h)
+        done_u = done_m[first]
+        gains = np.full((urows.size, len(tests)), -np.inf)
+        h0 = entropy(f.post[urows])
+        counts = f.pos[urows].sum(axis=1)
+        for prof in np.unique(f.profile[urows]).tolist():
+            variants, owner, tested = self._variants(int(prof))
+            if not variants:
+                continue
+            starts = np.searchsorted(owner, np.arange(tested.size))  # each test's first variant
+            sel = np.flatnonzero(f.profile[urows] == prof)
+            sel = sel[np.argsort(counts[sel], kind="stable")]  # similar k share a call
+            step = max(1, _BUDGET // (len(variants) * self.net.n_causes))
+            for s in range(0, sel.size, step):
+                part = sel[s : s + step]
+                r = urows[part]
+                post, log_z = infer_variants(
+                    self.net,
+                    f.prior[r],
+                    _present_index(f.pos[r]),
+                    f.neg[r],
+                    variants,
+                    tolerance=_RANKING_TOLERANCE,
+                )
+                # plan._gains: outcomes weighted by their probability, per test
+                top = np.maximum.reduceat(log_z, starts, axis=1)
+                w = np.exp(log_z - top[:, owner])
+                h = np.add.reduceat(w * entropy(post), starts, axis=1) / np.add.reduceat(
+                    w, starts, axis=1
+                )
+                gains[np.ix_(part, tested)] = np.maximum(0.0, h0[part, None] - h)
+        gains[done_u] = -np.inf
         floor = kb.plan.min_information_gain.value
         lab_index = {t.id: i for i, t in enumerate(kb.labs)}
-        best = np.full(u, -1, dtype=np.int64)
+        best = np.full(urows.size, -1, dtype=np.int64)
         # plan.next_tests ranks by (gain, test id) descending and stops below the floor
         order = sorted(range(len(tests)), key=lambda i: tests[i].id, reverse=True)
-        best_g = np.full(u, -np.inf)
+        best_g = np.full(urows.size, -np.inf)
         for ti in order:
             g = gains[:, ti]
             better = (g > best_g) & (g >= floor)
             best = np.where(better, lab_index[tests[ti].id], best)
             best_g = np.where(better, g, best_g)
-        return np.asarray(best[inverse.reshape(-1)], dtype=np.int64)
+        return np.asarray(best[inverse], dtype=np.int64)
 
     def flags(self, f: _Frame) -> list[BoolArray]:
         out = []
