@@ -250,6 +250,18 @@ def test_note_style_normal_findings(parse, text: str, expected: dict[str, str]) 
     assert states(parse(text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "ident"),
+    [
+        ("My tongue is really sore.", "sore_red_tongue"),
+        ("My eyes have gone a bit yellow.", "jaundice"),
+        ("My legs feel so weak.", "muscle_weakness"),
+    ],
+)
+def test_filler_words_inside_a_phrase(parse, text: str, ident: str) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)).get(ident) == "present"
+
+
 def test_depressed_reflexes_are_not_low_mood(parse) -> None:  # type: ignore[no-untyped-def]
     assert states(parse("During an attack tendon jerks were depressed.")) == {
         "reduced_reflexes": "present"

@@ -88,6 +88,9 @@ class Lexicon:
     lab_symbols: dict[str, str] = field(default_factory=dict)
     # ids whose historical mentions are not current ("cancer twenty years ago")
     current_only: frozenset[str] = field(default_factory=frozenset)
+    # optional words after a linking verb inside a phrase ("is really sore")
+    filler_after: frozenset[str] = field(default_factory=frozenset)
+    filler_words: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -271,6 +274,8 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         version=str(raw.get("meta", {}).get("version", "")),
         lab_symbols=lab_symbols,
         current_only=current_only,
+        filler_after=frozenset(_norm(w) for w in raw.get("fillers", {}).get("after", [])),
+        filler_words=tuple(_norm(w) for w in raw.get("fillers", {}).get("words", [])),
     )
 
 

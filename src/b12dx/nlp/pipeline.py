@@ -78,8 +78,9 @@ def _build(lexicon: Lexicon) -> Any:
             return
         seen.add(phrase)
         # spaCy splits "t2dm" but not "T2DM": match the token sequences of the usual casings
+        filled = label.startswith((_EV, _NEG))
         for toks in _casings(tokenizer, phrase):
-            rules.append(TargetRule(phrase, label, pattern=[{"LOWER": t} for t in toks]))
+            rules.append(TargetRule(phrase, label, pattern=_pattern(toks, lexicon, filled=filled)))
 
     # order matters only for identical phrases; the matcher keeps the longest span
     for p in lexicon.ignore:
@@ -116,6 +117,23 @@ def _build(lexicon: Lexicon) -> Any:
             )
     nlp.get_pipe("medspacy_context").add(ctx_rules)
     return nlp
+
+
+def _pattern(toks: tuple[str, ...], lexicon: Lexicon, *, filled: bool) -> list[dict[str, Any]]:
+    """Token patterns for a phrase; after a linking verb ("my tongue is sore") optional filler
+    words may stand ("my tongue is really sore", "my eyes have gone a bit yellow")."""
+    out: list[dict[str, Any]] = []
+    for i, t in enumerate(toks):
+        out.append({"LOWER": t})
+        if (
+            filled
+            and lexicon.filler_words
+            and t in lexicon.filler_after
+            and i + 1 < len(toks)
+            and toks[i + 1] not in lexicon.filler_words
+        ):
+            out.append({"LOWER": {"IN": list(lexicon.filler_words)}, "OP": "*"})
+    return out
 
 
 def _casings(tokenizer: Any, phrase: str) -> list[tuple[str, ...]]:
