@@ -12,13 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .context import Context, encode, lab_findings
+from .context import Context, lab_findings
 from .engine import logit
 from .priors import PriorShift
 from .result import CauseResult, Contribution, trusted
-from .variants import Variant, infer_variants
+from .variants import Variant
 
-__all__ = ["EvidencePiece", "differential", "pieces"]
+__all__ = ["TOLERANCE", "EvidencePiece", "differential", "pieces"]
+
+# Leave-one-out posteriors are exact to this (absolute), like the posteriors themselves.
+TOLERANCE = 1e-10
 
 # Contributions smaller than this (in log-odds, i.e. under half a percent change in the odds)
 # are not listed: they would only be noise.
@@ -126,10 +129,8 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
     items = pieces(ctx, shifts)
     deltas = np.zeros((len(items), net.n_causes))
     if items:
-        pos, neg = encode(net, [ctx.observation])
-        variants = [_without(ctx, p) for p in items]
-        post, _ = infer_variants(net, ctx.prior[None, :], pos, neg, variants)
-        deltas = logit(ctx.posterior)[None, :] - logit(post[0])
+        post, _ = ctx.what_if([_without(ctx, p) for p in items], TOLERANCE)
+        deltas = logit(ctx.posterior)[None, :] - logit(post)
         deltas[:, ctx.prior == 0] = 0.0
     rounded = np.round(deltas, 4)
     # shown (piece, cause) pairs, by cause, then largest effect first, then evidence order

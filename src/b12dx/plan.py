@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from .context import Context, encode, holds
+from .context import Context, holds
 from .engine import FloatArray
 from .kb import Advice as KbAdvice
 from .kb import Band, LabTest
@@ -24,9 +24,10 @@ from .result import (
     NextTest,
     TreatmentPlan,
 )
-from .variants import Variant, infer_variants
+from .variants import Variant
 
 __all__ = [
+    "RANKING_TOLERANCE",
     "comparison",
     "diet",
     "entropy",
@@ -38,7 +39,8 @@ __all__ = [
 ]
 
 _B12_TESTS = ("b12_total", "b12_active")
-_RANKING_TOLERANCE = 1e-6
+RANKING_TOLERANCE = 1e-6
+_RANKING_TOLERANCE = RANKING_TOLERANCE  # the name screen.kernel imports
 Column = Literal["b12_deficiency", "electrolyte", "other", "mixed", "unknown"]
 
 
@@ -92,17 +94,19 @@ _variant_cache: dict[tuple[object, ...], tuple[tuple[Variant, ...], tuple[tuple[
 _variant_cache = {}
 
 
+def _candidates(ctx: Context) -> list[LabTest]:
+    done = {r.test.id for r in ctx.readings}
+    return [t for t in ctx.kb.labs if t.orderable and t.id not in done]
+
+
 def expected_information_gain(ctx: Context, tests: list[LabTest]) -> dict[str, float]:
     """EIG (bits) of each test over the differential, all outcomes from one shared table."""
     variants, index = _test_variants(ctx, tests)
     if not variants:
         return {}
-    pos, neg = encode(ctx.net, [ctx.observation])
     # information gain only ranks tests (reported to 4 decimals): 1e-6 is ample
-    post, log_z = infer_variants(
-        ctx.net, ctx.prior[None, :], pos, neg, variants, tolerance=_RANKING_TOLERANCE
-    )
-    return _gains(float(entropy(ctx.posterior)), post[0], log_z[0], index)
+    post, log_z = ctx.what_if(variants, RANKING_TOLERANCE)
+    return _gains(float(entropy(ctx.posterior)), post, log_z, index)
 
 
 def _gains(
@@ -125,8 +129,7 @@ def _gains(
 def next_tests(ctx: Context) -> list[NextTest]:
     kb = ctx.kb
     done = {r.test.id for r in ctx.readings}
-    candidates = [t for t in kb.labs if t.orderable and t.id not in done]
-    gains = expected_information_gain(ctx, candidates)
+    gains = expected_information_gain(ctx, _candidates(ctx))
     out: list[NextTest] = []
     chosen: set[str] = set()
     for rule in sorted(kb.plan.test_rules, key=lambda r: r.priority):

@@ -395,11 +395,12 @@ def infer_variants(
     neg: BoolArray,
     variants: Sequence[Variant],
     *,
-    tolerance: float = _TOLERANCE,
+    tolerance: float | Sequence[float] = _TOLERANCE,
 ) -> tuple[FloatArray, FloatArray]:
     """Posteriors ``(N, V, n)`` and log-likelihoods ``(N, V)`` of every variant of every row.
 
-    Inputs as for ``engine.infer``. Equal, to ``tolerance``, to ``infer`` on
+    Inputs as for ``engine.infer``; ``tolerance`` is one for all variants or one per variant.
+    Equal, to the variant's tolerance, to ``infer`` on
     ``variant.apply(prior[r], pos[r], neg[r])`` for every row ``r`` and variant.
     """
     prior = np.asarray(prior, dtype=np.float64)
@@ -412,6 +413,7 @@ def infer_variants(
     if n_v == 0 or n_rows == 0:
         return post, log_z
     plan = _plan(net, variants)
+    tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (n_v,))
     err = np.full((n_rows, n_v), np.inf)
     for sel, rows in padded_present(net, pos):
         k = sel.shape[1]
@@ -422,11 +424,11 @@ def infer_variants(
             post[r], log_z[r], err[r] = _kernel(net, plan, prior[r], sub, neg[r], np.float64)
         # rows where rounding bites: their failing variants again, in extended precision, then
         # conditioned on the parents of the rarest present findings
-        for i in np.flatnonzero((err[rows] > tolerance).any(axis=1)).tolist():
+        for i in np.flatnonzero((err[rows] > tol).any(axis=1)).tolist():
             row = int(rows[i])
             # cheapest first: few clamped causes, then extended precision, then more clamped
             for retry in (_FEW_CLAMPED, 0, _MAX_CLAMPED):
-                bad = np.flatnonzero(err[row] > tolerance)
+                bad = np.flatnonzero(err[row] > tol)
                 if bad.size == 0:
                     break
                 few = [variants[v] for v in bad.tolist()]
@@ -449,8 +451,8 @@ def infer_variants(
                 post[row, idx], log_z[row, idx] = p_x[better], lz_x[better]
                 err[row, idx] = e_x[better]
     # what extended precision could not settle goes through infer's exact fallbacks
-    for r, v in zip(*np.nonzero(err > tolerance), strict=True):
+    for r, v in zip(*np.nonzero(err > tol), strict=True):
         p_x, pos_x, neg_x = variants[v].apply(prior[r], pos[r], neg[r])
-        p_e, lz_e = infer(net, p_x[None, :], pos_x[None, :], neg_x[None, :], tolerance=tolerance)
+        p_e, lz_e = infer(net, p_x[None, :], pos_x[None, :], neg_x[None, :], tolerance=tol[v])
         post[r, v], log_z[r, v] = p_e[0], lz_e[0]
     return post, log_z
