@@ -262,6 +262,21 @@ def test_filler_words_inside_a_phrase(parse, text: str, ident: str) -> None:  # 
     assert states(parse(text)).get(ident) == "present"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I've lost 5 kg.", {"weight_loss": "present"}),
+        ("I've just come back from a 12-hour flight.", {"recent_immobility_or_surgery": "present"}),
+        ("I had an operation 20 years ago.", {}),
+        ("I had a hip replacement two weeks ago.", {"recent_immobility_or_surgery": "present"}),
+    ],
+)
+def test_numbers_inside_phrases_and_long_ago_events(
+    parse, text: str, expected: dict[str, str]
+) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
 def test_depressed_reflexes_are_not_low_mood(parse) -> None:  # type: ignore[no-untyped-def]
     assert states(parse("During an attack tendon jerks were depressed.")) == {
         "reduced_reflexes": "present"

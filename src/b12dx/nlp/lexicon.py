@@ -88,6 +88,9 @@ class Lexicon:
     lab_symbols: dict[str, str] = field(default_factory=dict)
     # ids whose historical mentions are not current ("cancer twenty years ago")
     current_only: frozenset[str] = field(default_factory=frozenset)
+    # ids that only a recent event sets, and the HISTORICAL phrases that date a mention long ago
+    recent_only: frozenset[str] = field(default_factory=frozenset)
+    long_ago: frozenset[str] = field(default_factory=frozenset)
     # optional words after a linking verb inside a phrase ("is really sore")
     filler_after: frozenset[str] = field(default_factory=frozenset)
     filler_words: tuple[str, ...] = ()
@@ -274,6 +277,8 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         version=str(raw.get("meta", {}).get("version", "")),
         lab_symbols=lab_symbols,
         current_only=current_only,
+        recent_only=frozenset(str(i) for i in raw.get("current_only", {}).get("recent_ids", [])),
+        long_ago=frozenset(_norm(p) for p in raw.get("current_only", {}).get("long_ago", [])),
         filler_after=frozenset(_norm(w) for w in raw.get("fillers", {}).get("after", [])),
         filler_words=tuple(_norm(w) for w in raw.get("fillers", {}).get("words", [])),
     )
@@ -290,7 +295,7 @@ def lexicon_ids(lexicon: Lexicon) -> set[str]:
     ids |= {c.id for c in lexicon.combinations} | {c.base for c in lexicon.combinations}
     ids |= set(lexicon.implies) | {i for v in lexicon.implies.values() for i in v}
     ids |= set(lexicon.family_ids) | {lexicon.family_history_id}
-    ids |= set(lexicon.current_only)
+    ids |= set(lexicon.current_only) | set(lexicon.recent_only)
     return ids
 
 

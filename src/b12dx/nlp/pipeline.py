@@ -124,6 +124,9 @@ def _pattern(toks: tuple[str, ...], lexicon: Lexicon, *, filled: bool) -> list[d
     words may stand ("my tongue is really sore", "my eyes have gone a bit yellow")."""
     out: list[dict[str, Any]] = []
     for i, t in enumerate(toks):
+        if t == "#":  # any number ("lost # kg", "a # hour flight": "12-hour")
+            out += [{"LIKE_NUM": True}, {"ORTH": "-", "OP": "?"}]
+            continue
         out.append({"LOWER": t})
         if (
             filled
@@ -357,7 +360,7 @@ def _mention(
             )
             return out
     state = _state(ctx, inherently_negative=(kind in (_NEG, _ABS)))
-    if state == "present" and ctx.historical and ident in lexicon.current_only:
+    if state == "present" and ctx.historical and _not_current(ident, ctx, lexicon):
         state = "unknown"  # "thyroid cancer twenty years ago" is not active cancer
     if kind == _ABS:
         state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
@@ -367,6 +370,14 @@ def _mention(
     if kind == _EV and not ctx.family:
         out.extend(_combined(ident, state, span, ent.text, ctx, ent.sent.text.lower(), lexicon))
     return out
+
+
+def _not_current(ident: str, ctx: Context, lexicon: Lexicon) -> bool:
+    if ident in lexicon.current_only:
+        return True
+    return ident in lexicon.recent_only and any(
+        m.category == "HISTORICAL" and m.phrase.lower() in lexicon.long_ago for m in ctx.modifiers
+    )
 
 
 def _next_start(ents: list[Any], idx: int, *, kind_of: tuple[str, ...], limit: int) -> int:
