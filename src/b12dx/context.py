@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .case import Case
-from .engine import BoolArray, FloatArray, IntArray, Network
+from .engine import TOLERANCE, BoolArray, FloatArray, IntArray, Network
 from .kb import Condition, KnowledgeBase
 from .labs import LabReading
 from .variants import Variant, infer_variants
@@ -104,7 +104,7 @@ class Context:
     )
 
     def what_if(
-        self, variants: Sequence[Variant], tolerance: float
+        self, variants: Sequence[Variant], tolerance: float = TOLERANCE
     ) -> tuple[FloatArray, FloatArray]:
         """Posteriors ``(V, n)`` and log-likelihoods ``(V,)`` of variations of this person's
         evidence (``variants.infer_variants``), remembered for the rest of the assessment."""

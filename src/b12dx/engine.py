@@ -29,6 +29,7 @@ import numpy.typing as npt
 from .kb import KnowledgeBase
 
 __all__ = [
+    "TOLERANCE",
     "Network",
     "compile_network",
     "infer",
@@ -43,7 +44,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 # Rows whose (pessimistic) rounding bound exceeds this are redone in extended precision; the
 # contract is agreement with brute-force enumeration to 1e-9.
-_TOLERANCE = 1e-10
+TOLERANCE = 1e-10
 
 # Rows that need conditioning clamp at most this many causes (2^this inner rows).
 _MAX_CLAMPED = 10
@@ -327,7 +328,7 @@ def _conditioned(
 
 
 def infer(
-    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, *, tolerance: float = _TOLERANCE
+    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, *, tolerance: float = TOLERANCE
 ) -> tuple[FloatArray, FloatArray]:
     """Exact posteriors for a batch.
 

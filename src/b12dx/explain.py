@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .context import Context, lab_findings
+from .engine import TOLERANCE as ENGINE_TOLERANCE
 from .engine import logit
 from .priors import PriorShift
 from .result import CauseResult, Contribution, trusted
@@ -20,8 +21,8 @@ from .variants import Variant
 
 __all__ = ["TOLERANCE", "EvidencePiece", "differential", "pieces"]
 
-# Leave-one-out posteriors are exact to this (absolute), like the posteriors themselves.
-TOLERANCE = 1e-10
+# Leave-one-out posteriors are exact to the engine's tolerance, like the posteriors themselves.
+TOLERANCE = ENGINE_TOLERANCE
 
 # Contributions smaller than this (in log-odds, i.e. under half a percent change in the odds)
 # are not listed: they would only be noise.

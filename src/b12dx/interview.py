@@ -33,13 +33,14 @@ import numpy as np
 
 from .assessment import assess, build_context
 from .case import Case, canonical_id, normalise, parse_case
-from .context import Context, Observation, encode
-from .engine import FloatArray, infer
+from .context import Context
+from .engine import FloatArray, logit
 from .kb import KnowledgeBase, Num, load_kb
 from .plan import entropy
 from .priors import person_prior
 from .result import TriageResult
 from .triage import LEVELS
+from .variants import Variant
 
 __all__ = [
     "AnswerOption",
@@ -182,14 +183,11 @@ def _score(
     """(EIG, posterior if yes, posterior if no, P(yes)) per candidate, one batched call."""
     net = ctx.net
     kb = ctx.kb
-    obs = ctx.observation
-    rows: list[Observation] = [obs]
-    priors: list[FloatArray] = [ctx.prior]
+    variants: list[Variant] = [Variant()]
     for ident, kind in candidates:
         if kind == "finding":
             i = net.finding_index[ident]
-            rows += [obs.plus((i,), ()), obs.plus((), (i,))]
-            priors += [ctx.prior, ctx.prior]
+            variants += [Variant(add_pos=(i,)), Variant(add_neg=(i,))]
         else:
             prior, _, _ = person_prior(
                 kb,
@@ -200,10 +198,11 @@ def _score(
                 present=set(ctx.present) | {ident},
                 drug_years=ctx.drug_years,
             )
-            rows.append(obs)
-            priors.append(prior)
-    pos, neg = encode(net, rows)
-    post, log_z = infer(net, np.vstack(priors), pos, neg)
+            # odds ratios shift logits: a cause with prior 0 stays at 0
+            moved = np.flatnonzero((prior != ctx.prior) & (ctx.prior > 0))
+            shift = logit(prior[moved]) - logit(ctx.prior[moved])
+            variants.append(Variant(shift=tuple(zip(moved.tolist(), shift.tolist(), strict=True))))
+    post, log_z = ctx.what_if(variants)
     out = []
     r = 1
     for _, kind in candidates:

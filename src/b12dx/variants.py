@@ -35,7 +35,7 @@ import numpy.typing as npt
 from .engine import (
     _MAX_CLAMPED,
     _NEUTRAL,
-    _TOLERANCE,
+    TOLERANCE,
     BoolArray,
     FloatArray,
     IntArray,
@@ -395,7 +395,7 @@ def infer_variants(
     neg: BoolArray,
     variants: Sequence[Variant],
     *,
-    tolerance: float | Sequence[float] = _TOLERANCE,
+    tolerance: float | Sequence[float] = TOLERANCE,
 ) -> tuple[FloatArray, FloatArray]:
     """Posteriors ``(N, V, n)`` and log-likelihoods ``(N, V)`` of every variant of every row.
 
