@@ -14,8 +14,14 @@ Usage::
     python bench/service_load.py --connections 32 --duration 20
     python bench/service_load.py --workers 2 --tool python
 
-Prints a Markdown table (requests/s, p50, p99, errors, p99 relative to ping) and, with
-``--json FILE``, writes the figures. Nothing leaves 127.0.0.1.
+Prints a Markdown table (requests/s, p50, p99, errors, p99 relative to ping, the server's CPU
+time per request and the machine's load average during the run) and, with ``--json FILE``,
+writes the figures. Nothing leaves 127.0.0.1.
+
+At a fixed number of connections every client waits for its previous answer (a closed loop), so
+once the server is saturated latency is about ``connections x service time``: the p99 ratio
+tracks the ratio of per-request CPU costs, which the CPU column shows directly (and which,
+unlike latency, hardly depends on what else runs on a shared machine).
 """
 
 from __future__ import annotations
@@ -120,6 +126,24 @@ class Keys:
             )
             for _ in range(n)
         ]
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server process and its worker processes (Linux /proc)."""
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii")
+        pids += [int(p) for p in children.split()]
+    except OSError:
+        return float("nan")
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def start_server(port: int, workers: int, jwks: dict[str, Any]) -> subprocess.Popen[bytes]:
@@ -337,6 +361,8 @@ def main() -> None:
         ]
         with tempfile.TemporaryDirectory() as tmp:
             for name, url, body, toks in plan:
+                load_before = os.getloadavg()[0]
+                cpu_before = server_cpu_seconds(proc.pid)
                 if tool == "wrk":
                     results[name] = run_wrk(
                         url,
@@ -357,6 +383,9 @@ def main() -> None:
                             tokens=toks,
                         )
                     )
+                cpu = server_cpu_seconds(proc.pid) - cpu_before
+                results[name]["server_cpu_ms_per_request"] = 1000 * cpu / results[name]["requests"]
+                results[name]["load_avg_1m"] = [load_before, os.getloadavg()[0]]
                 if toks is not None and results[name]["requests"] > len(toks):
                     results[name]["note"] = "ran out of pre-minted tokens"
     finally:
@@ -367,12 +396,17 @@ def main() -> None:
         f"\n{tool}, {args.connections} connections, {args.duration} s per endpoint, "
         f"{args.workers} worker(s), {os.cpu_count()} CPUs\n"
     )
-    print("| endpoint | requests/s | p50 ms | p99 ms | errors | p99 / trivial p99 |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| endpoint | requests/s | p50 ms | p99 ms | errors | p99 / trivial p99 "
+        "| server CPU ms/request | load avg (1 min) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, r in results.items():
+        load = r["load_avg_1m"]
         print(
             f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-            f"{r['errors']} | {r['p99_ms'] / base_p99:.1f}x |"
+            f"{r['errors']} | {r['p99_ms'] / base_p99:.1f}x | "
+            f"{r['server_cpu_ms_per_request']:.2f} | {load[0]:.1f} to {load[1]:.1f} |"
         )
     assess_ratio = results["POST /v1/assess"]["p99_ms"] / base_p99
     total_errors = sum(r["errors"] for r in results.values())

@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
             "propagate": False,
         }
         uvicorn.run(
-            "b12dx.service.app:create_app",
+            "b12dx.service.app:create_served_app",
             factory=True,
             host=settings.host,
             port=settings.port,

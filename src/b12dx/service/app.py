@@ -7,6 +7,7 @@ are included when their module is present; each exposes ``router: APIRouter``.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 
@@ -20,12 +21,16 @@ from .middleware import AccessLog, BodyLimit
 from .routers import assess, cds_hooks, explain, interview, kb, meta
 from .settings import Settings
 
-__all__ = ["OPTIONAL_ROUTERS", "create_app"]
+__all__ = ["GC_GEN0_THRESHOLD", "OPTIONAL_ROUTERS", "create_app", "create_served_app"]
 
 log = logging.getLogger("b12dx.service")
 
 # Routers that are part of the app only when their module exists in this build.
 OPTIONAL_ROUTERS = ("web", "parse", "records")
+# Allocations (net of frees) between young-generation collections in a served process. CPython's
+# default, 700, collects once or twice inside every assessment, while one assessment never keeps
+# anywhere near this many objects alive, so in steady state the collector hardly runs.
+GC_GEN0_THRESHOLD = 50_000
 
 
 def _optional_routers(app: FastAPI) -> None:
@@ -85,4 +90,27 @@ def create_app(settings: Settings | None = None, *, optional_routers: bool = Tru
             "CDS Hooks authentication is OFF (B12DX_CDS_DEV_NO_AUTH): any caller can "
             "use the CDS services. Never run like this outside development."
         )
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """What ``b12dx serve`` runs in each worker process: ``create_app()``, warmed up, with the
+    garbage collector tuned for a long-running server.
+
+    Everything loaded up front (the knowledge base, the lazily imported FHIR, JWT and rendering
+    modules) lives as long as the process, so it is moved out of the collector's sight
+    (``gc.freeze``): a full collection then no longer walks the whole knowledge base, which cost
+    tens of milliseconds on the latency tail. See ``docs/service.md`` (Performance).
+    """
+    app = create_app()
+    settings: Settings = app.state.settings
+    from ..kb import load_kb
+
+    load_kb(settings.kb_dir)
+    for module in ("b12dx.fhir", "b12dx.render.fhir", "jwt", "httpx"):
+        importlib.import_module(module)
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
     return app
