@@ -149,3 +149,32 @@ def test_no_variants_or_rows():
         net, np.array([[0.1]]), np.array([[0]]), np.zeros((1, 1), bool), []
     )
     assert post.shape == (1, 0, 1) and log_z.shape == (1, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(networks(max_causes=5, max_findings=8))
+def test_outcome_weighted_tolerance_bounds_the_expectation(case):
+    """With ``outcome_of``, each outcome is exact to tolerance / P(outcome), so expectations over
+    a test's outcomes are as exact as with the plain tolerance."""
+    leak, q, prior, pos, neg = case
+    m = len(leak)
+    net = make_net(leak, q)
+    free = [i for i in range(m) if i not in pos and i not in neg]
+    if len(free) < 2:
+        return
+    a, b = free[:2]
+    vs = [Variant(add_pos=(a,), add_neg=(b,)), Variant(add_pos=(b,), add_neg=(a,))]
+    vs.append(Variant(add_neg=(a, b)))
+    p, n_mask = encode_row(m, pos, neg)
+    tol = 1e-6
+    post, log_z = infer_variants(
+        net, prior[None, :], p[None, :], n_mask[None, :], vs, tolerance=tol, outcome_of=[0, 0, 0]
+    )
+    exact = [explicit(net, prior, p, n_mask, v) for v in vs]
+    lz = np.array([e[1] for e in exact])
+    weight = np.exp(lz - lz.max()) / np.exp(lz - lz.max()).sum()
+    for v in range(len(vs)):
+        assert weight[v] * np.abs(post[0, v] - exact[v][0]).max() <= 2 * tol
+    got = np.exp(log_z[0] - log_z[0].max()) / np.exp(log_z[0] - log_z[0].max()).sum()
+    np.testing.assert_allclose(got, weight, atol=1e-6)
+    np.testing.assert_allclose(got @ post[0], weight @ np.stack([e[0] for e in exact]), atol=1e-5)

@@ -99,40 +99,34 @@ class Context:
     posterior: FloatArray
     observation: Observation
     tags: frozenset[str] = field(default=frozenset())
-    _what_if: dict[tuple[Variant, float], tuple[FloatArray, float]] = field(
+    _what_if: dict[tuple[object, ...], tuple[FloatArray, FloatArray]] = field(
         default_factory=dict, repr=False
     )
 
     def what_if(
-        self, variants: Sequence[Variant], tolerance: float = TOLERANCE
+        self,
+        variants: Sequence[Variant],
+        tolerance: float = TOLERANCE,
+        *,
+        outcome_of: Sequence[int] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Posteriors ``(V, n)`` and log-likelihoods ``(V,)`` of variations of this person's
         evidence (``variants.infer_variants``), remembered for the rest of the assessment."""
-        self._compute([(variants, tolerance)])
-        got = [self._what_if[(v, tolerance)] for v in variants]
-        if not got:
-            return np.zeros((0, self.net.n_causes)), np.zeros(0)
-        return np.stack([g[0] for g in got]), np.array([g[1] for g in got])
-
-    def _compute(self, requests: Sequence[tuple[Sequence[Variant], float]]) -> None:
-        """Every requested variant not yet known, in one call. (The explanation's and the
-        next-test ranking's variants are requested separately: together they would pad every
-        variant to the widest one's set of causes, which costs more than a second call.)"""
-        todo = {(v, tol): None for vs, tol in requests for v in vs if (v, tol) not in self._what_if}
-        if not todo:
-            return
-        keys = list(todo)
-        pos, neg = encode(self.net, [self.observation])
-        post, log_z = infer_variants(
-            self.net,
-            self.prior[None, :],
-            pos,
-            neg,
-            [v for v, _ in keys],
-            tolerance=[tol for _, tol in keys],
-        )
-        for i, key in enumerate(keys):
-            self._what_if[key] = (post[0, i], float(log_z[0, i]))
+        key = (tuple(variants), tolerance, None if outcome_of is None else tuple(outcome_of))
+        got = self._what_if.get(key)
+        if got is None:
+            pos, neg = encode(self.net, [self.observation])
+            post, log_z = infer_variants(
+                self.net,
+                self.prior[None, :],
+                pos,
+                neg,
+                variants,
+                tolerance=tolerance,
+                outcome_of=outcome_of,
+            )
+            got = self._what_if[key] = (post[0], log_z[0])
+        return got
 
     def probability(self, cause: str) -> float:
         return float(self.posterior[self.net.cause_index[cause]])

@@ -104,9 +104,18 @@ def expected_information_gain(ctx: Context, tests: list[LabTest]) -> dict[str, f
     variants, index = _test_variants(ctx, tests)
     if not variants:
         return {}
-    # information gain only ranks tests (reported to 4 decimals): 1e-6 is ample
-    post, log_z = ctx.what_if(variants, RANKING_TOLERANCE)
+    # information gain only ranks tests (reported to 4 decimals): 1e-6 is ample, and each
+    # outcome's posteriors matter only in proportion to its probability
+    post, log_z = ctx.what_if(variants, RANKING_TOLERANCE, outcome_of=_outcome_ids(index))
     return _gains(float(entropy(ctx.posterior)), post, log_z, index)
+
+
+def _outcome_ids(index: tuple[tuple[str, int], ...]) -> list[int]:
+    tests = {tid: g for g, tid in enumerate(dict.fromkeys(tid for tid, _ in index))}
+    out = [0] * len(index)
+    for tid, r in index:
+        out[r] = tests[tid]
+    return out
 
 
 def _gains(

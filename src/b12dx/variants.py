@@ -388,6 +388,19 @@ def _conditioned(
     return post, np.log(z) + top, err
 
 
+def _outcome_probability(log_z: FloatArray, groups: IntArray) -> FloatArray:
+    """P(outcome | its observation) per row and variant; 1 where it cannot be told."""
+    out = np.ones_like(log_z)
+    for g in np.unique(groups).tolist():
+        cols = np.flatnonzero(groups == g)
+        lz = log_z[:, cols]
+        top = lz.max(axis=1, keepdims=True)
+        ok = np.isfinite(top[:, 0]) & np.isfinite(lz).all(axis=1)
+        w = np.exp(lz - np.where(np.isfinite(top), top, 0.0))
+        out[:, cols] = np.where(ok[:, None], w / w.sum(axis=1, keepdims=True), 1.0)
+    return out
+
+
 def infer_variants(
     net: Network,
     prior: FloatArray,
@@ -396,12 +409,19 @@ def infer_variants(
     variants: Sequence[Variant],
     *,
     tolerance: float | Sequence[float] = TOLERANCE,
+    outcome_of: Sequence[int] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Posteriors ``(N, V, n)`` and log-likelihoods ``(N, V)`` of every variant of every row.
 
     Inputs as for ``engine.infer``; ``tolerance`` is one for all variants or one per variant.
     Equal, to the variant's tolerance, to ``infer`` on
     ``variant.apply(prior[r], pos[r], neg[r])`` for every row ``r`` and variant.
+
+    ``outcome_of``: for callers that only use expectations over the outcomes of an observation
+    (information gain), the observation each variant is an outcome of. A variant's posteriors then
+    only need to be exact to ``tolerance / P(outcome)``: the expectation weighs them by
+    ``P(outcome)``, so its error bound is the same as with ``tolerance`` on every outcome, and
+    unlikely outcomes, whose signed sums cancel the most, need no extra precision.
     """
     prior = np.asarray(prior, dtype=np.float64)
     pos = np.asarray(pos, dtype=np.int64).reshape(prior.shape[0], -1)
@@ -415,6 +435,15 @@ def infer_variants(
     plan = _plan(net, variants)
     tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (n_v,))
     err = np.full((n_rows, n_v), np.inf)
+    groups = None if outcome_of is None else np.asarray(outcome_of, dtype=np.int64)
+
+    def unsettled(r: IntArray | int) -> BoolArray:
+        """Variants of rows ``r`` whose (outcome-weighted) error bound exceeds the tolerance."""
+        e = np.atleast_2d(err[r])
+        if groups is not None:
+            e = e * _outcome_probability(np.atleast_2d(log_z[r]), groups)
+        return np.asarray(e > tol[None, :])
+
     for sel, rows in padded_present(net, pos):
         k = sel.shape[1]
         per_row = (1 << k) * len(plan.owner) * (plan.causes.shape[1] + n + 1)
@@ -424,11 +453,11 @@ def infer_variants(
             post[r], log_z[r], err[r] = _kernel(net, plan, prior[r], sub, neg[r], np.float64)
         # rows where rounding bites: their failing variants again, in extended precision, then
         # conditioned on the parents of the rarest present findings
-        for i in np.flatnonzero((err[rows] > tol).any(axis=1)).tolist():
+        for i in np.flatnonzero(unsettled(rows).any(axis=1)).tolist():
             row = int(rows[i])
             # cheapest first: few clamped causes, then extended precision, then more clamped
             for retry in (_FEW_CLAMPED, 0, _MAX_CLAMPED):
-                bad = np.flatnonzero(err[row] > tol)
+                bad = np.flatnonzero(unsettled(row)[0])
                 if bad.size == 0:
                     break
                 few = [variants[v] for v in bad.tolist()]
@@ -451,7 +480,7 @@ def infer_variants(
                 post[row, idx], log_z[row, idx] = p_x[better], lz_x[better]
                 err[row, idx] = e_x[better]
     # what extended precision could not settle goes through infer's exact fallbacks
-    for r, v in zip(*np.nonzero(err > tol), strict=True):
+    for r, v in zip(*np.nonzero(unsettled(np.arange(n_rows))), strict=True):
         p_x, pos_x, neg_x = variants[v].apply(prior[r], pos[r], neg[r])
         p_e, lz_e = infer(net, p_x[None, :], pos_x[None, :], neg_x[None, :], tolerance=tol[v])
         post[r, v], log_z[r, v] = p_e[0], lz_e[0]
