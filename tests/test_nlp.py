@@ -239,6 +239,16 @@ def test_a_past_cancer_is_not_active_cancer(parse) -> None:  # type: ignore[no-u
             {"reduced_reflexes": "absent", "brisk_reflexes_or_extensor_plantar": "absent"},
         ),
         ("I have no problems with my balance.", {"balance_problems": "absent"}),
+        ("Fever: no. Weight loss: yes.", {"fever": "absent", "weight_loss": "present"}),
+        (
+            "No calf tenderness, and the cramps are worse at night.",
+            {
+                "calf_warmth_redness": "absent",
+                "muscle_cramps": "present",
+                "nocturnal_leg_cramps": "present",
+            },
+        ),
+        ("She doesn't smoke or drink.", {"smoker": "absent", "alcohol_excess": "absent"}),
         ("No recent travel or surgery.", {"recent_immobility_or_surgery": "absent"}),
         (
             "Neither of my parents had thyroid problems.",
