@@ -40,7 +40,6 @@ __all__ = [
 
 _B12_TESTS = ("b12_total", "b12_active")
 RANKING_TOLERANCE = 1e-6
-_RANKING_TOLERANCE = RANKING_TOLERANCE  # the name screen.kernel imports
 Column = Literal["b12_deficiency", "electrolyte", "other", "mixed", "unknown"]
 
 

@@ -31,7 +31,8 @@ from ..engine import FloatArray, Network, compile_network, infer
 from ..errors import B12dxError
 from ..kb import Condition, KnowledgeBase, LabTest
 from ..labs import LabReading, band_for, fold_unit
-from ..plan import _RANKING_TOLERANCE, entropy  # the tolerance plan.py ranks tests with
+from ..plan import RANKING_TOLERANCE as _RANKING_TOLERANCE  # the tolerance plan.py ranks with
+from ..plan import entropy
 from ..priors import base_prior, effect_log_or
 from ..triage import LEVELS
 from ..variants import Variant, infer_variants
@@ -721,6 +722,7 @@ class Kernel:
                     f.neg[r],
                     variants,
                     tolerance=_RANKING_TOLERANCE,
+                    outcome_of=owner.tolist(),
                 )
                 # plan._gains: outcomes weighted by their probability, per test
                 top = np.maximum.reduceat(log_z, starts, axis=1)
