@@ -35,6 +35,7 @@ from .mapping import load_mapping
 from .reader import iter_chunks, open_source
 from .rules import ScreenRules, load_rules
 from .stats import Stats
+from .tuning import keep_heap_pages, one_blas_thread
 
 __all__ = ["RunConfig", "RunSummary", "output_format", "run_screen"]
 
@@ -242,6 +243,7 @@ def _die_with_parent() -> None:
 def _init_worker(kb: KnowledgeBase, rules: ScreenRules, parent: int) -> None:
     global _worker_kernel
     _die_with_parent()
+    keep_heap_pages()
     if os.getppid() != parent:  # the parent died before the death signal was armed
         os._exit(1)
     _worker_kernel = Kernel(kb, rules)
@@ -277,6 +279,14 @@ def run_screen(
     cfg: RunConfig, kb: KnowledgeBase, *, on_chunk: Callable[[int, int], None] | None = None
 ) -> RunSummary:
     """Screen ``cfg.input`` into ``cfg.output`` (see the module docstring)."""
+    keep_heap_pages()
+    with one_blas_thread():  # parallelism comes from processes (see tuning.py)
+        return _run_screen(cfg, kb, on_chunk)
+
+
+def _run_screen(
+    cfg: RunConfig, kb: KnowledgeBase, on_chunk: Callable[[int, int], None] | None
+) -> RunSummary:
     if cfg.chunk_rows < 1:
         raise InputError("--chunk-rows must be at least 1")
     if cfg.workers < 0:

@@ -31,6 +31,7 @@ from .kernel import Kernel
 from .mapping import Mapping
 from .reader import standardize
 from .rules import load_rules
+from .tuning import keep_heap_pages, one_blas_thread
 
 __all__ = ["SparkSummary", "run_spark", "screen_dataframe", "spark_schema"]
 
@@ -81,22 +82,26 @@ def _screen_partition(
     mapping = Mapping.model_validate_json(mapping_json)
     when = dt.date.fromisoformat(as_of)
     schema = _combined_schema(kernel)
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        std = standardize(batch, kernel.schema, mapping, start_row=0, rows=batch.column("_row"))
-        result = kernel.run(std, as_of=when)
-        out = result.output.append_column(_REASON, pa.nulls(result.output.num_rows, pa.string()))
-        rej = result.rejects
-        cols = {
-            name: rej.column(name)
-            if name in ("row", "id", _REASON)
-            else pa.nulls(rej.num_rows, schema.field(name).type)
-            for name in schema.names
-        }
-        rej_full = pa.table(cols, schema=schema)
-        for t in (out, rej_full):
-            yield from t.to_batches()
+    keep_heap_pages()
+    with one_blas_thread():  # Spark runs one Python worker per core (see tuning.py)
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            std = standardize(batch, kernel.schema, mapping, start_row=0, rows=batch.column("_row"))
+            result = kernel.run(std, as_of=when)
+            out = result.output.append_column(
+                _REASON, pa.nulls(result.output.num_rows, pa.string())
+            )
+            rej = result.rejects
+            cols = {
+                name: rej.column(name)
+                if name in ("row", "id", _REASON)
+                else pa.nulls(rej.num_rows, schema.field(name).type)
+                for name in schema.names
+            }
+            rej_full = pa.table(cols, schema=schema)
+            for t in (out, rej_full):
+                yield from t.to_batches()
 
 
 def spark_schema(kernel: Kernel) -> Any:
