@@ -394,3 +394,40 @@ def test_serve_command_runs_the_app(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_served_app_is_warmed_up_with_the_collector_tuned() -> None:
+    """``b12dx serve`` runs ``create_served_app``: long-lived objects frozen, fewer young GCs.
+
+    In a subprocess: ``gc.freeze`` and the threshold are process-wide.
+    """
+    import subprocess
+
+    code = (
+        "import gc, json\n"
+        "from fastapi.testclient import TestClient\n"
+        "from b12dx.service.app import GC_GEN0_THRESHOLD, create_served_app\n"
+        "app = create_served_app()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "r = TestClient(app).post('/v1/assess', json=json.loads(input()))\n"
+        "print(json.dumps({'frozen': frozen, 'threshold': gc.get_threshold()[0],\n"
+        "  'expected': GC_GEN0_THRESHOLD, 'status': r.status_code,\n"
+        "  'top': r.json()['differential'][0]['id']}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    if os.environ.get("B12DX_TEST_KB"):
+        env["B12DX_KB_DIR"] = os.environ["B12DX_TEST_KB"]
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(CASE),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["status"] == 200
+    assert got["frozen"] > 10_000  # the KB and the imported modules
+    assert got["threshold"] == got["expected"]
+    assert got["top"] == assess(CASE, kb=load_kb(os.environ.get("B12DX_TEST_KB"))).top_cause.id
