@@ -195,7 +195,8 @@ def _quickscore(
         log_z = (np.log(z) + shift).astype(np.float64)
         # absolute rounding bound of each posterior: the signed sums' cancellation
         bound = eps * 4 * (num_abs + np.abs(num / z[:, None]) * z_abs[:, None]) / np.abs(z)[:, None]
-        err = bound.astype(np.float64).max(axis=1)
+        # ... and the relative one of P(evidence) itself, which log P(evidence) inherits
+        err = np.maximum(bound.max(axis=1), eps * 4 * z_abs / np.abs(z)).astype(np.float64)
         err = np.where(np.isfinite(err) & (z > 0), err, np.inf)
     return np.clip(post, 0.0, 1.0), log_z, err
 

@@ -137,9 +137,12 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
     # shown (piece, cause) pairs, by cause, then largest effect first, then evidence order
     ks, js = np.nonzero(np.abs(deltas) >= _SHOWN)
     order = np.lexsort((ks, -np.abs(rounded[ks, js]), js))
+    ks, js = ks[order], js[order]
+    values = rounded[ks, js].tolist()
+    sources = {k: _sources(ctx, items[k]) for k in set(ks.tolist())}
     by_cause: dict[int, tuple[list[Contribution], list[Contribution]]] = {}
-    for k, j in zip(ks[order].tolist(), js[order].tolist(), strict=True):
-        piece, lo = items[k], float(rounded[k, j])
+    for k, j, lo in zip(ks.tolist(), js.tolist(), values, strict=True):
+        piece = items[k]
         c = trusted(
             Contribution,
             {
@@ -147,7 +150,7 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
                 "label": piece.label,
                 "state": piece.state,
                 "log_odds": lo,
-                "sources": list(_sources(ctx, piece)[net.cause_ids[j]]),
+                "sources": list(sources[k][net.cause_ids[j]]),
             },
         )
         if lo != 0:

@@ -284,7 +284,8 @@ def _kernel(
     log_z = (np.log(zs[:, :, 0]) + shift_v).astype(np.float64)
     # absolute rounding bound of each posterior, as engine._quickscore
     bound = eps * 4 * (num_abs + np.abs(post) * z_abs[:, :, None]) / zs
-    err = bound.astype(np.float64).max(axis=2)
+    # ... and the relative one of P(evidence), which log P(evidence) inherits
+    err = np.maximum(bound.max(axis=2), eps * 4 * z_abs / zs[:, :, 0]).astype(np.float64)
     err = np.where(np.isfinite(err) & ok, err, np.inf)
     return np.clip(post.astype(np.float64), 0.0, 1.0), log_z, err
 
@@ -390,14 +391,17 @@ def _conditioned(
 
 def _outcome_probability(log_z: FloatArray, groups: IntArray) -> FloatArray:
     """P(outcome | its observation) per row and variant; 1 where it cannot be told."""
-    out = np.ones_like(log_z)
-    for g in np.unique(groups).tolist():
-        cols = np.flatnonzero(groups == g)
-        lz = log_z[:, cols]
-        top = lz.max(axis=1, keepdims=True)
-        ok = np.isfinite(top[:, 0]) & np.isfinite(lz).all(axis=1)
-        w = np.exp(lz - np.where(np.isfinite(top), top, 0.0))
-        out[:, cols] = np.where(ok[:, None], w / w.sum(axis=1, keepdims=True), 1.0)
+    order = np.argsort(groups, kind="stable")
+    g = groups[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    lz = log_z[:, order]
+    top = np.maximum.reduceat(lz, starts, axis=1)
+    ok = np.isfinite(top) & np.logical_and.reduceat(np.isfinite(lz), starts, axis=1)
+    size = np.diff(np.r_[starts, g.size])
+    w = np.exp(lz - np.repeat(np.where(ok, top, 0.0), size, axis=1))
+    p = w / np.repeat(np.add.reduceat(w, starts, axis=1), size, axis=1)
+    out = np.empty_like(log_z)
+    out[:, order] = np.where(np.repeat(ok, size, axis=1), p, 1.0)
     return out
 
 
