@@ -6,6 +6,7 @@ KB ``Condition`` against it (every non-empty part must hold).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -131,7 +132,7 @@ class Context:
     def probability(self, cause: str) -> float:
         return float(self.posterior[self.net.cause_index[cause]])
 
-    @property
+    @functools.cached_property
     def top_cause(self) -> str:
         return self.net.cause_ids[int(np.argmax(self.posterior))]
 

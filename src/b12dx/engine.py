@@ -249,6 +249,9 @@ def padded_present(net: Network, pos: IntArray) -> list[tuple[IntArray, IntArray
     """Rows grouped for the subset kernels: ``(sel, rows)`` with ``sel`` the rows' present
     indices first, padded to the group's ``k`` columns with the neutral finding (index ``m``,
     always present, so subsets containing it contribute exactly zero)."""
+    if pos.shape[0] == 1:  # one case: no grouping to do
+        present = pos[0][pos[0] >= 0]
+        return [(present[None, :], np.zeros(1, dtype=np.int64))]
     out: list[tuple[IntArray, IntArray]] = []
     counts = (pos >= 0).sum(axis=1)
     for k, rows in _groups(counts, np.ones(pos.shape[0], dtype=np.bool_)):
