@@ -194,11 +194,12 @@ def _row_terms(
     k = sel.shape[1]
     was_neg = neg[:, plan.touched].astype(np.float64)  # (N, T)
     hit = sel[:, :, None] == plan.touched[None, None, :]  # (N, k, T)
-    d_cause = (
-        np.einsum("NT,UTa->NUa", 1.0 - was_neg, plan.add)
-        - np.einsum("NT,UTa->NUa", was_neg, plan.drop)
-        + plan.extra[None]
-    )
+    n_u, n_t, width = plan.add.shape
+    # one matrix product for both einsums "NT,UTa->NUa" (add where fresh, drop where observed)
+    both = np.concatenate([plan.add, -plan.drop], axis=1).transpose(1, 0, 2)  # (2T, U, a)
+    d_cause = (np.hstack([1.0 - was_neg, was_neg]) @ both.reshape(2 * n_t, n_u * width)).reshape(
+        -1, n_u, width
+    ) + plan.extra[None]
     d_leak = (1.0 - was_neg) @ plan.add_leak.T - was_neg @ plan.drop_leak.T + plan.extra_leak
     # an extra present finding the row already has adds no sub-sum of its own
     seen = hit.any(axis=1) | (known[:, :, None] == plan.touched[None, None, :]).any(axis=1)
@@ -265,17 +266,23 @@ def _kernel(
     mag = np.exp(lt - shift_v[:, plan.owner][:, :, None])  # (N, U, S)
     w = mag * (signs[None, None, :] * sign_u[None, :, None])
     d_ratio = (on_new / t_new - ratio[:, :, cs]).transpose(0, 2, 1, 3)  # (N, U, S, a)
-    onehot = plan.onehot.astype(dtype)  # (U, a, n+1)
+
+    flat, order, seg = _scatter(plan, n + 1)
 
     def numerator(weights: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        corr = np.einsum("NUS,NUSa->NUa", weights, d_ratio)
-        out: npt.NDArray[Any] = np.matmul(weights, ratio) + np.einsum("NUa,Uac->NUc", corr, onehot)
-        return out
+        # the shared ratios, weighted per variant (summing the sub-sums first: matmul is
+        # linear), plus each sub-sum's correction on its affected causes, added per target
+        # (variant, cause) cell with one reduceat instead of a one-hot product
+        corr = np.matmul(weights[:, :, None, :], d_ratio)[:, :, 0, :]  # (N, U, a)
+        out: npt.NDArray[Any] = np.matmul(np.add.reduceat(weights, plan.starts, axis=1), ratio)
+        c = corr.reshape(corr.shape[0], -1)[:, order]
+        out.reshape(out.shape[0], -1)[:, flat] += np.add.reduceat(c, seg, axis=1)
+        return out[:, :, :n]  # (N, V, n)
 
     z = np.add.reduceat(w.sum(axis=2), plan.starts, axis=1)  # (N, V)
     z_abs = np.add.reduceat(mag.sum(axis=2), plan.starts, axis=1)
-    num = np.add.reduceat(numerator(w), plan.starts, axis=1)[:, :, :n]  # (N, V, n)
-    num_abs = np.add.reduceat(numerator(mag), plan.starts, axis=1)[:, :, :n]
+    num = numerator(w)
+    num_abs = numerator(mag)
     eps = float(np.finfo(dtype).eps)
     # z <= 0 cannot be trusted (err = inf: the caller falls back); keep the arithmetic quiet
     ok = z > 0
@@ -288,6 +295,17 @@ def _kernel(
     err = np.maximum(bound.max(axis=2), eps * 4 * z_abs / zs[:, :, 0]).astype(np.float64)
     err = np.where(np.isfinite(err) & ok, err, np.inf)
     return np.clip(post.astype(np.float64), 0.0, 1.0), log_z, err
+
+
+def _scatter(plan: _Plan, width: int) -> tuple[IntArray, IntArray, IntArray]:
+    """Where each sub-sum's affected-cause corrections land in the flattened (variant, cause)
+    numerator: the distinct target cells, the order that groups the (sub-sum, cause) slots by
+    target, and each group's first slot (for ``np.add.reduceat``)."""
+    target = (plan.owner[:, None] * width + plan.causes).reshape(-1)
+    order = np.argsort(target, kind="stable")
+    ranked = target[order]
+    seg = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    return ranked[seg], order, seg
 
 
 _tables: weakref.WeakKeyDictionary[Network, dict[str, tuple[npt.NDArray[Any], ...]]] = (
