@@ -287,6 +287,21 @@ def test_numbers_inside_phrases_and_long_ago_events(
     assert states(parse(text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "ident", "state"),
+    [
+        ("Afebrile.", "fever", "absent"),
+        ("Stretching doesn't really help.", "relieved_by_stretching", "absent"),
+        ("Acute weakness of both legs with tingling.", "paresthesia_feet", "present"),
+        ("Acute weakness of both legs with tingling.", "onset_sudden", "present"),
+        ("We hiked all afternoon in the heat. Now my calves cramp.", "cramps_in_heat", "present"),
+        ("Over the past few months my legs have got so weak.", "onset_gradual", "present"),
+    ],
+)
+def test_rules_added_after_batch_5(parse, text: str, ident: str, state: str) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)).get(ident) == state
+
+
 def test_depressed_reflexes_are_not_low_mood(parse) -> None:  # type: ignore[no-untyped-def]
     assert states(parse("During an attack tendon jerks were depressed.")) == {
         "reduced_reflexes": "present"

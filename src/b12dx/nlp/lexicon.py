@@ -52,6 +52,7 @@ class Combination:
     id: str
     base: str
     with_any: tuple[str, ...]
+    reach: int = 0  # 1: the sentence before counts too ("Hiked all day in the heat. Now I cramp.")
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,10 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
             )
     combos = tuple(
         Combination(
-            id=str(c["id"]), base=str(c["base"]), with_any=tuple(_norm(w) for w in c["with"])
+            id=str(c["id"]),
+            base=str(c["base"]),
+            with_any=tuple(_norm(w) for w in c["with"]),
+            reach=int(c.get("reach", 0)),
         )
         for c in raw.get("combine", [])
     )

@@ -190,8 +190,10 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     evidence: list[EvidenceMention] = []
     meds: list[MedicationMention] = []
     labs: list[LabMention] = []
+    before = ""
     for (offset, end), doc in zip(segments, docs, strict=True):
-        _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs)
+        _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs, before)
+        before = text[offset:end].lower()
     evidence.extend(_implied(evidence, lexicon))
     labs.extend(_symbol_labs(text, lexicon, labs))
     pregnant = find_pregnant(text)
@@ -240,8 +242,10 @@ def _read(
     evidence: list[EvidenceMention],
     meds: list[MedicationMention],
     labs: list[LabMention],
+    before: str = "",
 ) -> None:
-    """Collect the mentions of one piece of text (*offset*: where it starts in the whole)."""
+    """Collect the mentions of one piece of text (*offset*: where it starts in the whole;
+    *before*: the piece before it, for combinations that reach back one sentence)."""
     ents = list(doc.ents)
     for idx, ent in enumerate(ents):
         kind, _, ident = ent.label_.partition(":")
@@ -297,7 +301,7 @@ def _read(
                 elif ident in loc.sites:  # "feet tingle" may also say "hands and feet"
                     idents = list(dict.fromkeys([ident, *_locate(ent, loc, ents, idx)]))
         for one in idents:
-            evidence.extend(_mention(kind, one, ent, ctx, lexicon, offset))
+            evidence.extend(_mention(kind, one, ent, ctx, lexicon, offset, before))
 
 
 _SHARED = re.compile(r"^\W*(?:both|all(?:\s+of\s+them)?|each)\b", re.IGNORECASE)
@@ -333,16 +337,26 @@ def _locate(ent: Any, loc: Locator, ents: list[Any], idx: int) -> list[str]:
         if boundary(other) and other.start >= ent.end:
             end = min(end, other.start)
             break
+    before = None
     for other in reversed(ents[:idx]):
         if boundary(other) and other.end <= ent.start:
             start = max(start, other.end)
+            before = other
             break
-    near = " " + " ".join(t.lower_ for t in ent.doc[start:end]) + " "
-    return [ident for ident, words in loc.sites.items() if any(f" {w} " in near for w in words)]
+
+    def sites(a: int, b: int) -> list[str]:
+        near = " " + " ".join(t.lower_ for t in ent.doc[a:b]) + " "
+        return [i for i, words in loc.sites.items() if any(f" {w} " in near for w in words)]
+
+    found = sites(start, end)
+    if not found and before is not None and before.start >= sent.start and start - before.end <= 2:
+        # "weakness of both legs with tingling": the tingle shares the site of that finding
+        found = sites(before.start, before.end)
+    return found
 
 
 def _mention(
-    kind: str, ident: str, ent: Any, ctx: Context, lexicon: Lexicon, offset: int
+    kind: str, ident: str, ent: Any, ctx: Context, lexicon: Lexicon, offset: int, before: str = ""
 ) -> list[EvidenceMention]:
     span = (offset + ent.start_char, offset + ent.end_char)
     out: list[EvidenceMention] = []
@@ -368,7 +382,8 @@ def _mention(
         EvidenceMention(id=ident, state=state, span=span, phrase=ent.text, context=ctx, via=via)
     )
     if kind == _EV and not ctx.family:
-        out.extend(_combined(ident, state, span, ent.text, ctx, ent.sent.text.lower(), lexicon))
+        sentence = ent.sent.text.lower()
+        out.extend(_combined(ident, state, span, ent.text, ctx, sentence, lexicon, before))
     return out
 
 
@@ -406,9 +421,11 @@ def _combined(
     ctx: Context,
     sentence: str,
     lexicon: Lexicon,
+    before: str = "",
 ) -> Iterable[EvidenceMention]:
     for combo in lexicon.combinations:
-        if combo.base == ident and _any_word(combo.with_any).search(sentence):
+        where = f"{before} {sentence}" if combo.reach and before else sentence
+        if combo.base == ident and _any_word(combo.with_any).search(where):
             if lexicon.evidence_ids and combo.id not in lexicon.evidence_ids:
                 continue
             yield EvidenceMention(
