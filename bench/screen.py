@@ -3,9 +3,11 @@ Spark local mode, on synthetic populations (``b12dx synth``).
 
     python bench/screen.py --rows 100000 1000000 --workdir /tmp/b12dx-bench [--spark]
 
-For each N it prints rows per second and peak RSS (of the ``b12dx screen`` process, measured
-with ``wait4``) and the ratios the targets in docs/benchmarks.md refer to. The per-row loop is
-timed on a sample (``--loop-sample`` rows) and extrapolated; everything else runs on all rows.
+For each N it prints rows per minute, CPU seconds, peak RSS (of the ``b12dx screen`` process
+from ``wait4``, and of it plus its worker processes, sampled from /proc) and the ratios the
+targets in docs/benchmarks.md refer to, plus the load average (the machine may be shared).
+The per-row loop is timed on a sample (``--loop-sample`` rows) and extrapolated; everything
+else runs on all rows.
 """
 
 from __future__ import annotations
@@ -19,16 +21,51 @@ import time
 from pathlib import Path
 
 
-def _run(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a child process."""
+def _tree_rss_mib(root: int) -> float:
+    """Resident memory of a process and all its descendants (MiB), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def _run(cmd: list[str]) -> tuple[float, float, float, float]:
+    """Wall seconds, CPU seconds (user + system, workers included), peak RSS of the process
+    (MiB, ``wait4``) and peak RSS of the process tree (MiB, sampled every 0.1 s)."""
+    import threading
+
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0.0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.1):
+            peak[0] = max(peak[0], _tree_rss_mib(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
+    stop.set()
+    sampler.join()
     if status != 0:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"{' '.join(cmd)} failed:\n{err}")
-    return seconds, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss / 1024, max(peak[0], usage.ru_maxrss / 1024)
 
 
 def _synth(n: int, path: Path) -> None:
@@ -108,22 +145,25 @@ def main() -> None:
     ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/b12dx-bench"))
     ap.add_argument("--loop-sample", type=int, default=2_000)
+    ap.add_argument("--workers", type=int, default=0, help="b12dx screen --workers (0: per core)")
     ap.add_argument("--spark", action="store_true", help="also time --engine spark")
     ap.add_argument("--spark-max-rows", type=int, default=1_000_000)
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(
-        "| rows | local s | rows/min | peak RSS MiB | per-row loop rows/s (x slower) "
-        "| DuckDB rules-only s (local / DuckDB) | Spark local s (Spark / local) |"
+        "| rows | local s | rows/min | CPU s | peak RSS MiB (main / all processes) "
+        "| per-row loop rows/s (local is x faster) | DuckDB rules-only s (local / DuckDB) "
+        "| Spark local s (Spark / local) | load avg before / after |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in args.rows:
         src = args.workdir / f"people-{n}.parquet"
         t0 = time.perf_counter()
         _synth(n, src)
         synth_s = time.perf_counter() - t0
         out = args.workdir / f"out-{n}.parquet"
-        local_s, rss = _run(
+        load_before = os.getloadavg()[0]
+        local_s, cpu_s, rss, rss_all = _run(
             [
                 sys.executable,
                 "-m",
@@ -134,13 +174,16 @@ def main() -> None:
                 str(out),
                 "--no-progress",
                 "--no-report",
+                "--workers",
+                str(args.workers),
             ]
         )
+        load_after = os.getloadavg()[0]
         loop = _loop_rate(src, args.loop_sample)
         duck_s = _duckdb(src, args.workdir / f"duck-{n}.parquet")
         spark = "not run"
         if args.spark and n <= args.spark_max_rows:
-            spark_s, _ = _run(
+            spark_s, *_ = _run(
                 [
                     sys.executable,
                     "-m",
@@ -156,8 +199,9 @@ def main() -> None:
             spark = f"{spark_s:.1f} ({spark_s / local_s:.2f}x)"
         rate = n / local_s
         print(
-            f"| {n:,} | {local_s:.1f} | {rate * 60:,.0f} | {rss:,.0f} | {loop:,.0f} "
-            f"({rate / loop:,.0f}x) | {duck_s:.2f} ({local_s / duck_s:.1f}x) | {spark} |",
+            f"| {n:,} | {local_s:.1f} | {rate * 60:,.0f} | {cpu_s:.1f} | {rss:,.0f} / "
+            f"{rss_all:,.0f} | {loop:,.0f} ({rate / loop:,.0f}x) | {duck_s:.2f} "
+            f"({local_s / duck_s:.1f}x) | {spark} | {load_before:.1f} / {load_after:.1f} |",
             flush=True,
         )
         print(f"<!-- synth {n:,} rows: {synth_s:.1f} s -->", flush=True)

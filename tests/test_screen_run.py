@@ -282,3 +282,38 @@ def test_resume_after_sigkill_gives_identical_output(
     rej = pacsv.read_csv(tmp_path / "out.rejects.csv").column("row").to_pylist()
     assert sorted(rows + rej) == list(range(60_000))  # no gaps
     assert not (tmp_path / "out.parquet.partial").exists()
+
+
+def _arrow_memory_held(kb: KnowledgeBase, src: Path) -> int:
+    """Most Arrow memory held between chunks while reading ``src`` in chunks of 2,000 rows."""
+    from b12dx.screen import reader
+
+    held = 0
+    source = reader.open_source(src)
+    for _, batch in reader.iter_chunks(
+        source, screen_schema(kb), Mapping(), chunk_rows=2_000, as_of=AS_OF
+    ):
+        del batch
+        held = max(held, pa.total_allocated_bytes())
+    return held
+
+
+@pytest.mark.parametrize("pre_buffer", [False, True])
+def test_reading_memory_does_not_grow_with_the_input(
+    mini_kb: KnowledgeBase, tmp_path: Path, pre_buffer: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arrow memory held while reading 60,000 rows is that of reading 6,000. (pyarrow's
+    pre-buffering kept the buffers of the row groups read so far, so a 10-million-row run held
+    hundreds of MiB more; the True case shows this check detects that.)"""
+    if pre_buffer:
+        real = pq.ParquetFile
+        monkeypatch.setattr(
+            pq, "ParquetFile", lambda path, **kw: real(path, **{**kw, "pre_buffer": True})
+        )
+    held = {}
+    for n in (6_000, 60_000):
+        src = tmp_path / f"in-{n}.parquet"
+        pq.write_table(population(mini_kb, n, seed=3), src, row_group_size=2_000)
+        held[n] = _arrow_memory_held(mini_kb, src)
+    grows = held[60_000] > held[6_000] + (256 << 10)
+    assert grows is pre_buffer, held
