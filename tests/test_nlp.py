@@ -249,7 +249,7 @@ def test_a_past_cancer_is_not_active_cancer(parse) -> None:  # type: ignore[no-u
             },
         ),
         ("She doesn't smoke or drink.", {"smoker": "absent", "alcohol_excess": "absent"}),
-        ("No recent travel or surgery.", {"recent_immobility_or_surgery": "absent"}),
+        ("No recent surgery.", {"recent_immobility_or_surgery": "absent"}),
         (
             "Neither of my parents had thyroid problems.",
             {"family_history_b12_or_autoimmune": "absent"},
@@ -300,6 +300,37 @@ def test_numbers_inside_phrases_and_long_ago_events(
 )
 def test_rules_added_after_batch_5(parse, text: str, ident: str, state: str) -> None:  # type: ignore[no-untyped-def]
     assert states(parse(text)).get(ident) == state
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Vomiting, no appetite and weakness all over.",
+            {
+                "vomiting_or_diarrhoea": "present",
+                "muscle_weakness": "present",
+                "widespread_muscle_symptoms": "present",
+            },
+        ),
+        (
+            "I've never had stomach or bowel surgery.",
+            {"gastrectomy": "absent", "ileal_resection": "absent", "bariatric_surgery": "absent"},
+        ),
+        ("Bladder cancer 15 years ago, in remission.", {"active_cancer": "absent"}),
+        ("I've had cramping in my stomach.", {}),
+        (
+            "Paraesthesia and weakness in the feet.",
+            {"paresthesia_feet": "present", "muscle_weakness": "present"},
+        ),
+        (
+            "Reduced power in the lower limbs and some paraesthesias.",
+            {"muscle_weakness": "present", "paresthesia_feet": "present"},
+        ),
+    ],
+)
+def test_rules_added_after_batch_6(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
 
 
 def test_depressed_reflexes_are_not_low_mood(parse) -> None:  # type: ignore[no-untyped-def]

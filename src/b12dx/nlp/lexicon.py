@@ -215,7 +215,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
 
         concepts = {p: i for p, i in concepts.items() if known(i)}
         negated = {p: i for p, i in negated.items() if known(i)}
-        absent_only = {p: i for p, i in absent_only.items() if i in evidence_ids}
+        absent_only = {p: i for p, i in absent_only.items() if known(i)}
         labs = {p: t for p, t in labs.items() if t in kb.lab_by_id}
         lab_symbols = {p: t for p, t in lab_symbols.items() if t in kb.lab_by_id}
         med_classes = {p: c for p, c in med_classes.items() if c in kb.drug_class_by_id}
@@ -293,7 +293,7 @@ def lexicon_ids(lexicon: Lexicon) -> set[str]:
     raw = _raw()
     ids = set(raw.get("concepts", {}))
     ids |= {i for k in raw.get("negated_concepts", {}) for i in k.split("+")}
-    ids |= set(raw.get("absent_only", {}))
+    ids |= {i for k in raw.get("absent_only", {}) for i in k.split("+")}
     ids |= {i for k in raw.get("multi", {}) for i in k.split("+")}
     ids |= {site for loc in lexicon.locators for site in loc.sites}
     ids |= {c.id for c in lexicon.combinations} | {c.base for c in lexicon.combinations}

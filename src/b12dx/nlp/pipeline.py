@@ -322,6 +322,11 @@ def _shared_durations(meds: list[MedicationMention], text: str) -> list[Medicati
     return out
 
 
+_SITE_FILLERS = frozenset(
+    {"both", "my", "the", "his", "her", "their", "of", "and", "left", "right"}
+)
+
+
 def _locate(ent: Any, loc: Locator, ents: list[Any], idx: int) -> list[str]:
     """Evidence ids for a site-less mention, from site words near it in its sentence (but not
     beyond the neighbouring findings: "tingling and spasms of the hands")."""
@@ -329,13 +334,21 @@ def _locate(ent: Any, loc: Locator, ents: list[Any], idx: int) -> list[str]:
     start = max(sent.start, ent.start - loc.window)
     end = min(sent.end, ent.end + loc.window)
 
-    # numbness travels with tingling ("numb and tingly fingers"): it is not a boundary
-    def boundary(other: Any) -> bool:
-        return bool(other.label_.startswith(f"{_EV}:") and other.label_ != f"{_EV}:numbness")
+    site_words = {w for ws in loc.sites.values() for w in ws for w in w.split()}
 
+    # numbness travels with tingling ("numb and tingly fingers"), and a mention made only of
+    # site words ("both feet") names a place: neither is a boundary
+    def boundary(other: Any) -> bool:
+        if not other.label_.startswith(f"{_EV}:") or other.label_ == f"{_EV}:numbness":
+            return False
+        return not all(t.lower_ in site_words or t.lower_ in _SITE_FILLERS for t in other)
+
+    after = None
     for other in ents[idx + 1 :]:
         if boundary(other) and other.start >= ent.end:
             end = min(end, other.start)
+            if other.start - ent.end <= 2:  # joined by "and"/"with"
+                after = other
             break
     before = None
     for other in reversed(ents[:idx]):
@@ -346,12 +359,25 @@ def _locate(ent: Any, loc: Locator, ents: list[Any], idx: int) -> list[str]:
 
     def sites(a: int, b: int) -> list[str]:
         near = " " + " ".join(t.lower_ for t in ent.doc[a:b]) + " "
-        return [i for i, words in loc.sites.items() if any(f" {w} " in near for w in words)]
+        hits: set[str] = set()
+        owners: dict[str, set[str]] = {}
+        for i, ws in loc.sites.items():
+            for w in ws:
+                owners.setdefault(w, set()).add(i)
+        # longest site words first, each occurrence used once ("lower limbs" is not "limbs")
+        for word in sorted(owners, key=len, reverse=True):
+            if f" {word} " in near:
+                near = near.replace(f" {word} ", " # ")
+                hits |= owners[word]
+        return [i for i in loc.sites if i in hits]
 
     found = sites(start, end)
     if not found and before is not None and before.start >= sent.start and start - before.end <= 2:
         # "weakness of both legs with tingling": the tingle shares the site of that finding
         found = sites(before.start, before.end)
+    if not found and after is not None:
+        # "paraesthesia and weakness in the feet": the site after the next finding
+        found = sites(after.end, min(sent.end, after.end + loc.window))
     return found
 
 
