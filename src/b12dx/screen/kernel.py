@@ -535,7 +535,6 @@ class Kernel:
 
     def _infer(self, prior: FloatArray, pos: BoolArray, neg: BoolArray) -> FloatArray:
         """``engine.infer`` in sub-batches of equal present-finding count."""
-        n_rows = prior.shape[0]
         post = np.zeros_like(prior)
         counts = pos.sum(axis=1)
         n_c = self.net.n_causes
@@ -549,7 +548,6 @@ class Kernel:
                 else:
                     idx = np.full((r.size, 1), -1, dtype=np.int64)
                 post[r], _ = infer(self.net, prior[r], idx, neg[r])
-        del n_rows
         return post
 
     # -- conditions, triage, next test, flags --------------------------------------------------
@@ -624,11 +622,6 @@ class Kernel:
         self_limiting = np.isin(f.top, allowed) & (other_max < sc.max_other_probability.value)
         baseline = np.where(self_limiting, self.rank["self_care"], self.rank[sc.default_level])
         return np.where(rank == worst, baseline, rank)
-
-    def next_test(self, f: _Frame) -> list[str | None]:
-        """The first of ``plan.next_tests`` per row."""
-        names = [t.id for t in self.kb.labs]
-        return [names[c] if c >= 0 else None for c in self.next_test_index(f).tolist()]
 
     def next_test_index(self, f: _Frame) -> IntArray:
         """The first of ``plan.next_tests`` per row, as an index into ``kb.labs`` (-1: none)."""
