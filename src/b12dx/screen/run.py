@@ -255,6 +255,10 @@ def _work(batch: pa.RecordBatch, as_of: dt.date, parts: Path, index: int) -> Non
     _save(parts, index, _worker_kernel.run(batch, as_of=as_of))
 
 
+def _warm() -> None:
+    """A no-op task: submitting one per worker starts the workers before the first chunk."""
+
+
 def usable_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -304,6 +308,9 @@ def _run_screen(
     rows = 0
     workers = _workers(cfg, source.total_rows, len(done))
     pool = _pool(workers, kb, kernel.rules) if workers > 1 else None
+    if pool is not None:  # start every worker now: their imports overlap reading chunk 0
+        for _ in range(workers):
+            pool.submit(_warm)
     pending: list[tuple[int, int, Any]] = []  # (index, rows, future) in submission order
 
     def finish(index: int, n: int, result: ScreenResult | None) -> None:
