@@ -110,10 +110,13 @@ class Context:
         tolerance: float = TOLERANCE,
         *,
         outcome_of: Sequence[int] | None = None,
+        exact_log_z: bool = True,
+        logit_tolerance: float | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Posteriors ``(V, n)`` and log-likelihoods ``(V,)`` of variations of this person's
         evidence (``variants.infer_variants``), remembered for the rest of the assessment."""
-        key = (tuple(variants), tolerance, None if outcome_of is None else tuple(outcome_of))
+        groups = None if outcome_of is None else tuple(outcome_of)
+        key = (tuple(variants), tolerance, groups, exact_log_z, logit_tolerance)
         got = self._what_if.get(key)
         if got is None:
             pos, neg = encode(self.net, [self.observation])
@@ -125,6 +128,8 @@ class Context:
                 variants,
                 tolerance=tolerance,
                 outcome_of=outcome_of,
+                exact_log_z=exact_log_z,
+                logit_tolerance=logit_tolerance,
             )
             got = self._what_if[key] = (post[0], log_z[0])
         return got

@@ -19,10 +19,13 @@ from .priors import PriorShift
 from .result import CauseResult, Contribution, trusted
 from .variants import Variant
 
-__all__ = ["TOLERANCE", "EvidencePiece", "differential", "pieces"]
+__all__ = ["LOGIT_TOLERANCE", "TOLERANCE", "EvidencePiece", "differential", "pieces"]
 
-# Leave-one-out posteriors are exact to the engine's tolerance, like the posteriors themselves.
+# Leave-one-out posteriors are exact to the engine's tolerance, like the posteriors themselves, or
+# (where that is looser: probable causes) their log-odds to LOGIT_TOLERANCE, well inside the
+# 4 decimals contributions are reported to.
 TOLERANCE = ENGINE_TOLERANCE
+LOGIT_TOLERANCE = 1e-6
 
 # Contributions smaller than this (in log-odds, i.e. under half a percent change in the odds)
 # are not listed: they would only be noise.
@@ -130,7 +133,12 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
     items = pieces(ctx, shifts)
     deltas = np.zeros((len(items), net.n_causes))
     if items:
-        post, _ = ctx.what_if([_without(ctx, p) for p in items], TOLERANCE)
+        post, _ = ctx.what_if(
+            [_without(ctx, p) for p in items],
+            TOLERANCE,
+            exact_log_z=False,
+            logit_tolerance=LOGIT_TOLERANCE,
+        )
         deltas = logit(ctx.posterior)[None, :] - logit(post)
         deltas[:, ctx.prior == 0] = 0.0
     rounded = np.round(deltas, 4)

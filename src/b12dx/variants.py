@@ -23,6 +23,7 @@ still fails, by ``infer`` itself (which has the exact fallbacks).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import weakref
 from collections.abc import Sequence
@@ -114,6 +115,20 @@ class _Plan:
     drop_pos: IntArray  # (T, U) 1 where sub-sum u drops present finding t
     shift: FloatArray  # (U, a) logit shift of each affected cause
     onehot: FloatArray  # (U, a, n + 1) affected cause a of sub-sum u is column c
+
+
+@dataclass(frozen=True)
+class _Accuracy:
+    """What must be exact, per variant of the plan at hand: each posterior to ``tol`` (or, with
+    ``logit``, to ``logit`` in log-odds, whichever is looser), and log P(evidence) to ``tol`` in
+    relative terms unless ``exact_log_z`` is off."""
+
+    tol: FloatArray  # (V,)
+    exact_log_z: bool = True
+    logit: float | None = None
+
+    def take(self, idx: IntArray) -> _Accuracy:
+        return dataclasses.replace(self, tol=self.tol[idx])
 
 
 def _plan(net: Network, variants: Sequence[Variant]) -> _Plan:
@@ -222,6 +237,7 @@ def _kernel(
     sel: IntArray,
     neg: BoolArray,
     dtype: type[np.floating[Any]],
+    acc: _Accuracy,
     known: IntArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Rows with exactly ``k = sel.shape[1]`` present columns (neutral-padded)."""
@@ -292,7 +308,13 @@ def _kernel(
     # absolute rounding bound of each posterior, as engine._quickscore
     bound = eps * 4 * (num_abs + np.abs(post) * z_abs[:, :, None]) / zs
     # ... and the relative one of P(evidence), which log P(evidence) inherits
-    err = np.maximum(bound.max(axis=2), eps * 4 * z_abs / zs[:, :, 0]).astype(np.float64)
+    if acc.logit is not None:  # log-odds exact to acc.logit is enough where that is looser
+        odds_scale = acc.logit * np.abs(post) * np.abs(1 - post)
+        bound = bound / np.maximum(1.0, odds_scale / acc.tol[None, :, None])
+    err = bound.max(axis=2)
+    if acc.exact_log_z:
+        err = np.maximum(err, eps * 4 * z_abs / zs[:, :, 0])
+    err = err.astype(np.float64)
     err = np.where(np.isfinite(err) & ok, err, np.inf)
     return np.clip(post.astype(np.float64), 0.0, 1.0), log_z, err
 
@@ -354,6 +376,7 @@ def _conditioned(
     pos: IntArray,
     neg: BoolArray,
     limit: int,
+    acc: _Accuracy,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """One row, every variant, with the parents ``A`` of its rarest present findings ``D``
     clamped (as ``engine`` does for single rows): given ``A`` those findings are plain products,
@@ -376,6 +399,7 @@ def _conditioned(
         padded_present(net, inner)[0][0],
         np.tile(neg, (len(bits), 1)),
         np.float64,
+        acc,
         np.tile(present[direct], (len(bits), 1)),
     )  # (C, V, n), (C, V)
     # outer log-weights per configuration and variant: P_v(A = bits) * P(D present | A)
@@ -432,6 +456,8 @@ def infer_variants(
     *,
     tolerance: float | Sequence[float] = TOLERANCE,
     outcome_of: Sequence[int] | None = None,
+    exact_log_z: bool = True,
+    logit_tolerance: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Posteriors ``(N, V, n)`` and log-likelihoods ``(N, V)`` of every variant of every row.
 
@@ -444,6 +470,13 @@ def infer_variants(
     only need to be exact to ``tolerance / P(outcome)``: the expectation weighs them by
     ``P(outcome)``, so its error bound is the same as with ``tolerance`` on every outcome, and
     unlikely outcomes, whose signed sums cancel the most, need no extra precision.
+
+    ``exact_log_z=False``: the caller uses only the posteriors, so the log-likelihoods are not held
+    to the tolerance (``P(evidence)`` can lose more relative digits than the posteriors do).
+
+    ``logit_tolerance``: for callers that use the posteriors' log-odds (the explanation), a
+    posterior is also accepted when its log-odds are exact to this, where that is looser than
+    ``tolerance`` (probable causes); improbable causes stay held to ``tolerance``.
     """
     prior = np.asarray(prior, dtype=np.float64)
     pos = np.asarray(pos, dtype=np.int64).reshape(prior.shape[0], -1)
@@ -458,6 +491,7 @@ def infer_variants(
     tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (n_v,))
     err = np.full((n_rows, n_v), np.inf)
     groups = None if outcome_of is None else np.asarray(outcome_of, dtype=np.int64)
+    acc = _Accuracy(np.array(tol), exact_log_z, logit_tolerance)
 
     def unsettled(r: IntArray | int) -> BoolArray:
         """Variants of rows ``r`` whose (outcome-weighted) error bound exceeds the tolerance."""
@@ -472,7 +506,7 @@ def infer_variants(
         step = max(1, _BUDGET // per_row)
         for s in range(0, len(rows), step):
             r, sub = rows[s : s + step], sel[s : s + step]
-            post[r], log_z[r], err[r] = _kernel(net, plan, prior[r], sub, neg[r], np.float64)
+            post[r], log_z[r], err[r] = _kernel(net, plan, prior[r], sub, neg[r], np.float64, acc)
         # rows where rounding bites: their failing variants again, in extended precision, then
         # conditioned on the parents of the rarest present findings
         for i in np.flatnonzero(unsettled(rows).any(axis=1)).tolist():
@@ -491,11 +525,19 @@ def infer_variants(
                         sel[i : i + 1],
                         neg[row : row + 1],
                         np.longdouble,
+                        acc.take(bad),
                     )
                     p_x, lz_x, e_x = p_x[0], lz_x[0], e_x[0]
                 else:
                     p_x, lz_x, e_x = _conditioned(
-                        net, _plan(net, few), few, prior[row], pos[row], neg[row], retry
+                        net,
+                        _plan(net, few),
+                        few,
+                        prior[row],
+                        pos[row],
+                        neg[row],
+                        retry,
+                        acc.take(bad),
                     )
                 better = e_x < err[row, bad]
                 idx = bad[better]
