@@ -41,7 +41,7 @@ def build_context(case: Case, kb: KnowledgeBase) -> tuple[Context, list[PriorShi
     )
     obs = observe(case, net, readings)
     pos, neg = encode(net, [obs])
-    post, _ = infer(net, prior[None, :], pos, neg)
+    post, _ = infer(net, prior[None, :], pos, neg, exact_log_z=False)
     tags: set[str] = set()
     for e in present:
         tags |= kb.tags_of.get(e, frozenset())

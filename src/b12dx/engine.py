@@ -148,6 +148,7 @@ def _quickscore(
     pos: IntArray,
     neg: BoolArray,
     dtype: type[np.floating[Any]] = np.float64,
+    exact_log_z: bool = True,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Rows that all have exactly ``k = pos.shape[1]`` present findings.
 
@@ -195,8 +196,10 @@ def _quickscore(
         log_z = (np.log(z) + shift).astype(np.float64)
         # absolute rounding bound of each posterior: the signed sums' cancellation
         bound = eps * 4 * (num_abs + np.abs(num / z[:, None]) * z_abs[:, None]) / np.abs(z)[:, None]
-        # ... and the relative one of P(evidence) itself, which log P(evidence) inherits
-        err = np.maximum(bound.max(axis=1), eps * 4 * z_abs / np.abs(z)).astype(np.float64)
+        err = bound.max(axis=1)
+        if exact_log_z:  # ... and the relative one of P(evidence), which log P(evidence) inherits
+            err = np.maximum(err, eps * 4 * z_abs / np.abs(z))
+        err = err.astype(np.float64)
         err = np.where(np.isfinite(err) & (z > 0), err, np.inf)
     return np.clip(post, 0.0, 1.0), log_z, err
 
@@ -265,7 +268,12 @@ def padded_present(net: Network, pos: IntArray) -> list[tuple[IntArray, IntArray
 
 
 def _signed_sums(
-    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, tolerance: float
+    net: Network,
+    prior: FloatArray,
+    pos: IntArray,
+    neg: BoolArray,
+    tolerance: float,
+    exact_log_z: bool = True,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Quickscore for every row (float64, then extended precision where rounding bites)."""
     n_rows = prior.shape[0]
@@ -273,12 +281,14 @@ def _signed_sums(
     log_z = np.zeros(n_rows)
     err = np.zeros(n_rows)
     for sel, rows in padded_present(net, pos):
-        p_rows, lz_rows, e_rows = _quickscore(net, prior[rows], sel, neg[rows])
+        p_rows, lz_rows, e_rows = _quickscore(
+            net, prior[rows], sel, neg[rows], exact_log_z=exact_log_z
+        )
         bad = e_rows > tolerance
         if bad.any():
             idx = np.flatnonzero(bad)
             p2, lz2, e2 = _quickscore(
-                net, prior[rows[idx]], sel[idx], neg[rows[idx]], np.longdouble
+                net, prior[rows[idx]], sel[idx], neg[rows[idx]], np.longdouble, exact_log_z
             )
             p_rows[idx], lz_rows[idx], e_rows[idx] = p2, lz2, e2
         post[rows], log_z[rows], err[rows] = p_rows, lz_rows, e_rows
@@ -332,7 +342,13 @@ def _conditioned(
 
 
 def infer(
-    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, *, tolerance: float = TOLERANCE
+    net: Network,
+    prior: FloatArray,
+    pos: IntArray,
+    neg: BoolArray,
+    *,
+    tolerance: float = TOLERANCE,
+    exact_log_z: bool = True,
 ) -> tuple[FloatArray, FloatArray]:
     """Exact posteriors for a batch.
 
@@ -344,12 +360,13 @@ def infer(
 
     Rows whose signed sum cannot be trusted to ``tolerance`` even in extended precision are
     recomputed by conditioning on the parents of their rarest present findings, and, failing
-    that, by enumerating the cause configurations.
+    that, by enumerating the cause configurations. ``exact_log_z=False``: only the posteriors are
+    used, so the log-likelihoods are not held to the tolerance.
     """
     prior = np.asarray(prior, dtype=np.float64)
     pos = np.asarray(pos, dtype=np.int64).reshape(prior.shape[0], -1)
     neg = np.asarray(neg, dtype=np.bool_)
-    post, log_z, err = _signed_sums(net, prior, pos, neg, tolerance)
+    post, log_z, err = _signed_sums(net, prior, pos, neg, tolerance, exact_log_z)
     for r in np.flatnonzero(err > tolerance):
         p_r, lz_r, e_r = _conditioned(net, prior[r], pos[r], neg[r], tolerance)
         if e_r > tolerance and int((prior[r] > 0).sum()) <= _MAX_ENUMERATED:

@@ -547,7 +547,7 @@ class Kernel:
                     idx = np.nonzero(pos[r])[1].reshape(r.size, int(k))
                 else:
                     idx = np.full((r.size, 1), -1, dtype=np.int64)
-                post[r], _ = infer(self.net, prior[r], idx, neg[r])
+                post[r], _ = infer(self.net, prior[r], idx, neg[r], exact_log_z=False)
         return post
 
     # -- conditions, triage, next test, flags --------------------------------------------------
