@@ -15,7 +15,7 @@ B12DX_FHIR_MAX_PAGES        searchset pages followed per prefetch query         
 B12DX_LAUNCH_SECRET         key for signed clinician-view launch tokens              random
 B12DX_LAUNCH_TTL_S          lifetime of a launch token, seconds                      900
 B12DX_FEEDBACK_PATH         append CDS Hooks feedback as JSON lines to this file     memory only
-B12DX_COMPUTE_THREADS       assessments run at once per process (CPU-bound)          1
+B12DX_COMPUTE_THREADS       0: CPU work on the event loop, in order; N: N threads    0
 ==========================  ======================================================  ===========
 """
 
@@ -67,7 +67,7 @@ class Settings(BaseModel):
     launch_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
     launch_ttl_s: int = Field(default=900, ge=10, le=86_400)
     feedback_path: str | None = None
-    compute_threads: int = Field(default=1, ge=1, le=64)
+    compute_threads: int = Field(default=0, ge=0, le=64)
 
     @property
     def base_url(self) -> str:

@@ -87,7 +87,8 @@ async def fhir_case(
     sex: SexQ = None,
 ) -> FhirImport:
     """The Case b12dx reads from FHIR data, and every resource or code it did not use."""
-    return await run_cpu(settings.compute_threads, _import, data, kb, as_of, age, sex)
+    # FHIR bodies can be megabytes: always in a compute thread, never blocking the event loop
+    return await run_cpu(max(1, settings.compute_threads), _import, data, kb, as_of, age, sex)
 
 
 @router.post(
@@ -112,7 +113,8 @@ async def fhir_assess(
     sex: SexQ = None,
 ) -> Response:
     """Assess FHIR data; answer with a FHIR Bundle (what was not used: an OperationOutcome)."""
-    body = await run_cpu(settings.compute_threads, _fhir_assess_json, data, kb, as_of, age, sex)
+    threads = max(1, settings.compute_threads)  # large bodies: see fhir_case
+    body = await run_cpu(threads, _fhir_assess_json, data, kb, as_of, age, sex)
     return Response(body, media_type=FHIR_JSON)
 
 
