@@ -82,6 +82,18 @@ def test_assess_gives_the_library_result(client: TestClient, kb: KnowledgeBase) 
     assert resp.json() == expected
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_compute_threads_give_the_same_answers(kb: KnowledgeBase, threads: int) -> None:
+    """``B12DX_COMPUTE_THREADS=N`` (a thread pool, not the event loop): same answers, same 422."""
+    with TestClient(make_app(kb, compute_threads=threads)) as pooled:
+        resp = pooled.post("/v1/assess", json=CASE)
+        assert resp.status_code == 200
+        assert resp.json() == json.loads(assess(CASE, kb=kb).to_json())
+        bad = pooled.post("/v1/explain", json={"case": CASE, "cause": "no_such_cause"})
+        assert bad.status_code == 422
+        assert bad.headers["content-type"] == "application/problem+json"
+
+
 BAD_CASES: list[dict[str, Any]] = [
     {"age": 67, "sex": "x"},
     {"age": "old", "sex": "female"},
