@@ -5,10 +5,10 @@ nothing and stretches the latency tail. Two ways, chosen by ``B12DX_COMPUTE_THRE
 
 * ``0`` (the default): on the event loop, one job per loop iteration, first in, first out. Between
   two jobs the loop reads requests and writes responses, so a cheap request waits for at most one
-  job. No thread hand-over: under load this served about 1.6x the assessments per second of one
-  compute thread, whose GIL hand-overs with the event loop cost about 2 ms of CPU per request
-  (see docs/service.md, Performance). Without the first-in-first-out queue, running jobs on the
-  loop starved some connections for a second or more.
+  job. No thread hand-over: on a quiet 2-core machine this served about 1.5x the assessments per
+  second of one compute thread, whose GIL hand-overs with the event loop cost about 2 ms of CPU
+  per request (see docs/service.md, Performance). Without the first-in-first-out queue, running
+  jobs on the loop starved some connections for a second or more.
 * ``N >= 1``: in a dedicated pool of N threads (first in, first out), which keeps the event loop
   responsive during long jobs; the FHIR endpoints, whose bodies can be megabytes, always use one.
 """
