@@ -121,3 +121,29 @@ def test_two_undated_different_results_conflict(mini_kb):
             ),
             kb=mini_kb,
         )
+
+
+@pytest.mark.parametrize(
+    "med",
+    [
+        {"name": "omeprazole"},
+        {"name": "Omeprazole 20 mg capsules"},
+        {"name": "no-such-drug"},
+        {"drug_class": "ppi"},
+        {"drug_class": "not_a_class"},
+        {"rxnorm": "6809"},
+        {"rxnorm": "0000000"},
+    ],
+)
+def test_find_medication_agrees_with_resolve_medication(kb, med):
+    """The quiet lookup (FHIR input) finds what the strict one finds, and None where the strict
+    one raises an UnknownIdError."""
+    from b12dx.case import Medication, find_medication, resolve_medication
+
+    m = Medication(**med)
+    found = find_medication(m, kb)
+    try:
+        expected = resolve_medication(m, kb, where="medications[0]")
+    except UnknownIdError:
+        expected = None
+    assert found == expected

@@ -188,31 +188,15 @@ def resolve_evidence_id(raw: str, kb: KnowledgeBase, *, where: str | None = None
     )
 
 
-def resolve_medication(med: Medication, kb: KnowledgeBase, *, where: str) -> str:
-    """The drug class id for a medication (by class, RxNorm code, generic or brand name)."""
+def find_medication(med: Medication, kb: KnowledgeBase) -> str | None:
+    """The drug class id for a medication (by class, RxNorm code, generic or brand name), or
+    ``None`` when the KB does not know it (without working out suggestions)."""
     if med.drug_class:
         ident = canonical_id(med.drug_class)
-        if ident in kb.drug_class_by_id:
-            return ident
-        raise UnknownIdError(
-            "drug class",
-            med.drug_class,
-            kb.drug_class_by_id,
-            where=where,
-            listing="b12dx kb medications",
-        )
+        return ident if ident in kb.drug_class_by_id else None
     index = _medication_index(kb)
     if med.rxnorm:
-        code = med.rxnorm.strip()
-        if code in index.rxnorm:
-            return index.rxnorm[code]
-        raise UnknownIdError(
-            "RxNorm ingredient code",
-            code,
-            index.rxnorm,
-            where=where,
-            listing="b12dx kb medications",
-        )
+        return index.rxnorm.get(med.rxnorm.strip())
     if med.name:
         key = med.name.strip().lower()
         if key in index.names:
@@ -221,6 +205,33 @@ def resolve_medication(med: Medication, kb: KnowledgeBase, *, where: str) -> str
         for token in re.split(r"[\s,/()]+", key):
             if token in index.names:
                 return index.names[token]
+    return None
+
+
+def resolve_medication(med: Medication, kb: KnowledgeBase, *, where: str) -> str:
+    """The drug class id for a medication (by class, RxNorm code, generic or brand name); an
+    ``UnknownIdError`` with suggestions when the KB does not know it."""
+    found = find_medication(med, kb)
+    if found is not None:
+        return found
+    index = _medication_index(kb)
+    if med.drug_class:
+        raise UnknownIdError(
+            "drug class",
+            med.drug_class,
+            kb.drug_class_by_id,
+            where=where,
+            listing="b12dx kb medications",
+        )
+    if med.rxnorm:
+        raise UnknownIdError(
+            "RxNorm ingredient code",
+            med.rxnorm.strip(),
+            index.rxnorm,
+            where=where,
+            listing="b12dx kb medications",
+        )
+    if med.name:
         raise UnknownIdError(
             "medication", med.name, index.display, where=where, listing="b12dx kb medications"
         )

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .case import Case, EvidenceItem, LabResult, Medication, ReferenceRange, resolve_medication
+from .case import Case, EvidenceItem, LabResult, Medication, ReferenceRange, find_medication
 from .errors import InputError, UnknownIdError
 from .kb import KnowledgeBase, LabTest, load_kb
 from .labs import convert
@@ -644,19 +644,17 @@ def _drug_class(st: _State, concept: Any, ref: str) -> str | None:
     names: list[str] = []
     for c in _codings(concept):
         if c.get("system") == RXNORM and isinstance(c.get("code"), str):
-            try:
-                return resolve_medication(Medication(rxnorm=str(c["code"])), st.kb, where=ref)
-            except UnknownIdError:
-                pass  # often a clinical-drug (SCD) code: fall back to the name
+            found = find_medication(Medication(rxnorm=str(c["code"])), st.kb)
+            if found is not None:
+                return found  # otherwise often a clinical-drug (SCD) code: try the name
         if isinstance(c.get("display"), str):
             names.append(str(c["display"]))
     if isinstance(concept, Mapping) and isinstance(concept.get("text"), str):
         names.insert(0, str(concept["text"]))
     for name in names:
-        try:
-            return resolve_medication(Medication(name=name[:200]), st.kb, where=ref)
-        except UnknownIdError:
-            continue
+        found = find_medication(Medication(name=name[:200]), st.kb)
+        if found is not None:
+            return found
     return None
 
 
