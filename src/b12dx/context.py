@@ -119,7 +119,7 @@ class Context:
         key = (tuple(variants), tolerance, groups, exact_log_z, logit_tolerance)
         got = self._what_if.get(key)
         if got is None:
-            pos, neg = encode(self.net, [self.observation])
+            pos, neg = self.encoded
             post, log_z = infer_variants(
                 self.net,
                 self.prior[None, :],
@@ -136,6 +136,11 @@ class Context:
 
     def probability(self, cause: str) -> float:
         return float(self.posterior[self.net.cause_index[cause]])
+
+    @functools.cached_property
+    def encoded(self) -> tuple[IntArray, BoolArray]:
+        """The person's observation as ``engine.infer`` batch arrays (one row)."""
+        return encode(self.net, [self.observation])
 
     @functools.cached_property
     def top_cause(self) -> str:

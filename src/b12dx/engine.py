@@ -31,6 +31,7 @@ from .kb import KnowledgeBase
 __all__ = [
     "TOLERANCE",
     "Network",
+    "clamp_choice",
     "compile_network",
     "infer",
     "logit",
@@ -295,6 +296,22 @@ def _signed_sums(
     return post, log_z, err
 
 
+def clamp_choice(
+    net: Network, prior: FloatArray, present: IntArray, limit: int
+) -> tuple[IntArray, IntArray]:
+    """For conditioning: the positions in ``present`` of the findings to take out of the signed
+    sum (fewest parents first) and their live parents to clamp, at most ``limit`` of them."""
+    live = np.flatnonzero(prior > 0)
+    parents = net.log1m_q[np.ix_(present, live)] < 0  # (k, L)
+    clamped: set[int] = set()
+    direct: list[int] = []
+    for i in sorted(range(len(present)), key=lambda i: int(parents[i].sum())):
+        grown = clamped | {int(live[j]) for j in np.flatnonzero(parents[i])}
+        if len(grown) <= limit:
+            clamped, direct = grown, [*direct, i]
+    return np.array(direct, dtype=np.int64), np.array(sorted(clamped), dtype=np.int64)
+
+
 def _conditioned(
     net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, tolerance: float
 ) -> tuple[FloatArray, float, float]:
@@ -306,18 +323,11 @@ def _conditioned(
     through the signed sum. The outer sum has positive terms only, so nothing cancels there.
     """
     present = pos[pos >= 0]
-    live = np.flatnonzero(prior > 0)
-    parents = net.log1m_q[np.ix_(present, live)] < 0  # (k, L)
-    clamped: set[int] = set()
-    direct: list[int] = []
-    for i in sorted(range(len(present)), key=lambda i: int(parents[i].sum())):
-        grown = clamped | {int(live[j]) for j in np.flatnonzero(parents[i])}
-        if len(grown) <= _MAX_CLAMPED:
-            clamped, direct = grown, [*direct, i]
+    direct_idx, a = clamp_choice(net, prior, present, _MAX_CLAMPED)
+    direct = direct_idx.tolist()
     if not direct:
         return np.full(prior.shape, np.nan), np.nan, np.inf
-    a = np.array(sorted(clamped), dtype=np.int64)
-    bits = ((np.arange(2 ** len(a))[:, None] >> np.arange(len(a))[None, :]) & 1).astype(float)
+    bits, _ = subset_masks(len(a), 0, 1 << len(a))
     rows = np.tile(prior, (len(bits), 1))
     rows[:, a] = bits
     with np.errstate(divide="ignore"):

@@ -41,6 +41,7 @@ from .engine import (
     FloatArray,
     IntArray,
     Network,
+    clamp_choice,
     infer,
     padded_present,
     subset_masks,
@@ -353,21 +354,6 @@ def _subsets(k: int, dtype: str) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     return bits.astype(dtype), signs.astype(dtype)
 
 
-def _clamp_choice(
-    net: Network, prior: FloatArray, present: IntArray, limit: int
-) -> tuple[IntArray, IntArray]:
-    """The present findings to condition on (fewest parents first) and their live parents."""
-    live = np.flatnonzero(prior > 0)
-    parents = net.log1m_q[np.ix_(present, live)] < 0
-    clamped: set[int] = set()
-    direct: list[int] = []
-    for i in sorted(range(len(present)), key=lambda i: int(parents[i].sum())):
-        grown = clamped | {int(live[j]) for j in np.flatnonzero(parents[i])}
-        if len(grown) <= limit:
-            clamped, direct = grown, [*direct, i]
-    return np.array(direct, dtype=np.int64), np.array(sorted(clamped), dtype=np.int64)
-
-
 def _conditioned(
     net: Network,
     plan: _Plan,
@@ -383,11 +369,11 @@ def _conditioned(
     so only the other present findings go through the signed sums, which then cancel far less.
     """
     present = pos[pos >= 0]
-    direct, a = _clamp_choice(net, prior, present, limit)
+    direct, a = clamp_choice(net, prior, present, limit)
     n_v = len(variants)
     if direct.size == 0:
         return np.zeros((n_v, net.n_causes)), np.zeros(n_v), np.full(n_v, np.inf)
-    bits = ((np.arange(1 << a.size)[:, None] >> np.arange(a.size)[None, :]) & 1).astype(float)
+    bits, _ = subset_masks(a.size, 0, 1 << a.size)
     rows = np.tile(prior, (len(bits), 1))
     rows[:, a] = bits
     rest = np.array([f for i, f in enumerate(present) if i not in set(direct.tolist())] or [-1])
