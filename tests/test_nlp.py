@@ -469,6 +469,85 @@ def test_every_evaluation_text_gives_a_valid_case(kb: KnowledgeBase) -> None:
         normalise(parse_case(data), kb)
 
 
+# -- general rules added after batch 7: inflections, near rules, lay phrasings, ConText scope --
+
+
+@pytest.mark.parametrize(
+    ("word", "expected", "not_expected"),
+    [
+        ("seize", {"seizes", "seized", "seizing"}, set()),
+        ("calves", {"calf"}, set()),
+        ("tingle", {"tingles", "tingled", "tingling", "tingly"}, set()),
+        ("stop", {"stops", "stopped", "stopping"}, set()),
+        ("my", {"her", "his", "the"}, set()),
+        ("falls", {"falls"}, {"falling", "fall"}),  # kept: "falling asleep" is not a fall
+        ("been", {"been"}, {"is", "was"}),  # kept: "magnesium is low" is not "been low"
+        ("up", {"up"}, {"ups"}),
+    ],
+)
+def test_word_forms(word: str, expected: set[str], not_expected: set[str]) -> None:
+    from b12dx.nlp.inflect import word_forms
+
+    table = build_lexicon().inflections
+    assert table is not None
+    forms = word_forms(word, table)
+    assert word in forms and expected <= forms and not (not_expected & forms)
+
+
+def test_a_one_word_phrase_is_not_inflected() -> None:
+    from b12dx.nlp.inflect import phrase_forms
+
+    table = build_lexicon().inflections
+    assert table is not None
+    assert phrase_forms(("aching",), table) == [frozenset({"aching"})]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # inflected forms of multi-word phrases
+        (
+            "My calf seized up last night and woke me.",
+            {"muscle_cramps": "present", "nocturnal_leg_cramps": "present"},
+        ),
+        ("Her feet tingled all week.", {"paresthesia_feet": "present"}),
+        ("His legs gave way twice.", {"muscle_weakness": "present"}),
+        # body part ... verb
+        ("My calves will often knot.", {"muscle_cramps": "present"}),
+        ("My hands keep falling asleep.", {"paresthesia_hands": "present"}),
+        ("I keep falling asleep in front of the TV.", {}),
+        ("His memory and concentration are poor.", {"memory_problems": "present"}),
+        ("The front of my thighs is agonisingly sore.", {"proximal_muscle_aching": "present"}),
+        (
+            "My legs are weak and my calves cramp.",
+            {"muscle_weakness": "present", "muscle_cramps": "present"},
+        ),
+        # lay phrasings of claudication, restless legs and immobility
+        (
+            "My calves ache after 200 yards and it goes off when I stop.",
+            {"exertional_leg_pain_relieved_by_rest": "present"},
+        ),
+        ("At night I have to get up and move them.", {"urge_to_move_legs": "present"}),
+        ("I'd been stuck on the sofa for three days.", {"recent_immobility_or_surgery": "present"}),
+        ("I couldn't breathe.", {"shortness_of_breath": "present"}),
+        # ConText: "normal" reaches only the words it qualifies; "despite" ends a scope
+        (
+            "Strict vegetarian, unable to hold a pen despite normal power.",
+            {"vegetarian_diet": "present", "muscle_weakness": "absent"},
+        ),
+        (
+            "Reflexes intact, power 5/5.",
+            {"reduced_reflexes": "absent", "muscle_weakness": "absent"},
+        ),
+        ("No reflexes at the ankles.", {"reduced_reflexes": "present"}),
+        ("No problems with my eyesight.", {"vision_disturbance": "absent"}),
+        ("My magnesium is very low.", {}),
+    ],
+)
+def test_rules_added_after_batch_7(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
 # -- the evaluation set ---------------------------------------------------------------------
 
 

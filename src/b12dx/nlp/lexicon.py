@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import KnowledgeBaseError
 from ..kb import KnowledgeBase
+from .inflect import InflectionTable
 
 __all__ = ["CONTEXT_CATEGORIES", "Combination", "ContextPhrase", "Lexicon", "build_lexicon"]
 
@@ -34,6 +35,9 @@ _DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
 # Single words too ambiguous in free text to accept from KB synonyms (the language file may
 # still use them deliberately).
 _MIN_KB_PHRASE = 3
+# KB phrases that start like a negation trigger ("no problems with ..."): their "no" form is
+# added as a negated phrase
+_NEGATABLE_HEADS = ("problems with", "trouble with", "difficulty with", "issues with")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,18 @@ class Locator:
     id: str  # the generic pseudo-id used in ``concepts``
     window: int  # tokens either side, within the sentence
     sites: dict[str, tuple[str, ...]]  # evidence id -> site words
+
+
+@dataclass(frozen=True)
+class NearRule:
+    """A word of ``first`` followed, within ``gap`` words of ``between``, by a word of ``then``
+    ("my calves will often seize", "her memory and concentration are poor")."""
+
+    id: str
+    first: tuple[str, ...]
+    then: tuple[str, ...]
+    gap: int
+    between: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -95,11 +111,17 @@ class Lexicon:
     # optional words after a linking verb inside a phrase ("is really sore")
     filler_after: frozenset[str] = field(default_factory=frozenset)
     filler_words: tuple[str, ...] = ()
+    # other forms of the words of multi-word phrases ("calves seize up" ~ "my calf seized up")
+    inflections: InflectionTable | None = None
+    # body part x verb rules and the like, matched as token patterns
+    near: tuple[NearRule, ...] = ()
 
     @property
     def key(self) -> str:
         """A short identity used to cache compiled pipelines."""
-        return f"{self.version}:{hash(tuple(sorted(self.concepts.items())))}"
+        inflected = "i" if self.inflections is not None else "-"
+        concepts = hash(tuple(sorted(self.concepts.items())))
+        return f"{self.version}:{inflected}:{hash(self.near)}:{concepts}"
 
 
 def _norm(phrase: str) -> str:
@@ -156,6 +178,9 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
     for ident, phrases in raw.get("concepts", {}).items():
         for p in phrases:
             concepts[_norm(p)] = ident
+    for ident, phrases in raw.get("lay", {}).items():
+        for p in phrases:
+            concepts.setdefault(_norm(p), ident)
     for ident, phrases in raw.get("multi", {}).items():
         for p in phrases:
             concepts[_norm(p)] = ident
@@ -186,6 +211,17 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
     units = list(raw.get("units", {}).get("spellings", []))
     lab_symbols = {str(k): str(v) for k, v in raw.get("lab_symbols", {}).items()}
     current_only = frozenset(str(i) for i in raw.get("current_only", {}).get("ids", []))
+    gap_sets = {str(k): tuple(_norm(w) for w in v) for k, v in raw.get("near_gaps", {}).items()}
+    near = tuple(
+        NearRule(
+            id=str(r["id"]),
+            first=tuple(_norm(w) for w in r["first"]),
+            then=tuple(_norm(w) for w in r["then"]),
+            gap=int(r.get("gap", 3)),
+            between=gap_sets.get(str(r.get("between", "")), ()),
+        )
+        for r in raw.get("near", [])
+    )
     evidence_ids: frozenset[str] = frozenset()
 
     if kb is not None:
@@ -198,6 +234,9 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         for p, i in kb_concepts.items():
             if p not in labs and p not in meds:
                 concepts.setdefault(p, i)
+            # "no problems with my eyesight": the phrase would otherwise swallow the trigger
+            if p.startswith(_NEGATABLE_HEADS) and "+" not in i:
+                negated.setdefault(f"no {p}", i)
         for p, g in kb_meds.items():
             meds.setdefault(p, g)
         # only medicines the KB can resolve to a drug class: a Case must normalise
@@ -216,6 +255,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         concepts = {p: i for p, i in concepts.items() if known(i)}
         negated = {p: i for p, i in negated.items() if known(i)}
         absent_only = {p: i for p, i in absent_only.items() if known(i)}
+        near = tuple(r for r in near if known(r.id))
         labs = {p: t for p, t in labs.items() if t in kb.lab_by_id}
         lab_symbols = {p: t for p, t in lab_symbols.items() if t in kb.lab_by_id}
         med_classes = {p: c for p, c in med_classes.items() if c in kb.drug_class_by_id}
@@ -285,13 +325,23 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         long_ago=frozenset(_norm(p) for p in raw.get("current_only", {}).get("long_ago", [])),
         filler_after=frozenset(_norm(w) for w in raw.get("fillers", {}).get("after", [])),
         filler_words=tuple(_norm(w) for w in raw.get("fillers", {}).get("words", [])),
+        inflections=_inflections(raw),
+        near=near,
     )
+
+
+def _inflections(raw: dict[str, Any]) -> InflectionTable | None:
+    section = raw.get("inflect")
+    if not section:
+        return None
+    return InflectionTable(section.get("groups", []), section.get("keep", []))
 
 
 def lexicon_ids(lexicon: Lexicon) -> set[str]:
     """Every evidence id the language file refers to (for consistency checks against a KB)."""
     raw = _raw()
-    ids = set(raw.get("concepts", {}))
+    ids = set(raw.get("concepts", {})) | set(raw.get("lay", {}))
+    ids |= {r.id for r in lexicon.near}
     ids |= {i for k in raw.get("negated_concepts", {}) for i in k.split("+")}
     ids |= {i for k in raw.get("absent_only", {}) for i in k.split("+")}
     ids |= {i for k in raw.get("multi", {}) for i in k.split("+")}

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import MissingExtraError
 from .extract import find_age, find_duration_years, find_lab_value, find_pregnant, find_sex
+from .inflect import phrase_forms, word_forms
 from .lexicon import Lexicon, Locator
 from .models import Context, EvidenceMention, LabMention, MedicationMention, Modifier, ParseResult
 
@@ -91,6 +92,13 @@ def _build(lexicon: Lexicon) -> Any:
         add(p, f"{_ABS}:{ident}")
     for p, ident in lexicon.concepts.items():
         add(p, f"{_EV}:{ident}")
+    for n, rule in enumerate(lexicon.near):
+        # "my calves will often seize": a word of one set, a few listed words, a word of another
+        pattern: list[dict[str, Any]] = [{"LOWER": {"IN": _near_forms(rule.first, lexicon)}}]
+        if rule.between and rule.gap:
+            pattern.append({"LOWER": {"IN": list(rule.between)}, "OP": f"{{0,{rule.gap}}}"})
+        pattern.append({"LOWER": {"IN": _near_forms(rule.then, lexicon)}})
+        rules.append(TargetRule(f"near:{rule.id}:{n}", f"{_EV}:{rule.id}", pattern=pattern))
     for p, generic in lexicon.medications.items():
         add(p, f"{_MED}:{generic}")
     for p, cls in lexicon.medication_classes.items():
@@ -123,11 +131,17 @@ def _pattern(toks: tuple[str, ...], lexicon: Lexicon, *, filled: bool) -> list[d
     """Token patterns for a phrase; after a linking verb ("my tongue is sore") optional filler
     words may stand ("my tongue is really sore", "my eyes have gone a bit yellow")."""
     out: list[dict[str, Any]] = []
+    forms = (
+        phrase_forms(toks, lexicon.inflections)
+        if filled and lexicon.inflections is not None
+        else [frozenset({t}) for t in toks]
+    )
     for i, t in enumerate(toks):
         if t == "#":  # any number ("lost # kg", "a # hour flight": "12-hour")
             out += [{"LIKE_NUM": True}, {"ORTH": "-", "OP": "?"}]
             continue
-        out.append({"LOWER": t})
+        # other forms of the word ("calves seize up" also matches "my calf seized up")
+        out.append({"LOWER": t} if len(forms[i]) == 1 else {"LOWER": {"IN": sorted(forms[i])}})
         if (
             filled
             and lexicon.filler_words
@@ -137,6 +151,13 @@ def _pattern(toks: tuple[str, ...], lexicon: Lexicon, *, filled: bool) -> list[d
         ):
             out.append({"LOWER": {"IN": list(lexicon.filler_words)}, "OP": "*"})
     return out
+
+
+def _near_forms(words: tuple[str, ...], lexicon: Lexicon) -> list[str]:
+    forms: set[str] = set()
+    for w in words:
+        forms |= word_forms(w, lexicon.inflections) if lexicon.inflections else {w}
+    return sorted(forms)
 
 
 def _casings(tokenizer: Any, phrase: str) -> list[tuple[str, ...]]:
