@@ -126,7 +126,7 @@ def test_far_out_evidence_goes_through_conditioning(exact_log_z):
     ]
     plan = V._plan(net, vs)
     sel = V.padded_present(net, p[None, :])[0][0]
-    acc = V._Accuracy(np.full(len(vs), 1e-10))
+    acc = V._Accuracy(np.full(len(vs), 1e-10), np.ones(len(vs), bool), np.zeros(len(vs)))
     _, _, err = V._kernel(net, plan, prior[None, :], sel, n_mask[None, :], np.float64, acc)
     assert (err > 1e-10).all()  # the plain signed sums cannot be trusted here
     post, log_z = infer_variants(

@@ -7,25 +7,37 @@ triages, and plans the next steps.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import explain, plan, triage
 from .case import Case, normalise, parse_case
-from .context import Context, encode, observe
-from .engine import compile_network, infer
+from .context import Context, WhatIf, observe
+from .engine import compile_network
 from .kb import KnowledgeBase, load_kb
 from .labs import LabReading, interpret
 from .priors import PriorShift, person_prior
 from .result import Advice, Assessment, KbStamp, LabInterpretation, SourceRef
+from .variants import Variant
 
 __all__ = ["assess", "build_context"]
 
 
-def build_context(case: Case, kb: KnowledgeBase) -> tuple[Context, list[PriorShift]]:
-    """Posteriors and everything rules need, for an already normalised case."""
+Prefetch = Callable[[Context, list[PriorShift]], Sequence[WhatIf]]
+
+
+def build_context(
+    case: Case, kb: KnowledgeBase, *, prefetch: Prefetch | None = None
+) -> tuple[Context, list[PriorShift]]:
+    """Posteriors and everything rules need, for an already normalised case.
+
+    ``prefetch`` names the what-if questions the caller will ask (``Context.what_if``); they are
+    answered in the same engine call as the person's own posteriors, from one subset table. It
+    sees the context before its posteriors are filled in, so it must not read them.
+    """
     net = compile_network(kb)
     readings = interpret(case.labs, kb, sex=case.sex, pregnant=case.pregnant)
     drug_years = {m.drug_class: m.years for m in case.medications if m.drug_class}
@@ -40,8 +52,6 @@ def build_context(case: Case, kb: KnowledgeBase) -> tuple[Context, list[PriorShi
         drug_years=drug_years,
     )
     obs = observe(case, net, readings)
-    pos, neg = encode(net, [obs])
-    post, _ = infer(net, prior[None, :], pos, neg, exact_log_z=False)
     tags: set[str] = set()
     for e in present:
         tags |= kb.tags_of.get(e, frozenset())
@@ -54,10 +64,13 @@ def build_context(case: Case, kb: KnowledgeBase) -> tuple[Context, list[PriorShi
         absent=frozenset(case.absent()),
         drug_years=drug_years,
         prior=prior,
-        posterior=post[0],
+        posterior=np.full(net.n_causes, np.nan),  # filled in below
         observation=obs,
         tags=frozenset(tags),
     )
+    own = WhatIf((Variant(),), exact_log_z=False)
+    asked = prefetch(ctx, shifts) if prefetch is not None else ()
+    ctx.posterior = ctx.fetch([own, *asked])[0][0][0]
     return ctx, shifts
 
 
@@ -85,14 +98,10 @@ def _lab_out(r: LabReading) -> LabInterpretation:
 
 def _used_sources(body: dict[str, Any]) -> dict[str, None]:
     """Every source id cited in the assessment, in order of first use."""
-    acc: dict[str, None] = {}
-    add = acc.update
-
-    for r in body["triage"].reasons:
-        add(dict.fromkeys(r.sources))
+    groups: list[Sequence[str]] = [r.sources for r in body["triage"].reasons]
     for c in body["differential"]:
-        for item in (*c.for_, *c.against):
-            add(dict.fromkeys(item.sources))
+        groups += [item.sources for item in c.for_]
+        groups += [item.sources for item in c.against]
     for group in (
         "labs",
         "next_tests",
@@ -102,15 +111,13 @@ def _used_sources(body: dict[str, Any]) -> dict[str, None]:
         "comparison",
         "warnings",
     ):
-        for item in body[group]:
-            add(dict.fromkeys(item.sources))
+        groups += [item.sources for item in body[group]]
     if body["treatment"] is not None:
-        add(dict.fromkeys(body["treatment"].sources))
+        groups.append(body["treatment"].sources)
     if body["diet"] is not None:
-        add(dict.fromkeys(body["diet"].sources))
-        for f in body["diet"].foods:
-            add(dict.fromkeys(f.sources))
-    return acc
+        groups.append(body["diet"].sources)
+        groups += [f.sources for f in body["diet"].foods]
+    return dict.fromkeys(itertools.chain.from_iterable(groups))
 
 
 _refs: dict[str, dict[str, SourceRef]] = {}
@@ -128,6 +135,11 @@ def _source_refs(kb: KnowledgeBase) -> dict[str, SourceRef]:
     return refs
 
 
+def _asked(ctx: Context, shifts: list[PriorShift]) -> list[WhatIf]:
+    """What the explanation and the next-test ranking will ask of the engine."""
+    return [r for r in (explain.request(ctx, shifts), plan.ranking_request(ctx)) if r is not None]
+
+
 def assess(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None) -> Assessment:
     """Assess one person: triage, differential, labs, next tests, treatment, diet, sources.
 
@@ -139,7 +151,7 @@ def assess(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None) -
     kb = kb if kb is not None else load_kb()
     parsed = case if isinstance(case, Case) else parse_case(case)
     norm = normalise(parsed, kb)
-    ctx, shifts = build_context(norm, kb)
+    ctx, shifts = build_context(norm, kb, prefetch=_asked)
 
     treatments, treat_warnings = plan.treatments(ctx)
     monitoring = plan.monitoring(ctx)

@@ -295,7 +295,7 @@ def normalise(case: Case, kb: KnowledgeBase) -> Case:
             kind = "contradicts" if state != item.state else "repeats"
             raise ConflictError(f"{ident!r} {kind} evidence[{j}] ({state})", where=where)
         seen[ident] = (i, item.state)
-        evidence.append(item.model_copy(update={"id": ident}))
+        evidence.append(item if ident == item.id else item.model_copy(update={"id": ident}))
 
     meds: list[Medication] = []
     classes: dict[str, int] = {}
@@ -310,7 +310,7 @@ def normalise(case: Case, kb: KnowledgeBase) -> Case:
             meds[j] = prev.model_copy(update={"years": years})
             continue
         classes[cls] = len(meds)
-        meds.append(med.model_copy(update={"drug_class": cls}))
+        meds.append(med if med.drug_class == cls else med.model_copy(update={"drug_class": cls}))
 
     labs = normalise_labs(case.labs, kb, sex=case.sex, pregnant=case.pregnant)
     return case.model_copy(update={"evidence": evidence, "medications": meds, "labs": labs})

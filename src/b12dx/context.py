@@ -18,7 +18,7 @@ from .kb import Condition, KnowledgeBase
 from .labs import LabReading
 from .variants import Variant, infer_variants
 
-__all__ = ["Context", "Observation", "holds", "observe"]
+__all__ = ["Context", "Observation", "WhatIf", "holds", "observe"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,25 @@ def encode(net: Network, observations: list[Observation]) -> tuple[IntArray, Boo
     return pos, neg
 
 
+@dataclass(frozen=True)
+class WhatIf:
+    """One request for ``infer_variants`` posteriors, with the accuracy its caller needs."""
+
+    variants: tuple[Variant, ...]
+    tolerance: float = TOLERANCE
+    outcome_of: tuple[int, ...] | None = None
+    exact_log_z: bool = True
+    logit_tolerance: float | None = None
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        key = (self.variants, self.tolerance, self.outcome_of, self.exact_log_z)
+        object.__setattr__(self, "_hash", hash((*key, self.logit_tolerance)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
 @dataclass
 class Context:
     kb: KnowledgeBase
@@ -100,9 +119,7 @@ class Context:
     posterior: FloatArray
     observation: Observation
     tags: frozenset[str] = field(default=frozenset())
-    _what_if: dict[tuple[object, ...], tuple[FloatArray, FloatArray]] = field(
-        default_factory=dict, repr=False
-    )
+    _what_if: dict[WhatIf, tuple[FloatArray, FloatArray]] = field(default_factory=dict, repr=False)
 
     def what_if(
         self,
@@ -115,24 +132,44 @@ class Context:
     ) -> tuple[FloatArray, FloatArray]:
         """Posteriors ``(V, n)`` and log-likelihoods ``(V,)`` of variations of this person's
         evidence (``variants.infer_variants``), remembered for the rest of the assessment."""
-        groups = None if outcome_of is None else tuple(outcome_of)
-        key = (tuple(variants), tolerance, groups, exact_log_z, logit_tolerance)
-        got = self._what_if.get(key)
-        if got is None:
+        request = WhatIf(
+            tuple(variants),
+            tolerance,
+            None if outcome_of is None else tuple(outcome_of),
+            exact_log_z,
+            logit_tolerance,
+        )
+        return self.fetch([request])[0]
+
+    def fetch(self, requests: Sequence[WhatIf]) -> list[tuple[FloatArray, FloatArray]]:
+        """``what_if`` for several requests at once: the ones not yet remembered share one
+        engine call (one subset table), each keeping its own accuracy settings."""
+        todo = [r for r in dict.fromkeys(requests) if r not in self._what_if]
+        if todo:
             pos, neg = self.encoded
+            flat = [v for r in todo for v in r.variants]
+            groups: list[int] = []
+            for r in todo:  # outcome groups stay within their request; others stand alone
+                base = len(groups) and max(groups) + 1
+                own = r.outcome_of or range(len(r.variants))
+                groups += [base + g for g in own]
             post, log_z = infer_variants(
                 self.net,
                 self.prior[None, :],
                 pos,
                 neg,
-                variants,
-                tolerance=tolerance,
-                outcome_of=outcome_of,
-                exact_log_z=exact_log_z,
-                logit_tolerance=logit_tolerance,
+                flat,
+                tolerance=[r.tolerance for r in todo for _ in r.variants],
+                outcome_of=groups,
+                exact_log_z=[r.exact_log_z for r in todo for _ in r.variants],
+                logit_tolerance=[r.logit_tolerance for r in todo for _ in r.variants],
             )
-            got = self._what_if[key] = (post[0], log_z[0])
-        return got
+            at = 0
+            for r in todo:
+                end = at + len(r.variants)
+                self._what_if[r] = (post[0, at:end], log_z[0, at:end])
+                at = end
+        return [self._what_if[r] for r in requests]
 
     def probability(self, cause: str) -> float:
         return float(self.posterior[self.net.cause_index[cause]])

@@ -12,14 +12,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .context import Context, lab_findings
+from .context import Context, WhatIf, lab_findings
 from .engine import TOLERANCE as ENGINE_TOLERANCE
 from .engine import logit
 from .priors import PriorShift
 from .result import CauseResult, Contribution, trusted
 from .variants import Variant
 
-__all__ = ["LOGIT_TOLERANCE", "TOLERANCE", "EvidencePiece", "differential", "pieces"]
+__all__ = [
+    "LOGIT_TOLERANCE",
+    "TOLERANCE",
+    "EvidencePiece",
+    "differential",
+    "pieces",
+    "request",
+]
 
 # Leave-one-out posteriors are exact to the engine's tolerance, like the posteriors themselves, or
 # (where that is looser: probable causes) their log-odds to LOGIT_TOLERANCE, well inside the
@@ -128,17 +135,27 @@ def _sources(ctx: Context, piece: EvidencePiece) -> dict[str, list[str]]:
 _source_cache: dict[tuple[str, EvidencePiece], dict[str, list[str]]] = {}
 
 
+def _request(ctx: Context, items: list[EvidencePiece]) -> WhatIf:
+    return WhatIf(
+        tuple(_without(ctx, p) for p in items),
+        TOLERANCE,
+        exact_log_z=False,
+        logit_tolerance=LOGIT_TOLERANCE,
+    )
+
+
+def request(ctx: Context, shifts: list[PriorShift]) -> WhatIf | None:
+    """The leave-one-out posteriors ``differential`` will ask for (None: no evidence)."""
+    items = pieces(ctx, shifts)
+    return _request(ctx, items) if items else None
+
+
 def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
     kb, net = ctx.kb, ctx.net
     items = pieces(ctx, shifts)
     deltas = np.zeros((len(items), net.n_causes))
     if items:
-        post, _ = ctx.what_if(
-            [_without(ctx, p) for p in items],
-            TOLERANCE,
-            exact_log_z=False,
-            logit_tolerance=LOGIT_TOLERANCE,
-        )
+        post, _ = ctx.fetch([_request(ctx, items)])[0]
         deltas = logit(ctx.posterior)[None, :] - logit(post)
         deltas[:, ctx.prior == 0] = 0.0
     rounded = np.round(deltas, 4)
@@ -148,6 +165,7 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
     ks, js = ks[order], js[order]
     values = rounded[ks, js].tolist()
     sources = {k: _sources(ctx, items[k]) for k in set(ks.tolist())}
+    cause_ids = net.cause_ids
     by_cause: dict[int, tuple[list[Contribution], list[Contribution]]] = {}
     for k, j, lo in zip(ks.tolist(), js.tolist(), values, strict=True):
         piece = items[k]
@@ -158,11 +176,13 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
                 "label": piece.label,
                 "state": piece.state,
                 "log_odds": lo,
-                "sources": list(sources[k][net.cause_ids[j]]),
+                "sources": list(sources[k][cause_ids[j]]),
             },
         )
-        if lo != 0:
-            by_cause.setdefault(j, ([], []))[0 if lo > 0 else 1].append(c)
+        lists = by_cause.get(j)
+        if lists is None:
+            lists = by_cause[j] = ([], [])
+        lists[lo < 0].append(c)  # shown values are at least _SHOWN in size: never 0
     results = []
     for j in np.argsort(-ctx.posterior, kind="stable").tolist():
         if ctx.prior[j] == 0:

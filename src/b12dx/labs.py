@@ -7,6 +7,7 @@ after folding spelling variants (``µmol/L``, ``umol/L`` and ``μmol/l`` are one
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 
+@functools.lru_cache(maxsize=1024)
 def fold_unit(unit: str) -> str:
     """A spelling-independent key for a unit."""
     u = unit.strip().replace("µ", "u").replace("μ", "u").replace("[", "").replace("]", "")
@@ -33,7 +35,13 @@ def fold_unit(unit: str) -> str:
 
 
 def _unit_table(test: LabTest) -> dict[str, float]:
-    return {fold_unit(u.unit): u.value for u in test.units}
+    got = _unit_tables.get(id(test))
+    if got is None or got[0] is not test:  # keyed by identity: KB objects are never mutated
+        got = _unit_tables[id(test)] = (test, {fold_unit(u.unit): u.value for u in test.units})
+    return got[1]
+
+
+_unit_tables: dict[int, tuple[LabTest, dict[str, float]]] = {}
 
 
 def convert(test: LabTest, value: float, unit: str, *, where: str | None = None) -> float:

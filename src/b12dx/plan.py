@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from .context import Context, holds
+from .context import Context, WhatIf, holds
 from .engine import FloatArray
 from .kb import Advice as KbAdvice
 from .kb import Band, LabTest
@@ -35,6 +35,7 @@ __all__ = [
     "monitoring",
     "next_tests",
     "prevention",
+    "ranking_request",
     "treatments",
 ]
 
@@ -98,14 +99,27 @@ def _candidates(ctx: Context) -> list[LabTest]:
     return [t for t in ctx.kb.labs if t.orderable and t.id not in done]
 
 
-def expected_information_gain(ctx: Context, tests: list[LabTest]) -> dict[str, float]:
-    """EIG (bits) of each test over the differential, all outcomes from one shared table."""
+def _request(ctx: Context, tests: list[LabTest]) -> WhatIf | None:
     variants, index = _test_variants(ctx, tests)
     if not variants:
-        return {}
+        return None
     # information gain only ranks tests (reported to 4 decimals): 1e-6 is ample, and each
     # outcome's posteriors matter only in proportion to its probability
-    post, log_z = ctx.what_if(variants, RANKING_TOLERANCE, outcome_of=_outcome_ids(index))
+    return WhatIf(variants, RANKING_TOLERANCE, tuple(_outcome_ids(index)))
+
+
+def ranking_request(ctx: Context) -> WhatIf | None:
+    """The what-if posteriors ``next_tests`` will ask for (None: no test left to rank)."""
+    return _request(ctx, _candidates(ctx))
+
+
+def expected_information_gain(ctx: Context, tests: list[LabTest]) -> dict[str, float]:
+    """EIG (bits) of each test over the differential, all outcomes from one shared table."""
+    req = _request(ctx, tests)
+    if req is None:
+        return {}
+    post, log_z = ctx.fetch([req])[0]
+    _, index = _test_variants(ctx, tests)
     return _gains(float(entropy(ctx.posterior)), post, log_z, index)
 
 

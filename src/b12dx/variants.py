@@ -23,11 +23,10 @@ still fails, by ``infer`` itself (which has the exact fallbacks).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,6 +51,18 @@ __all__ = ["Variant", "infer_variants"]
 # Conditioning first tries at most this many clamped causes (2^this inner rows).
 _FEW_CLAMPED = 6
 
+# Precision retries, cheapest first (0: extended precision, else the number of clamped causes).
+# Extended precision has no fixed cost but runs without SIMD or BLAS: it is the cheaper one for
+# a handful of variants; conditioning wins for more.
+_FEW_VARIANTS = 2
+
+
+def _retries(n_bad: int) -> tuple[int, ...]:
+    if n_bad <= _FEW_VARIANTS:
+        return (0, _FEW_CLAMPED, _MAX_CLAMPED)
+    return (_FEW_CLAMPED, 0, _MAX_CLAMPED)
+
+
 # Elements of the largest (rows x subsets x variants x causes) intermediate per kernel call.
 _BUDGET = 1 << 22
 
@@ -71,10 +82,17 @@ class Variant:
     drop_pos: tuple[int, ...] = ()
     drop_neg: tuple[int, ...] = ()
     shift: tuple[tuple[int, float], ...] = ()
+    # variants are dictionary keys many times per assessment (plan cache, what-if memo)
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if set(self.add_pos) & set(self.drop_pos) or set(self.add_neg) & set(self.drop_neg):
             raise ValueError("a variant cannot both add and drop the same observation")
+        key = (self.add_pos, self.add_neg, self.drop_pos, self.drop_neg, self.shift)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def apply(
         self, prior: FloatArray, pos: IntArray, neg: BoolArray
@@ -98,38 +116,47 @@ class Variant:
 
 @dataclass(frozen=True)
 class _Plan:
-    """The variants flattened into signed sub-sums ``u`` (one per subset of ``add_pos``), as
-    arrays over the findings ``T`` that any variant touches and the affected causes ``a``."""
+    """The variants flattened into signed sub-sums ``u`` (one per subset of ``add_pos``), over
+    the findings ``T`` that any variant touches, and the (sub-sum, affected cause) pairs ``P``
+    (sorted by sub-sum; a sub-sum that affects no cause gets one pair with the dummy cause n, so
+    every sub-sum owns a run of pairs)."""
 
     owner: IntArray  # (U,) variant of each sub-sum, non-decreasing
     starts: IntArray  # (V,) first sub-sum of each variant
-    causes: IntArray  # (U, a) affected causes, padded with the dummy cause n
     sign: FloatArray  # (U,) (-1)^|extra present findings|
     touched: IntArray  # (T,) finding indices
-    add: FloatArray  # (U, T, a) log(1 - q) of findings the sub-sum adds absent, where fresh
+    pair_u: IntArray  # (P,) sub-sum of each pair, non-decreasing
+    pair_c: IntArray  # (P,) cause of each pair (n: the dummy cause)
+    pair_starts: IntArray  # (U,) first pair of each sub-sum
+    # (2T, P) log(1 - q) of the findings a sub-sum adds absent where they are fresh (rows t),
+    # then minus that of the absent findings it removes where they are observed (rows T + t)
+    both: FloatArray
     add_leak: FloatArray  # (U, T)
-    drop: FloatArray  # (U, T, a) ... and of absent findings it removes, where observed
     drop_leak: FloatArray  # (U, T)
-    extra: FloatArray  # (U, a) log(1 - q) of its extra present findings (always counted)
+    extra: FloatArray  # (P,) log(1 - q) of its extra present findings (always counted)
     extra_leak: FloatArray  # (U,)
     extra_of: BoolArray  # (T, U) finding t is an extra present finding of sub-sum u
     drop_pos: IntArray  # (T, U) 1 where sub-sum u drops present finding t
-    shift: FloatArray  # (U, a) logit shift of each affected cause
-    onehot: FloatArray  # (U, a, n + 1) affected cause a of sub-sum u is column c
+    shift: FloatArray  # (P,) logit shift of the pair's cause
+    # where the pairs' numerator corrections land in the flattened (variant, cause) numerator:
+    # the distinct cells, the order grouping the pairs by cell, and each group's first pair
+    cells: IntArray
+    cell_order: IntArray
+    cell_starts: IntArray
 
 
 @dataclass(frozen=True)
 class _Accuracy:
-    """What must be exact, per variant of the plan at hand: each posterior to ``tol`` (or, with
-    ``logit``, to ``logit`` in log-odds, whichever is looser), and log P(evidence) to ``tol`` in
-    relative terms unless ``exact_log_z`` is off."""
+    """What must be exact, per variant of the plan at hand: each posterior to ``tol`` (or, where
+    ``logit > 0``, to ``logit`` in log-odds, whichever is looser), and log P(evidence) to ``tol``
+    in relative terms where ``exact_log_z``."""
 
     tol: FloatArray  # (V,)
-    exact_log_z: bool = True
-    logit: float | None = None
+    exact_log_z: BoolArray  # (V,)
+    logit: FloatArray  # (V,) 0: no log-odds allowance
 
     def take(self, idx: IntArray) -> _Accuracy:
-        return dataclasses.replace(self, tol=self.tol[idx])
+        return _Accuracy(self.tol[idx], self.exact_log_z[idx], self.logit[idx])
 
 
 def _plan(net: Network, variants: Sequence[Variant]) -> _Plan:
@@ -138,11 +165,14 @@ def _plan(net: Network, variants: Sequence[Variant]) -> _Plan:
 
 @functools.lru_cache(maxsize=512)
 def _cached_plan(net: Network, variants: tuple[Variant, ...]) -> _Plan:
+    n = net.n_causes
     owner: list[int] = []
     extras: list[tuple[int, ...]] = []
-    affected: list[list[int]] = []
     starts: list[int] = []
     touched: dict[int, None] = {}
+    pair_u: list[int] = []
+    pair_c: list[int] = []
+    pair_starts: list[int] = []
     for v, var in enumerate(variants):
         for i in (*var.add_pos, *var.add_neg, *var.drop_neg, *var.drop_pos):
             touched.setdefault(i, None)
@@ -150,79 +180,84 @@ def _cached_plan(net: Network, variants: tuple[Variant, ...]) -> _Plan:
         cs = sorted(set().union(*(net.parents[i] for i in moved), (j for j, _ in var.shift)))
         starts.append(len(owner))
         for t in range(1 << len(var.add_pos)):
+            pair_starts.append(len(pair_u))
+            pair_u += [len(owner)] * max(1, len(cs))
+            pair_c += cs or [n]
             owner.append(v)
             extras.append(tuple(b for bit, b in enumerate(var.add_pos) if t >> bit & 1))
-            affected.append(cs)
-    n_u, t_idx = len(owner), {f: t for t, f in enumerate(touched)}
-    width = max((len(a) for a in affected), default=0) or 1
-    causes = np.full((n_u, width), net.n_causes, dtype=np.int64)
+    n_u, n_p, t_idx = len(owner), len(pair_u), {f: t for t, f in enumerate(touched)}
+    n_t = len(t_idx)
     lq = np.hstack([net.log1m_q, np.zeros((net.n_findings, 1))])  # dummy cause: unlinked
     ll = net.log1m_leak
-    add = np.zeros((n_u, len(t_idx), width))
-    drop = np.zeros_like(add)
-    add_leak = np.zeros((n_u, len(t_idx)))
+    both = np.zeros((2 * n_t, n_p))
+    add_leak = np.zeros((n_u, n_t))
     drop_leak = np.zeros_like(add_leak)
-    extra = np.zeros((n_u, width))
+    extra = np.zeros(n_p)
     extra_leak = np.zeros(n_u)
-    extra_of = np.zeros((len(t_idx), n_u), dtype=np.bool_)
-    drop_pos = np.zeros((len(t_idx), n_u), dtype=np.int64)
-    shift = np.zeros((n_u, width))
-    for u, cs in enumerate(affected):
-        causes[u, : len(cs)] = cs
-        var, c = variants[owner[u]], causes[u]
+    extra_of = np.zeros((n_t, n_u), dtype=np.bool_)
+    drop_pos = np.zeros((n_t, n_u), dtype=np.int64)
+    shift = np.zeros(n_p)
+    ends = [*pair_starts[1:], n_p]
+    for u, (lo, hi) in enumerate(zip(pair_starts, ends, strict=True)):
+        var, c = variants[owner[u]], np.array(pair_c[lo:hi])
         for i in var.add_neg:
-            add[u, t_idx[i]], add_leak[u, t_idx[i]] = lq[i, c], ll[i]
+            both[t_idx[i], lo:hi], add_leak[u, t_idx[i]] = lq[i, c], ll[i]
         for i in var.drop_neg:
-            drop[u, t_idx[i]], drop_leak[u, t_idx[i]] = lq[i, c], ll[i]
+            both[n_t + t_idx[i], lo:hi], drop_leak[u, t_idx[i]] = -lq[i, c], ll[i]
         for b in extras[u]:
-            extra[u] += lq[b, c]
+            extra[lo:hi] += lq[b, c]
             extra_leak[u] += ll[b]
             extra_of[t_idx[b], u] = True
         for b in var.drop_pos:
             drop_pos[t_idx[b], u] = 1
         for j, d in var.shift:
-            shift[u, c == j] += d
+            shift[lo:hi][c == j] += d
+    pu, pc = np.array(pair_u, dtype=np.int64), np.array(pair_c, dtype=np.int64)
+    owner_a = np.array(owner, dtype=np.int64)
+    target = owner_a[pu] * (n + 1) + pc
+    order = np.argsort(target, kind="stable")
+    ranked = target[order]
+    seg = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
     return _Plan(
-        owner=np.array(owner, dtype=np.int64),
+        owner=owner_a,
         starts=np.array(starts, dtype=np.int64),
-        causes=causes,
         sign=np.array([(-1.0) ** len(e) for e in extras]),
         touched=np.array(list(touched), dtype=np.int64),
-        add=add,
+        pair_u=pu,
+        pair_c=pc,
+        pair_starts=np.array(pair_starts, dtype=np.int64),
+        both=both,
         add_leak=add_leak,
-        drop=drop,
         drop_leak=drop_leak,
         extra=extra,
         extra_leak=extra_leak,
         extra_of=extra_of,
         drop_pos=drop_pos,
         shift=shift,
-        onehot=(causes[:, :, None] == np.arange(net.n_causes + 1)[None, None, :]).astype(float),
+        cells=ranked[seg],
+        cell_order=order,
+        cell_starts=seg,
     )
 
 
 def _row_terms(
     plan: _Plan, prior: FloatArray, sel: IntArray, neg: BoolArray, known: IntArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray, IntArray]:
-    """Per row and sub-sum: the log-factor shift of each affected cause, the leak shift, the
-    new priors of the affected causes, whether the sub-sum applies, and the dropped columns.
+    """Per row and pair: the log-factor shift of the pair's cause and its new prior; per row and
+    sub-sum: the leak shift, whether the sub-sum applies, and the dropped columns.
     ``known``: present findings handled outside the signed sum (conditioned on)."""
     k = sel.shape[1]
     was_neg = neg[:, plan.touched].astype(np.float64)  # (N, T)
     hit = sel[:, :, None] == plan.touched[None, None, :]  # (N, k, T)
-    n_u, n_t, width = plan.add.shape
-    # one matrix product for both einsums "NT,UTa->NUa" (add where fresh, drop where observed)
-    both = np.concatenate([plan.add, -plan.drop], axis=1).transpose(1, 0, 2)  # (2T, U, a)
-    d_cause = (np.hstack([1.0 - was_neg, was_neg]) @ both.reshape(2 * n_t, n_u * width)).reshape(
-        -1, n_u, width
-    ) + plan.extra[None]
+    # add where fresh, drop where observed: one matrix product
+    d_cause = np.hstack([1.0 - was_neg, was_neg]) @ plan.both + plan.extra  # (N, P)
     d_leak = (1.0 - was_neg) @ plan.add_leak.T - was_neg @ plan.drop_leak.T + plan.extra_leak
     # an extra present finding the row already has adds no sub-sum of its own
     seen = hit.any(axis=1) | (known[:, :, None] == plan.touched[None, None, :]).any(axis=1)
     applies = ~((seen.astype(np.int64) @ plan.extra_of) > 0)
     col_bits = (hit * (1 << np.arange(k, dtype=np.int64))[None, :, None]).sum(axis=1)
     drop_bits = col_bits @ plan.drop_pos  # distinct powers of two: the sum is the union
-    p = np.hstack([prior, np.zeros((prior.shape[0], 1))])[:, plan.causes]  # (N, U, a)
+    p = np.hstack([prior, np.zeros((prior.shape[0], 1))])[:, plan.pair_c]  # (N, P)
     moved = (plan.shift != 0)[None] & (p > 0)
     if moved.any():
         with np.errstate(divide="ignore"):
@@ -260,17 +295,18 @@ def _kernel(
     log_t = np.log(t)
     ratio = on / t
     lt0 = lk + log_t.sum(axis=2)  # (N, S)
-    # the affected causes of every sub-sum, recomputed with the variant's changes
-    cs = plan.causes  # (U, a)
-    b_a = big_b[:, :, cs]  # (N, S, U, a)
-    b_new = b_a + d_cause.astype(dtype)[:, None, :, :]
-    p_new = new_prior.astype(dtype)[:, None, :, :]
+    # the affected causes of every sub-sum (the pairs), recomputed with the variant's changes,
+    # laid out (N, P, S) so each sub-sum's pairs are consecutive rows for reduceat
+    cs = plan.pair_c
+    b_new = big_b.transpose(0, 2, 1)[:, cs, :] + d_cause.astype(dtype)[:, :, None]  # (N, P, S)
+    p_new = new_prior.astype(dtype)[:, :, None]
     on_new = p_new * np.exp(b_new)
     t_new = (1 - p_new) + on_new
+    d_log = np.log(t_new) - log_t.transpose(0, 2, 1)[:, cs, :]
     lt = (
         lt0[:, None, :]
         + d_leak.astype(dtype)[:, :, None]
-        + (np.log(t_new) - log_t[:, :, cs]).sum(axis=3).transpose(0, 2, 1)
+        + np.add.reduceat(d_log, plan.pair_starts, axis=1)
     )  # (N, U, S)
     keep = (np.arange(1 << k, dtype=np.int64)[None, None, :] & drop_bits[:, :, None]) == 0
     keep &= applies[:, :, None]
@@ -282,18 +318,16 @@ def _kernel(
     shift_v = np.where(np.isfinite(shift_v), shift_v, 0.0)
     mag = np.exp(lt - shift_v[:, plan.owner][:, :, None])  # (N, U, S)
     w = mag * (signs[None, None, :] * sign_u[None, :, None])
-    d_ratio = (on_new / t_new - ratio[:, :, cs]).transpose(0, 2, 1, 3)  # (N, U, S, a)
-
-    flat, order, seg = _scatter(plan, n + 1)
+    d_ratio = on_new / t_new - ratio.transpose(0, 2, 1)[:, cs, :]  # (N, P, S)
 
     def numerator(weights: npt.NDArray[Any]) -> npt.NDArray[Any]:
         # the shared ratios, weighted per variant (summing the sub-sums first: matmul is
-        # linear), plus each sub-sum's correction on its affected causes, added per target
-        # (variant, cause) cell with one reduceat instead of a one-hot product
-        corr = np.matmul(weights[:, :, None, :], d_ratio)[:, :, 0, :]  # (N, U, a)
+        # linear), plus each pair's correction on its cause, added per target (variant, cause)
+        # cell with one reduceat instead of a one-hot product
+        corr = (weights[:, plan.pair_u, :] * d_ratio).sum(axis=2)  # (N, P)
         out: npt.NDArray[Any] = np.matmul(np.add.reduceat(weights, plan.starts, axis=1), ratio)
-        c = corr.reshape(corr.shape[0], -1)[:, order]
-        out.reshape(out.shape[0], -1)[:, flat] += np.add.reduceat(c, seg, axis=1)
+        c = corr[:, plan.cell_order]
+        out.reshape(out.shape[0], -1)[:, plan.cells] += np.add.reduceat(c, plan.cell_starts, axis=1)
         return out[:, :, :n]  # (N, V, n)
 
     z = np.add.reduceat(w.sum(axis=2), plan.starts, axis=1)  # (N, V)
@@ -309,26 +343,16 @@ def _kernel(
     # absolute rounding bound of each posterior, as engine._quickscore
     bound = eps * 4 * (num_abs + np.abs(post) * z_abs[:, :, None]) / zs
     # ... and the relative one of P(evidence), which log P(evidence) inherits
-    if acc.logit is not None:  # log-odds exact to acc.logit is enough where that is looser
-        odds_scale = acc.logit * np.abs(post) * np.abs(1 - post)
+    if acc.logit.any():  # log-odds exact to acc.logit is enough where that is looser
+        odds_scale = acc.logit[None, :, None] * np.abs(post) * np.abs(1 - post)
         bound = bound / np.maximum(1.0, odds_scale / acc.tol[None, :, None])
     err = bound.max(axis=2)
-    if acc.exact_log_z:
-        err = np.maximum(err, eps * 4 * z_abs / zs[:, :, 0])
+    if acc.exact_log_z.any():
+        z_err = np.where(acc.exact_log_z[None, :], eps * 4 * z_abs / zs[:, :, 0], 0.0)
+        err = np.maximum(err, z_err)
     err = err.astype(np.float64)
     err = np.where(np.isfinite(err) & ok, err, np.inf)
     return np.clip(post.astype(np.float64), 0.0, 1.0), log_z, err
-
-
-def _scatter(plan: _Plan, width: int) -> tuple[IntArray, IntArray, IntArray]:
-    """Where each sub-sum's affected-cause corrections land in the flattened (variant, cause)
-    numerator: the distinct target cells, the order that groups the (sub-sum, cause) slots by
-    target, and each group's first slot (for ``np.add.reduceat``)."""
-    target = (plan.owner[:, None] * width + plan.causes).reshape(-1)
-    order = np.argsort(target, kind="stable")
-    ranked = target[order]
-    seg = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    return ranked[seg], order, seg
 
 
 _tables: weakref.WeakKeyDictionary[Network, dict[str, tuple[npt.NDArray[Any], ...]]] = (
@@ -417,20 +441,46 @@ def _conditioned(
     return post, np.log(z) + top, err
 
 
-def _outcome_probability(log_z: FloatArray, groups: IntArray) -> FloatArray:
+@dataclass(frozen=True)
+class _Groups:
+    """The variants grouped by the observation they are outcomes of (sorted layout, once per
+    call: ``_outcome_probability`` runs for every precision check)."""
+
+    order: IntArray
+    starts: IntArray
+    size: IntArray
+
+    @classmethod
+    def of(cls, groups: Sequence[int] | None) -> _Groups | None:
+        """None when there are no groups or every group has one variant (probability 1)."""
+        if groups is None:
+            return None
+        g = np.asarray(groups, dtype=np.int64)
+        order = np.argsort(g, kind="stable")
+        ranked = g[order]
+        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+        if starts.size == g.size:
+            return None
+        return cls(order, starts, np.diff(np.r_[starts, g.size]))
+
+
+def _outcome_probability(log_z: FloatArray, groups: _Groups) -> FloatArray:
     """P(outcome | its observation) per row and variant; 1 where it cannot be told."""
-    order = np.argsort(groups, kind="stable")
-    g = groups[order]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    lz = log_z[:, order]
+    starts, size = groups.starts, groups.size
+    lz = log_z[:, groups.order]
     top = np.maximum.reduceat(lz, starts, axis=1)
     ok = np.isfinite(top) & np.logical_and.reduceat(np.isfinite(lz), starts, axis=1)
-    size = np.diff(np.r_[starts, g.size])
     w = np.exp(lz - np.repeat(np.where(ok, top, 0.0), size, axis=1))
     p = w / np.repeat(np.add.reduceat(w, starts, axis=1), size, axis=1)
     out = np.empty_like(log_z)
-    out[:, order] = np.where(np.repeat(ok, size, axis=1), p, 1.0)
+    out[:, groups.order] = np.where(np.repeat(ok, size, axis=1), p, 1.0)
     return out
+
+
+def _logits(value: float | Sequence[float | None] | None) -> FloatArray:
+    if value is None or isinstance(value, float | int):
+        return np.asarray(value or 0.0, dtype=np.float64)
+    return np.array([v or 0.0 for v in value], dtype=np.float64)
 
 
 def infer_variants(
@@ -442,8 +492,8 @@ def infer_variants(
     *,
     tolerance: float | Sequence[float] = TOLERANCE,
     outcome_of: Sequence[int] | None = None,
-    exact_log_z: bool = True,
-    logit_tolerance: float | None = None,
+    exact_log_z: bool | Sequence[bool] = True,
+    logit_tolerance: float | Sequence[float | None] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Posteriors ``(N, V, n)`` and log-likelihoods ``(N, V)`` of every variant of every row.
 
@@ -463,6 +513,9 @@ def infer_variants(
     ``logit_tolerance``: for callers that use the posteriors' log-odds (the explanation), a
     posterior is also accepted when its log-odds are exact to this, where that is looser than
     ``tolerance`` (probable causes); improbable causes stay held to ``tolerance``.
+
+    ``tolerance``, ``exact_log_z`` and ``logit_tolerance`` are each one value for all variants or
+    one per variant, so callers with different needs can share one call (``Context.fetch``).
     """
     prior = np.asarray(prior, dtype=np.float64)
     pos = np.asarray(pos, dtype=np.int64).reshape(prior.shape[0], -1)
@@ -476,8 +529,12 @@ def infer_variants(
     plan = _plan(net, variants)
     tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (n_v,))
     err = np.full((n_rows, n_v), np.inf)
-    groups = None if outcome_of is None else np.asarray(outcome_of, dtype=np.int64)
-    acc = _Accuracy(np.array(tol), exact_log_z, logit_tolerance)
+    groups = _Groups.of(outcome_of)
+    acc = _Accuracy(
+        np.array(tol),
+        np.broadcast_to(np.asarray(exact_log_z, dtype=np.bool_), (n_v,)).copy(),
+        np.broadcast_to(_logits(logit_tolerance), (n_v,)).copy(),
+    )
 
     def unsettled(r: IntArray | int) -> BoolArray:
         """Variants of rows ``r`` whose (outcome-weighted) error bound exceeds the tolerance."""
@@ -486,19 +543,20 @@ def infer_variants(
             e = e * _outcome_probability(np.atleast_2d(log_z[r]), groups)
         return np.asarray(e > tol[None, :])
 
+    retried: list[int] = []
     for sel, rows in padded_present(net, pos):
         k = sel.shape[1]
-        per_row = (1 << k) * len(plan.owner) * (plan.causes.shape[1] + n + 1)
+        per_row = (1 << k) * max(plan.pair_c.size, len(plan.owner), n + 1)
         step = max(1, _BUDGET // per_row)
         for s in range(0, len(rows), step):
             r, sub = rows[s : s + step], sel[s : s + step]
             post[r], log_z[r], err[r] = _kernel(net, plan, prior[r], sub, neg[r], np.float64, acc)
-        # rows where rounding bites: their failing variants again, in extended precision, then
-        # conditioned on the parents of the rarest present findings
+        # rows where rounding bites: their failing variants again, conditioned on the parents
+        # of the rarest present findings or in extended precision
         for i in np.flatnonzero(unsettled(rows).any(axis=1)).tolist():
             row = int(rows[i])
-            # cheapest first: few clamped causes, then extended precision, then more clamped
-            for retry in (_FEW_CLAMPED, 0, _MAX_CLAMPED):
+            retried.append(row)
+            for retry in _retries(int(unsettled(row)[0].sum())):
                 bad = np.flatnonzero(unsettled(row)[0])
                 if bad.size == 0:
                     break
@@ -529,9 +587,12 @@ def infer_variants(
                 idx = bad[better]
                 post[row, idx], log_z[row, idx] = p_x[better], lz_x[better]
                 err[row, idx] = e_x[better]
-    # what extended precision could not settle goes through infer's exact fallbacks
-    for r, v in zip(*np.nonzero(unsettled(np.arange(n_rows))), strict=True):
-        p_x, pos_x, neg_x = variants[v].apply(prior[r], pos[r], neg[r])
+    # what extended precision could not settle goes through infer's exact fallbacks (only rows
+    # that needed a retry can still be unsettled)
+    again = np.array(sorted(retried), dtype=np.int64)
+    for i, v in zip(*np.nonzero(unsettled(again)), strict=True) if retried else ():
+        row = int(again[i])
+        p_x, pos_x, neg_x = variants[v].apply(prior[row], pos[row], neg[row])
         p_e, lz_e = infer(net, p_x[None, :], pos_x[None, :], neg_x[None, :], tolerance=tol[v])
-        post[r, v], log_z[r, v] = p_e[0], lz_e[0]
+        post[row, v], log_z[row, v] = p_e[0], lz_e[0]
     return post, log_z
