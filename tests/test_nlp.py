@@ -517,7 +517,7 @@ def test_a_one_word_phrase_is_not_inflected() -> None:
         ("My hands keep falling asleep.", {"paresthesia_hands": "present"}),
         ("I keep falling asleep in front of the TV.", {}),
         ("His memory and concentration are poor.", {"memory_problems": "present"}),
-        ("The front of my thighs is agonisingly sore.", {"proximal_muscle_aching": "present"}),
+        ("The front of my thighs is really sore.", {"proximal_muscle_aching": "present"}),
         (
             "My legs are weak and my calves cramp.",
             {"muscle_weakness": "present", "muscle_cramps": "present"},
@@ -546,6 +546,47 @@ def test_a_one_word_phrase_is_not_inflected() -> None:
 )
 def test_rules_added_after_batch_7(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     assert states(parse(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a relative telling the person's story is not family history
+        (
+            "My father is 66 and has kept to a strict vegetarian diet. His mother had pernicious"
+            " anaemia.",
+            {"vegetarian_diet": "present", "family_history_b12_or_autoimmune": "present"},
+        ),
+        ("After a row with my husband I got breathless.", {"shortness_of_breath": "present"}),
+        # swelling of something other than a leg
+        ("My brain had swollen and my glands are swollen.", {}),
+        # a number in words inside a combination
+        (
+            "Over three days my arms got weak until I couldn't move them.",
+            {"muscle_weakness": "present", "rapidly_progressive_weakness": "present"},
+        ),
+        ("Light touch and vibration diminished distally.", {"reduced_vibration_sense": "present"}),
+        ("The whites of his eyes have gone yellow.", {"jaundice": "present"}),
+        ("My urine is really dark.", {"dark_urine": "present"}),
+        (
+            "Stretching did not relieve the cramp.",
+            {"relieved_by_stretching": "absent", "muscle_cramps": "present"},
+        ),
+        ("Back at work 6 months post-op.", {}),
+    ],
+)
+def test_rules_added_after_batch_8(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "relative"),
+    [("My father is 66 and ...", "father"), ("My mum, 78, has ...", "mum"), ("I'm 66.", None)],
+)
+def test_proxy_relative(text: str, relative: str | None) -> None:
+    from b12dx.nlp.extract import find_proxy_relative
+
+    assert find_proxy_relative(text) == relative
 
 
 # -- the evaluation set ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ __all__ = [
     "find_duration_years",
     "find_lab_value",
     "find_pregnant",
+    "find_proxy_relative",
     "find_sex",
     "to_number",
 ]
@@ -303,3 +304,18 @@ def find_pregnant(text: str) -> bool | None:
     if _PREGNANT.search(text):
         return True
     return None
+
+
+_PROXY = re.compile(
+    r"^\W*(?:my|our)\s+(mother|mum|mom|mam|father|dad|husband|wife|partner|son|daughter|brother|"
+    r"sister|grandmother|grandfather|gran|granny|grandad|grandpa|grandma|nan|uncle|aunt|auntie)"
+    r"\s*(?:,\s*|\(\s*)?(?:is\s+|was\s+|aged\s+|who\s+is\s+)?\d{1,3}\b",
+    re.IGNORECASE,
+)
+
+
+def find_proxy_relative(text: str) -> str | None:
+    """The relative a text is about when it opens like "My father is 66 ..." (a relative telling
+    someone else's story), lower-cased; ``None`` for a first-person text."""
+    m = _PROXY.search(text)
+    return m.group(1).lower() if m else None

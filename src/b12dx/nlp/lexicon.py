@@ -78,6 +78,7 @@ class NearRule:
     then: tuple[str, ...]
     gap: int
     between: tuple[str, ...]
+    ignore: bool = False  # matched so that its words are not read as something else
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
             then=tuple(_norm(w) for w in r["then"]),
             gap=int(r.get("gap", 3)),
             between=gap_sets.get(str(r.get("between", "")), ()),
+            ignore=bool(r.get("ignore", False)),
         )
         for r in raw.get("near", [])
     )
@@ -255,7 +257,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         concepts = {p: i for p, i in concepts.items() if known(i)}
         negated = {p: i for p, i in negated.items() if known(i)}
         absent_only = {p: i for p, i in absent_only.items() if known(i)}
-        near = tuple(r for r in near if known(r.id))
+        near = tuple(r for r in near if r.ignore or known(r.id))
         labs = {p: t for p, t in labs.items() if t in kb.lab_by_id}
         lab_symbols = {p: t for p, t in lab_symbols.items() if t in kb.lab_by_id}
         med_classes = {p: c for p, c in med_classes.items() if c in kb.drug_class_by_id}
@@ -341,7 +343,7 @@ def lexicon_ids(lexicon: Lexicon) -> set[str]:
     """Every evidence id the language file refers to (for consistency checks against a KB)."""
     raw = _raw()
     ids = set(raw.get("concepts", {})) | set(raw.get("lay", {}))
-    ids |= {r.id for r in lexicon.near}
+    ids |= {r.id for r in lexicon.near if not r.ignore}
     ids |= {i for k in raw.get("negated_concepts", {}) for i in k.split("+")}
     ids |= {i for k in raw.get("absent_only", {}) for i in k.split("+")}
     ids |= {i for k in raw.get("multi", {}) for i in k.split("+")}

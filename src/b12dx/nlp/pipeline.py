@@ -15,7 +15,14 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import MissingExtraError
-from .extract import find_age, find_duration_years, find_lab_value, find_pregnant, find_sex
+from .extract import (
+    find_age,
+    find_duration_years,
+    find_lab_value,
+    find_pregnant,
+    find_proxy_relative,
+    find_sex,
+)
 from .inflect import phrase_forms, word_forms
 from .lexicon import Lexicon, Locator
 from .models import Context, EvidenceMention, LabMention, MedicationMention, Modifier, ParseResult
@@ -98,7 +105,8 @@ def _build(lexicon: Lexicon) -> Any:
         if rule.between and rule.gap:
             pattern.append({"LOWER": {"IN": list(rule.between)}, "OP": f"{{0,{rule.gap}}}"})
         pattern.append({"LOWER": {"IN": _near_forms(rule.then, lexicon)}})
-        rules.append(TargetRule(f"near:{rule.id}:{n}", f"{_EV}:{rule.id}", pattern=pattern))
+        label = f"{_IGN}:-" if rule.ignore else f"{_EV}:{rule.id}"
+        rules.append(TargetRule(f"near:{rule.id}:{n}", label, pattern=pattern))
     for p, generic in lexicon.medications.items():
         add(p, f"{_MED}:{generic}")
     for p, cls in lexicon.medication_classes.items():
@@ -183,6 +191,15 @@ def _context(ent: Any) -> Context:
     )
 
 
+def _unfamily(ctx: Context, proxy: str) -> Context:
+    """Drop the FAMILY modifiers that name the relative the text is about."""
+    family = [m for m in ctx.modifiers if m.category == "FAMILY"]
+    if not family or any(m.phrase.lower().removeprefix("my ") != proxy for m in family):
+        return ctx
+    kept = tuple(m for m in ctx.modifiers if m.category != "FAMILY")
+    return ctx.model_copy(update={"family": False, "modifiers": kept})
+
+
 def _state(ctx: Context, *, inherently_negative: bool = False) -> str:
     if ctx.hypothetical or ctx.uncertain:
         return "unknown"
@@ -194,7 +211,16 @@ def _state(ctx: Context, *, inherently_negative: bool = False) -> str:
 @lru_cache(maxsize=64)
 def _any_word(words: tuple[str, ...]) -> re.Pattern[str]:
     """One compiled pattern for "any of these phrases, as whole words"."""
-    return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(w) for w in words) + r")(?![\w])")
+    # "#" stands for a number in digits or words ("over # days": "over three days")
+    alts = "|".join(re.escape(w).replace("\\#", _NUMBER) for w in words)
+    return re.compile(r"(?<![\w])(?:" + alts + r")(?![\w])")
+
+
+_NUMBER = (
+    r"(?:\d+(?:[.,]\d+)?|a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"a few|a couple of|several|many)"
+    r"(?:\s+or\s+(?:\d+|two|three|four|five|six|seven|eight|nine|ten))?"
+)
 
 
 def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
@@ -212,8 +238,9 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     meds: list[MedicationMention] = []
     labs: list[LabMention] = []
     before = ""
+    proxy = find_proxy_relative(text)
     for (offset, end), doc in zip(segments, docs, strict=True):
-        _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs, before)
+        _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs, before, proxy)
         before = text[offset:end].lower()
     evidence.extend(_implied(evidence, lexicon))
     labs.extend(_symbol_labs(text, lexicon, labs))
@@ -264,9 +291,12 @@ def _read(
     meds: list[MedicationMention],
     labs: list[LabMention],
     before: str = "",
+    proxy: str | None = None,
 ) -> None:
     """Collect the mentions of one piece of text (*offset*: where it starts in the whole;
-    *before*: the piece before it, for combinations that reach back one sentence)."""
+    *before*: the piece before it, for combinations that reach back one sentence; *proxy*: the
+    relative the whole text is about, "My father is 66 ...", whose mentions are not family
+    history)."""
     ents = list(doc.ents)
     for idx, ent in enumerate(ents):
         kind, _, ident = ent.label_.partition(":")
@@ -274,6 +304,8 @@ def _read(
         if kind == _IGN:
             continue
         ctx = _context(ent)
+        if proxy and ctx.family:
+            ctx = _unfamily(ctx, proxy)
         sent = ent.sent
         if kind == _LAB:
             nxt = _next_start(ents, idx, kind_of=(_LAB,), limit=sent.end_char)
