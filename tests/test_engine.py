@@ -170,3 +170,51 @@ def test_posteriors_exact_without_exact_log_likelihood(case):
     post, _ = infer(net, prior[None, :], p, n_mask, exact_log_z=False)
     expected, _ = brute_force(leak, q, prior, pos, neg)
     np.testing.assert_allclose(post[0], expected, atol=1e-9, rtol=0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(networks(max_causes=6, max_findings=8), st.booleans())
+def test_differential_form_equals_brute_force(case, padded):
+    """The rarest finding's pairs summed as single terms: same posteriors and likelihood, and a
+    bound that holds."""
+    from b12dx import engine
+
+    leak, q, prior, pos, neg = case
+    if not pos:
+        return
+    net = make_net(leak, q)
+    cols = [*pos, len(leak)] if padded else pos  # the neutral padding finding must not count
+    p = np.array(cols, dtype=np.int64)[None, :]
+    n_mask = np.zeros((1, len(leak)), dtype=bool)
+    n_mask[0, neg] = True
+    post, log_z, err = engine._differential(net, prior[None, :], p, n_mask)
+    expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
+    if np.isfinite(err[0]):  # err bounds both the posteriors and P(evidence)'s relative error
+        np.testing.assert_allclose(post[0], expected, atol=max(err[0], 1e-12) * 10, rtol=0)
+        assert abs(log_z[0] - expected_log_z) <= max(err[0], 1e-12) * 10
+
+
+def test_differential_form_settles_what_plain_quickscore_cannot():
+    """A rare present finding makes the plain signed sum cancel; its pairs taken as single
+    terms do not, and the posteriors stay exact."""
+    from b12dx import engine
+
+    rng = np.random.default_rng(11)
+    n, m = 7, 8
+    leak = np.full(m, 1e-3)
+    leak[0] = 1e-9  # finding 0 is rare: its pairs cancel most
+    q = rng.uniform(0.05, 0.6, (m, n)) * (rng.random((m, n)) < 0.6)
+    q[0] = 0.0
+    q[0, 0] = 0.002
+    prior = rng.uniform(0.01, 0.2, n)
+    pos = [0, 1, 2, 3, 4, 5]
+    neg = [6, 7]
+    net = make_net(leak, q)
+    p = np.array(pos, dtype=np.int64)[None, :]
+    n_mask = np.zeros((1, m), dtype=bool)
+    n_mask[0, neg] = True
+    _, _, plain = engine._quickscore(net, prior[None, :], p, n_mask)
+    post, _, err = engine._differential(net, prior[None, :], p, n_mask)
+    expected, _ = brute_force(leak, q, prior, pos, neg)
+    assert err[0] < plain[0] / 100 and err[0] < 1e-9
+    np.testing.assert_allclose(post[0], expected, atol=err[0], rtol=0)

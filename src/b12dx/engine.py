@@ -205,6 +205,87 @@ def _quickscore(
     return np.clip(post, 0.0, 1.0), log_z, err
 
 
+def _differential(
+    net: Network,
+    prior: FloatArray,
+    pos: IntArray,
+    neg: BoolArray,
+    exact_log_z: bool = True,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Quickscore with one present finding ``f`` per row taken in differential form.
+
+    The subsets ``S`` and ``S + f`` carry opposite signs and nearly cancel when ``f`` is rare;
+    their difference is ``term(S) * delta(S)`` with ``delta = 1 - term(S + f) / term(S)`` computed
+    as ``-expm1(log(1 - leak_f) + sum_j log(1 - r_j q_jf))`` from the per-subset posterior factors
+    ``r_j``, all of whose parts are positive. Summing the pairs as single terms removes the
+    cancellation that ``f`` caused. ``f`` is the present finding least likely under the priors.
+    Rows with no present finding get an infinite error bound (nothing to gain).
+    """
+    n_rows, k = pos.shape
+    n = net.n_causes
+    if k == 0:
+        return np.zeros((n_rows, n)), np.zeros(n_rows), np.full(n_rows, np.inf)
+    log1m_q = np.vstack([net.log1m_q, np.zeros((1, n))])
+    log1m_leak = np.append(net.log1m_leak, _NEUTRAL)
+    negx = np.pad(neg, ((0, 0), (0, 1))).astype(np.float64)
+    base_c = negx @ log1m_q  # (N, n)
+    base_l = negx @ log1m_leak  # (N,)
+    real = pos < net.n_findings
+    lq_pos = log1m_q[pos]  # (N, k, n)
+    log_absent = log1m_leak[pos] + np.log1p(prior[:, None, :] * np.expm1(lq_pos)).sum(axis=2)
+    score = np.where(real, log_absent, -np.inf)
+    star = score.argmax(axis=1)  # (N,)
+    has = real.any(axis=1)
+    rows = np.arange(n_rows)
+    f = pos[rows, star]
+    rest = pos[np.arange(k)[None, :] != star[:, None]].reshape(n_rows, k - 1)
+    lq_f = log1m_q[f][:, None, :]  # (N, 1, n)
+    q_f = -np.expm1(lq_f)
+    p = prior[:, None, :]
+    total = 2 ** (k - 1)
+    z = np.zeros(n_rows)
+    z_abs = np.zeros(n_rows)
+    num = np.zeros((n_rows, n))
+    num_abs = np.zeros((n_rows, n))
+    parts = []
+    for start in range(0, total, _SUBSET_CHUNK):
+        bits, signs = subset_masks(k - 1, start, min(total, start + _SUBSET_CHUNK))
+        b = base_c[:, None, :] + np.matmul(bits, log1m_q[rest])  # (N, S, n)
+        lk = base_l[:, None] + log1m_leak[rest] @ bits.T  # (N, S)
+        on = p * np.exp(b)
+        t = (1 - p) + on
+        r = on / t
+        s = (1 - p) / t
+        rq = r * q_f
+        # 1 - r q and its log, each without cancellation (delta can be far below eps)
+        keep = np.where(rq < 0.5, 1 - rq, s + r * np.exp(lq_f))
+        log_keep = np.where(rq < 0.5, np.log1p(-rq), np.log(keep))
+        delta = -np.expm1(log1m_leak[f][:, None] + log_keep.sum(axis=2))  # (N, S)
+        # each cause's share of the pair: r (1 - rho) + r rho delta, rho = (1 - q) / (1 - r q)
+        a = r * q_f * s / keep
+        c = r * np.exp(lq_f) / keep
+        parts.append((lk + np.log(t).sum(axis=2), signs, delta, a, c))
+    shift = np.max([lt.max(axis=1) for lt, *_ in parts], axis=0)  # (N,)
+    for lt, signs, delta, a, c in parts:
+        mag = np.exp(lt - shift[:, None])
+        w = signs[None, :] * mag
+        z += (w * delta).sum(axis=1)
+        z_abs += (mag * delta).sum(axis=1)
+        num += np.einsum("Ns,Nsn->Nn", w, a) + np.einsum("Ns,Nsn->Nn", w * delta, c)
+        num_abs += np.einsum("Ns,Nsn->Nn", mag, a) + np.einsum("Ns,Nsn->Nn", mag * delta, c)
+    eps = float(np.finfo(np.float64).eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        post = num / z[:, None]
+        log_z = np.log(z) + shift
+        # more operations per term than plain Quickscore: twice its per-term allowance
+        bound = eps * 8 * (num_abs + np.abs(post) * z_abs[:, None]) / np.abs(z)[:, None]
+        err = bound.max(axis=1)
+        if exact_log_z:
+            err = np.maximum(err, eps * 8 * z_abs / np.abs(z))
+        err = np.where(np.isfinite(err) & (z > 0) & has, err, np.inf)
+    return np.clip(np.nan_to_num(post), 0.0, 1.0), log_z, err
+
+
 def _enumerate(
     net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -268,6 +349,12 @@ def padded_present(net: Network, pos: IntArray) -> list[tuple[IntArray, IntArray
     return out
 
 
+def _extended_quickscore(
+    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, exact_log_z: bool = True
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    return _quickscore(net, prior, pos, neg, np.longdouble, exact_log_z)
+
+
 def _signed_sums(
     net: Network,
     prior: FloatArray,
@@ -275,22 +362,30 @@ def _signed_sums(
     neg: BoolArray,
     tolerance: float,
     exact_log_z: bool = True,
+    plain: bool = True,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Quickscore for every row (float64, then extended precision where rounding bites)."""
+    """Quickscore for every row (float64, then where rounding bites the differential form and
+    extended precision). ``plain=False`` skips the plain pass (callers that know it fails)."""
     n_rows = prior.shape[0]
     post = np.zeros_like(prior)
     log_z = np.zeros(n_rows)
     err = np.zeros(n_rows)
     for sel, rows in padded_present(net, pos):
-        p_rows, lz_rows, e_rows = _quickscore(
-            net, prior[rows], sel, neg[rows], exact_log_z=exact_log_z
-        )
-        bad = e_rows > tolerance
-        if bad.any():
-            idx = np.flatnonzero(bad)
-            p2, lz2, e2 = _quickscore(
-                net, prior[rows[idx]], sel[idx], neg[rows[idx]], np.longdouble, exact_log_z
+        if plain:
+            p_rows, lz_rows, e_rows = _quickscore(
+                net, prior[rows], sel, neg[rows], exact_log_z=exact_log_z
             )
+        else:
+            p_rows, lz_rows = np.zeros((len(rows), net.n_causes)), np.zeros(len(rows))
+            e_rows = np.full(len(rows), np.inf)
+        # where rounding bites: the rarest finding in differential form, then extended precision
+        for retry in (_differential, _extended_quickscore):
+            idx = np.flatnonzero(e_rows > tolerance)
+            if idx.size == 0:
+                break
+            p2, lz2, e2 = retry(net, prior[rows[idx]], sel[idx], neg[rows[idx]], exact_log_z)
+            better = e2 < e_rows[idx]
+            idx, p2, lz2, e2 = idx[better], p2[better], lz2[better], e2[better]
             p_rows[idx], lz_rows[idx], e_rows[idx] = p2, lz2, e2
         post[rows], log_z[rows], err[rows] = p_rows, lz_rows, e_rows
     return post, log_z, err
@@ -359,6 +454,7 @@ def infer(
     *,
     tolerance: float = TOLERANCE,
     exact_log_z: bool = True,
+    plain: bool = True,
 ) -> tuple[FloatArray, FloatArray]:
     """Exact posteriors for a batch.
 
@@ -371,12 +467,13 @@ def infer(
     Rows whose signed sum cannot be trusted to ``tolerance`` even in extended precision are
     recomputed by conditioning on the parents of their rarest present findings, and, failing
     that, by enumerating the cause configurations. ``exact_log_z=False``: only the posteriors are
-    used, so the log-likelihoods are not held to the tolerance.
+    used, so the log-likelihoods are not held to the tolerance. ``plain=False``: start from the
+    first fallback (for callers whose own signed sum already failed on these rows).
     """
     prior = np.asarray(prior, dtype=np.float64)
     pos = np.asarray(pos, dtype=np.int64).reshape(prior.shape[0], -1)
     neg = np.asarray(neg, dtype=np.bool_)
-    post, log_z, err = _signed_sums(net, prior, pos, neg, tolerance, exact_log_z)
+    post, log_z, err = _signed_sums(net, prior, pos, neg, tolerance, exact_log_z, plain)
     for r in np.flatnonzero(err > tolerance):
         p_r, lz_r, e_r = _conditioned(net, prior[r], pos[r], neg[r], tolerance)
         if e_r > tolerance and int((prior[r] > 0).sum()) <= _MAX_ENUMERATED:

@@ -40,6 +40,7 @@ from .engine import (
     FloatArray,
     IntArray,
     Network,
+    _differential,
     clamp_choice,
     infer,
     padded_present,
@@ -51,17 +52,10 @@ __all__ = ["Variant", "infer_variants"]
 # Conditioning first tries at most this many clamped causes (2^this inner rows).
 _FEW_CLAMPED = 6
 
-# Precision retries, cheapest first (0: extended precision, else the number of clamped causes).
-# Extended precision has no fixed cost but runs without SIMD or BLAS: it is the cheaper one for
-# a handful of variants; conditioning wins for more.
-_FEW_VARIANTS = 2
-
-
-def _retries(n_bad: int) -> tuple[int, ...]:
-    if n_bad <= _FEW_VARIANTS:
-        return (0, _FEW_CLAMPED, _MAX_CLAMPED)
-    return (_FEW_CLAMPED, 0, _MAX_CLAMPED)
-
+# Rows with at most this many variants that rounding defeats redo them one by one (in the
+# differential form, then ``infer``); rows with more redo them on a shared table, whose fixed
+# cost is then worth it.
+_FEW_VARIANTS = 4
 
 # Elements of the largest (rows x subsets x variants x causes) intermediate per kernel call.
 _BUDGET = 1 << 22
@@ -285,24 +279,25 @@ def _kernel(
     lq, ll = _extended(net, dtype)
     negx = np.zeros((n_rows, ll.shape[0]), dtype=dtype)
     negx[:, :-1] = neg
-    p = np.zeros((n_rows, 1, n + 1), dtype=dtype)
-    p[:, 0, :n] = prior
+    p = np.zeros((n_rows, n + 1, 1), dtype=dtype)
+    p[:, :n, 0] = prior
     bits, signs = _subsets(k, np.dtype(dtype).name)
-    big_b = (negx @ lq)[:, None, :] + np.matmul(bits, lq[sel])  # (N, S, n+1)
+    # cause-major (N, n+1, S): the pairs below gather whole rows
+    big_b = (negx @ lq)[:, :, None] + np.matmul(lq[sel].transpose(0, 2, 1), bits.T)
     lk = (negx @ ll)[:, None] + ll[sel] @ bits.T  # (N, S)
     on = p * np.exp(big_b)
     t = (1 - p) + on
     log_t = np.log(t)
     ratio = on / t
-    lt0 = lk + log_t.sum(axis=2)  # (N, S)
+    lt0 = lk + log_t.sum(axis=1)  # (N, S)
     # the affected causes of every sub-sum (the pairs), recomputed with the variant's changes,
     # laid out (N, P, S) so each sub-sum's pairs are consecutive rows for reduceat
     cs = plan.pair_c
-    b_new = big_b.transpose(0, 2, 1)[:, cs, :] + d_cause.astype(dtype)[:, :, None]  # (N, P, S)
+    b_new = big_b[:, cs, :] + d_cause.astype(dtype)[:, :, None]  # (N, P, S)
     p_new = new_prior.astype(dtype)[:, :, None]
     on_new = p_new * np.exp(b_new)
     t_new = (1 - p_new) + on_new
-    d_log = np.log(t_new) - log_t.transpose(0, 2, 1)[:, cs, :]
+    d_log = np.log(t_new) - log_t[:, cs, :]
     lt = (
         lt0[:, None, :]
         + d_leak.astype(dtype)[:, :, None]
@@ -318,14 +313,16 @@ def _kernel(
     shift_v = np.where(np.isfinite(shift_v), shift_v, 0.0)
     mag = np.exp(lt - shift_v[:, plan.owner][:, :, None])  # (N, U, S)
     w = mag * (signs[None, None, :] * sign_u[None, :, None])
-    d_ratio = on_new / t_new - ratio.transpose(0, 2, 1)[:, cs, :]  # (N, P, S)
+    d_ratio = on_new / t_new - ratio[:, cs, :]  # (N, P, S)
 
     def numerator(weights: npt.NDArray[Any]) -> npt.NDArray[Any]:
         # the shared ratios, weighted per variant (summing the sub-sums first: matmul is
         # linear), plus each pair's correction on its cause, added per target (variant, cause)
         # cell with one reduceat instead of a one-hot product
         corr = (weights[:, plan.pair_u, :] * d_ratio).sum(axis=2)  # (N, P)
-        out: npt.NDArray[Any] = np.matmul(np.add.reduceat(weights, plan.starts, axis=1), ratio)
+        out: npt.NDArray[Any] = np.matmul(
+            np.add.reduceat(weights, plan.starts, axis=1), ratio.transpose(0, 2, 1)
+        )
         c = corr[:, plan.cell_order]
         out.reshape(out.shape[0], -1)[:, plan.cells] += np.add.reduceat(c, plan.cell_starts, axis=1)
         return out[:, :, :n]  # (N, V, n)
@@ -477,6 +474,38 @@ def _outcome_probability(log_z: FloatArray, groups: _Groups) -> FloatArray:
     return out
 
 
+def _by_differential(
+    net: Network,
+    variants: Sequence[Variant],
+    prior: FloatArray,
+    pos: IntArray,
+    neg: BoolArray,
+    ri: IntArray,
+    vi: IntArray,
+    acc: _Accuracy,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Variant ``vi[i]`` of row ``ri[i]``, explicitly applied, by ``engine``'s differential
+    form (all pairs at once, grouped by their number of present findings)."""
+    m = ri.size
+    post, log_z, err = np.zeros((m, net.n_causes)), np.zeros(m), np.full(m, np.inf)
+    rows = [variants[v].apply(prior[r], pos[r], neg[r]) for r, v in zip(ri, vi, strict=True)]
+    if not rows:
+        return post, log_z, err
+    p_x = np.stack([x[0] for x in rows])
+    width = max(len(x[1]) for x in rows)
+    pos_x = np.stack([np.pad(x[1], (0, width - len(x[1])), constant_values=-1) for x in rows])
+    neg_x = np.stack([x[2] for x in rows])
+    exact = acc.exact_log_z[vi]
+    for flag in (True, False):
+        part = np.flatnonzero(exact == flag)
+        if part.size == 0:
+            continue
+        for sel, idx in padded_present(net, pos_x[part]):
+            at = part[idx]
+            post[at], log_z[at], err[at] = _differential(net, p_x[at], sel, neg_x[at], flag)
+    return post, log_z, err
+
+
 def _logits(value: float | Sequence[float | None] | None) -> FloatArray:
     if value is None or isinstance(value, float | int):
         return np.asarray(value or 0.0, dtype=np.float64)
@@ -551,48 +580,66 @@ def infer_variants(
         for s in range(0, len(rows), step):
             r, sub = rows[s : s + step], sel[s : s + step]
             post[r], log_z[r], err[r] = _kernel(net, plan, prior[r], sub, neg[r], np.float64, acc)
-        # rows where rounding bites: their failing variants again, conditioned on the parents
-        # of the rarest present findings or in extended precision
-        for i in np.flatnonzero(unsettled(rows).any(axis=1)).tolist():
-            row = int(rows[i])
-            retried.append(row)
-            for retry in _retries(int(unsettled(row)[0].sum())):
-                bad = np.flatnonzero(unsettled(row)[0])
-                if bad.size == 0:
-                    break
-                few = [variants[v] for v in bad.tolist()]
-                if retry == 0:
-                    p_x, lz_x, e_x = _kernel(
-                        net,
-                        _plan(net, few),
-                        prior[row : row + 1],
-                        sel[i : i + 1],
-                        neg[row : row + 1],
-                        np.longdouble,
-                        acc.take(bad),
-                    )
-                    p_x, lz_x, e_x = p_x[0], lz_x[0], e_x[0]
-                else:
-                    p_x, lz_x, e_x = _conditioned(
-                        net,
-                        _plan(net, few),
-                        few,
-                        prior[row],
-                        pos[row],
-                        neg[row],
-                        retry,
-                        acc.take(bad),
-                    )
-                better = e_x < err[row, bad]
-                idx = bad[better]
-                post[row, idx], log_z[row, idx] = p_x[better], lz_x[better]
-                err[row, idx] = e_x[better]
-    # what extended precision could not settle goes through infer's exact fallbacks (only rows
-    # that needed a retry can still be unsettled)
+        retried += rows[unsettled(rows).any(axis=1)].tolist()
+    # where rounding bites, rows with a few failing variants: each one's explicit row, all at
+    # once, with its rarest present finding in differential form (cheap, no fixed cost) ...
     again = np.array(sorted(retried), dtype=np.int64)
-    for i, v in zip(*np.nonzero(unsettled(again)), strict=True) if retried else ():
+    if again.size:
+        ri, vi = np.nonzero(unsettled(again))
+        few_left = np.bincount(ri, minlength=again.size) <= _FEW_VARIANTS
+        ri, vi = again[ri[few_left[ri]]], vi[few_left[ri]]
+        p_x, lz_x, e_x = _by_differential(net, variants, prior, pos, neg, ri, vi, acc)
+        better = e_x < err[ri, vi]
+        ri, vi = ri[better], vi[better]
+        post[ri, vi], log_z[ri, vi], err[ri, vi] = p_x[better], lz_x[better], e_x[better]
+    # ... rows with more: the failing variants again on a shared table, conditioned on the
+    # parents of the rarest present findings or in extended precision ...
+    for row in again.tolist():
+        if unsettled(row)[0].sum() <= _FEW_VARIANTS:
+            continue
+        for retry in (_FEW_CLAMPED, 0, _MAX_CLAMPED):
+            bad = np.flatnonzero(unsettled(row)[0])
+            if bad.size == 0:
+                break
+            few = [variants[v] for v in bad.tolist()]
+            if retry == 0:
+                p_x, lz_x, e_x = _kernel(
+                    net,
+                    _plan(net, few),
+                    prior[row : row + 1],
+                    padded_present(net, pos[row : row + 1])[0][0],
+                    neg[row : row + 1],
+                    np.longdouble,
+                    acc.take(bad),
+                )
+                p_x, lz_x, e_x = p_x[0], lz_x[0], e_x[0]
+            else:
+                p_x, lz_x, e_x = _conditioned(
+                    net,
+                    _plan(net, few),
+                    few,
+                    prior[row],
+                    pos[row],
+                    neg[row],
+                    retry,
+                    acc.take(bad),
+                )
+            better = e_x < err[row, bad]
+            idx = bad[better]
+            post[row, idx], log_z[row, idx] = p_x[better], lz_x[better]
+            err[row, idx] = e_x[better]
+    # ... and what is still unsettled goes through infer's exact fallbacks
+    for i, v in zip(*np.nonzero(unsettled(again)), strict=True) if again.size else ():
         row = int(again[i])
         p_x, pos_x, neg_x = variants[v].apply(prior[row], pos[row], neg[row])
-        p_e, lz_e = infer(net, p_x[None, :], pos_x[None, :], neg_x[None, :], tolerance=tol[v])
+        p_e, lz_e = infer(
+            net,
+            p_x[None, :],
+            pos_x[None, :],
+            neg_x[None, :],
+            tolerance=tol[v],
+            exact_log_z=bool(acc.exact_log_z[v]),
+            plain=False,  # this variant's signed sum has failed already
+        )
         post[row, v], log_z[row, v] = p_e[0], lz_e[0]
     return post, log_z
