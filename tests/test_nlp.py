@@ -580,6 +580,45 @@ def test_rules_added_after_batch_8(parse, text: str, expected: dict[str, str]) -
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "No history of TB, diabetes or thyroid disease. No visual symptoms.",
+            {
+                "type_2_diabetes": "absent",
+                "autoimmune_thyroid_disease": "absent",
+                "vision_disturbance": "absent",
+            },
+        ),
+        (
+            "Four family members have thyroid disease.",
+            {"family_history_b12_or_autoimmune": "present"},
+        ),
+        (
+            "She wears purdah and has malaise.",
+            {"little_sun_exposure": "present", "fatigue": "present"},
+        ),
+        (
+            "Diminished tendon reflexes in the legs.",
+            {"reduced_reflexes": "present"},
+        ),
+        (
+            "Weakness mostly in my thighs and shoulders.",
+            {"muscle_weakness": "present", "proximal_muscle_aching": "present"},
+        ),
+        ("My sugars have been all over the place.", {}),
+        (
+            "He hasn't left the house for months and has stopped going to his day centre.",
+            {"little_sun_exposure": "present"},
+        ),
+        ("The cramps have stopped.", {"muscle_cramps": "absent"}),
+    ],
+)
+def test_rules_added_after_batch_9(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+@pytest.mark.parametrize(
     ("text", "relative"),
     [("My father is 66 and ...", "father"), ("My mum, 78, has ...", "mum"), ("I'm 66.", None)],
 )

@@ -343,7 +343,7 @@ def lexicon_ids(lexicon: Lexicon) -> set[str]:
     """Every evidence id the language file refers to (for consistency checks against a KB)."""
     raw = _raw()
     ids = set(raw.get("concepts", {})) | set(raw.get("lay", {}))
-    ids |= {r.id for r in lexicon.near if not r.ignore}
+    ids |= {i for r in lexicon.near if not r.ignore for i in r.id.split("+")}
     ids |= {i for k in raw.get("negated_concepts", {}) for i in k.split("+")}
     ids |= {i for k in raw.get("absent_only", {}) for i in k.split("+")}
     ids |= {i for k in raw.get("multi", {}) for i in k.split("+")}
