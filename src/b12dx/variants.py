@@ -40,7 +40,6 @@ from .engine import (
     FloatArray,
     IntArray,
     Network,
-    _differential,
     clamp_choice,
     infer,
     padded_present,
@@ -52,10 +51,9 @@ __all__ = ["Variant", "infer_variants"]
 # Conditioning first tries at most this many clamped causes (2^this inner rows).
 _FEW_CLAMPED = 6
 
-# Rows with at most this many variants that rounding defeats redo them one by one (in the
-# differential form, then ``infer``); rows with more redo them on a shared table, whose fixed
-# cost is then worth it.
-_FEW_VARIANTS = 4
+# Precision retries in order: -1 the differential form, 0 extended precision, else conditioning
+# on this many clamped causes (cheapest first).
+_RETRIES = (-1, _FEW_CLAMPED, 0, _MAX_CLAMPED)
 
 # Elements of the largest (rows x subsets x variants x causes) intermediate per kernel call.
 _BUDGET = 1 << 22
@@ -352,6 +350,171 @@ def _kernel(
     return np.clip(post.astype(np.float64), 0.0, 1.0), log_z, err
 
 
+def _rarest_last(net: Network, prior: FloatArray, sel: IntArray) -> IntArray:
+    """``sel`` with each row's columns reordered so that the present finding least likely under
+    the priors (the one whose subset pairs cancel most) comes last; rows without a present
+    column get one neutral column."""
+    if sel.shape[1] == 0:
+        return np.full((sel.shape[0], 1), net.n_findings, dtype=np.int64)
+    lq, ll = _extended(net, np.float64)
+    p = np.hstack([prior, np.zeros((prior.shape[0], 1))])
+    score = ll[sel] + np.log1p(p[:, None, :] * np.expm1(lq[sel])).sum(axis=2)  # log P(absent)
+    star = score.argmax(axis=1)
+    is_star = np.arange(sel.shape[1])[None, :] == star[:, None]
+    order = np.argsort(is_star, axis=1, kind="stable")
+    return np.take_along_axis(sel, order, axis=1)
+
+
+def _pair_parts(
+    r: npt.NDArray[Any], s: npt.NDArray[Any], q_f: npt.NDArray[Any], lq_f: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
+    """Per cause and subset, for the differential finding f: ``log(1 - r q_f)`` and the cause's
+    shares ``A = r (1 - rho)`` and ``B = r rho`` of a subset pair, ``rho = (1 - q_f)/(1 - r q_f)``,
+    each computed without cancellation (``s = 1 - r``)."""
+    rq = r * q_f
+    small = rq < 0.5
+    keep = np.where(small, 1 - rq, s + r * np.exp(lq_f))
+    with np.errstate(divide="ignore"):
+        log_keep = np.where(small, np.log1p(-rq), np.log(keep))
+    return log_keep, r * q_f * s / keep, r * np.exp(lq_f) / keep
+
+
+def _kernel_differential(
+    net: Network,
+    plan: _Plan,
+    prior: FloatArray,
+    sel: IntArray,
+    neg: BoolArray,
+    dtype: type[np.floating[Any]],
+    acc: _Accuracy,
+    known: IntArray | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Rows with exactly ``k = sel.shape[1]`` present columns (neutral-padded).
+
+    The signed sum runs over the subsets ``S`` of all present columns but the last (``f``,
+    the row's rarest present finding); each ``S`` and ``S + f`` are summed as one term,
+    ``term(S) * delta(S)`` with ``delta = 1 - term(S + f) / term(S)`` (``engine._differential``),
+    so ``f`` causes no cancellation. Sub-sums that drop ``f`` sum the ``S`` alone.
+    """
+    sel = _rarest_last(net, prior, sel)
+    n_rows, k = sel.shape
+    n = net.n_causes
+    known = np.full((n_rows, 1), -1, dtype=np.int64) if known is None else known
+    d_cause, d_leak, new_prior, applies, drop_bits = _row_terms(plan, prior, sel, neg, known)
+    star_bit = 1 << (k - 1)
+    drop_star = (drop_bits & star_bit) != 0  # (N, U)
+    drop_rest = drop_bits & (star_bit - 1)
+    rest, f = sel[:, : k - 1], sel[:, k - 1]
+    # the shared table, with a dummy cause n (prior 0, never linked) for padding
+    lq, ll = _extended(net, dtype)
+    negx = np.zeros((n_rows, ll.shape[0]), dtype=dtype)
+    negx[:, :-1] = neg
+    p = np.zeros((n_rows, n + 1, 1), dtype=dtype)
+    p[:, :n, 0] = prior
+    bits, signs = _subsets(k - 1, np.dtype(dtype).name)
+    # cause-major (N, n+1, S): the pairs below gather whole rows
+    big_b = (negx @ lq)[:, :, None] + np.matmul(lq[rest].transpose(0, 2, 1), bits.T)
+    lk = (negx @ ll)[:, None] + ll[rest] @ bits.T  # (N, S)
+    lq_f = lq[f][:, :, None]  # (N, n+1, 1)
+    q_f = -np.expm1(lq_f)
+    on = p * np.exp(big_b)
+    t = (1 - p) + on
+    log_t = np.log(t)
+    ratio = on / t
+    log_keep, share_a, share_b = _pair_parts(ratio, (1 - p) / t, q_f, lq_f)
+    lt0 = lk + log_t.sum(axis=1)  # (N, S)
+    l0 = ll[f][:, None] + log_keep.sum(axis=1)  # (N, S): log(term(S + f) / term(S))
+    # the affected causes of every sub-sum (the pairs), recomputed with the variant's changes,
+    # laid out (N, P, S) so each sub-sum's pairs are consecutive rows for reduceat
+    cs = plan.pair_c
+    b_new = big_b[:, cs, :] + d_cause.astype(dtype)[:, :, None]  # (N, P, S)
+    p_new = new_prior.astype(dtype)[:, :, None]
+    on_new = p_new * np.exp(b_new)
+    t_new = (1 - p_new) + on_new
+    r_new = on_new / t_new
+    # only pairs whose cause is a parent of f change its pair shares (elsewhere q_f = 0: no
+    # change to log(1 - r q_f), A = 0 and B = r)
+    linked = np.flatnonzero((q_f[:, cs, 0] > 0).any(axis=0))
+    cl = cs[linked]
+    log_keep_l, a_l, b_l = _pair_parts(
+        r_new[:, linked], (1 - p_new[:, linked]) / t_new[:, linked], q_f[:, cl], lq_f[:, cl]
+    )
+    d_keep = np.zeros_like(r_new)
+    d_keep[:, linked] = log_keep_l - log_keep[:, cl]
+    d_a = np.zeros_like(r_new)
+    d_a[:, linked] = a_l - share_a[:, cl]
+    d_b = r_new - ratio[:, cs]
+    d_b[:, linked] = b_l - share_b[:, cl]
+    ps = plan.pair_starts
+    lt = (
+        lt0[:, None, :]
+        + d_leak.astype(dtype)[:, :, None]
+        + np.add.reduceat(np.log(t_new) - log_t[:, cs, :], ps, axis=1)
+    )  # (N, U, S)
+    ell = l0[:, None, :] + np.add.reduceat(d_keep, ps, axis=1)
+    delta = np.where(drop_star[:, :, None], 1.0, -np.expm1(ell))  # (N, U, S)
+    subsets = np.arange(1 << (k - 1), dtype=np.int64)
+    keep = (subsets[None, None, :] & drop_rest[:, :, None]) == 0
+    keep &= applies[:, :, None]
+    lt = np.where(keep, lt, -np.inf)
+    sign_u = plan.sign.astype(dtype)
+    # one scale per (row, variant) so exp never under- or overflows
+    shift_u = lt.max(axis=2)
+    shift_v = np.maximum.reduceat(shift_u, plan.starts, axis=1)  # (N, V)
+    shift_v = np.where(np.isfinite(shift_v), shift_v, 0.0)
+    mag = np.exp(lt - shift_v[:, plan.owner][:, :, None])  # (N, U, S)
+    w = mag * (signs[None, None, :] * sign_u[None, :, None])
+    pair = ~drop_star[:, :, None]
+    any_dropped = bool(drop_star.any())
+    # each pair's correction of its cause's share: (A + B delta) for a subset pair, the plain
+    # ratio in sub-sums that drop f
+    fix = d_a + d_b * delta[:, plan.pair_u, :]
+    if any_dropped:
+        fix = np.where(pair[:, plan.pair_u, :], fix, r_new - ratio[:, cs])
+
+    def numerator(weights: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        # the shared shares, weighted per variant (summing the sub-sums first: matmul is
+        # linear), plus each pair's correction on its cause, added per target (variant, cause)
+        # cell with one reduceat instead of a one-hot product
+        starts = plan.starts
+        w_pair = weights * pair if any_dropped else weights
+        out: npt.NDArray[Any] = np.matmul(
+            np.add.reduceat(w_pair, starts, axis=1), share_a.transpose(0, 2, 1)
+        ) + np.matmul(np.add.reduceat(w_pair * delta, starts, axis=1), share_b.transpose(0, 2, 1))
+        if any_dropped:
+            w_drop = np.add.reduceat(weights * ~pair, starts, axis=1)
+            out += np.matmul(w_drop, ratio.transpose(0, 2, 1))
+        corr = (weights[:, plan.pair_u, :] * fix).sum(axis=2)  # (N, P)
+        c = corr[:, plan.cell_order]
+        out.reshape(out.shape[0], -1)[:, plan.cells] += np.add.reduceat(c, plan.cell_starts, axis=1)
+        return out[:, :, :n]  # (N, V, n)
+
+    z = np.add.reduceat((w * delta).sum(axis=2), plan.starts, axis=1)  # (N, V)
+    z_abs = np.add.reduceat((mag * delta).sum(axis=2), plan.starts, axis=1)
+    num = numerator(w)
+    num_abs = numerator(mag)
+    # more operations per term than a plain signed sum: twice engine._quickscore's allowance
+    eps8 = 8 * float(np.finfo(dtype).eps)
+    # z <= 0 cannot be trusted (err = inf: the caller falls back); keep the arithmetic quiet
+    ok = z > 0
+    zs = np.where(ok, z, 1.0)[:, :, None]
+    post = num / zs
+    log_z = (np.log(zs[:, :, 0]) + shift_v).astype(np.float64)
+    # absolute rounding bound of each posterior, as engine._quickscore
+    bound = eps8 * (num_abs + np.abs(post) * z_abs[:, :, None]) / zs
+    # ... and the relative one of P(evidence), which log P(evidence) inherits
+    if acc.logit.any():  # log-odds exact to acc.logit is enough where that is looser
+        odds_scale = acc.logit[None, :, None] * np.abs(post) * np.abs(1 - post)
+        bound = bound / np.maximum(1.0, odds_scale / acc.tol[None, :, None])
+    err = bound.max(axis=2)
+    if acc.exact_log_z.any():
+        z_err = np.where(acc.exact_log_z[None, :], eps8 * z_abs / zs[:, :, 0], 0.0)
+        err = np.maximum(err, z_err)
+    err = err.astype(np.float64)
+    err = np.where(np.isfinite(err) & ok, err, np.inf)
+    return np.clip(post.astype(np.float64), 0.0, 1.0), log_z, err
+
+
 _tables: weakref.WeakKeyDictionary[Network, dict[str, tuple[npt.NDArray[Any], ...]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -474,38 +637,6 @@ def _outcome_probability(log_z: FloatArray, groups: _Groups) -> FloatArray:
     return out
 
 
-def _by_differential(
-    net: Network,
-    variants: Sequence[Variant],
-    prior: FloatArray,
-    pos: IntArray,
-    neg: BoolArray,
-    ri: IntArray,
-    vi: IntArray,
-    acc: _Accuracy,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Variant ``vi[i]`` of row ``ri[i]``, explicitly applied, by ``engine``'s differential
-    form (all pairs at once, grouped by their number of present findings)."""
-    m = ri.size
-    post, log_z, err = np.zeros((m, net.n_causes)), np.zeros(m), np.full(m, np.inf)
-    rows = [variants[v].apply(prior[r], pos[r], neg[r]) for r, v in zip(ri, vi, strict=True)]
-    if not rows:
-        return post, log_z, err
-    p_x = np.stack([x[0] for x in rows])
-    width = max(len(x[1]) for x in rows)
-    pos_x = np.stack([np.pad(x[1], (0, width - len(x[1])), constant_values=-1) for x in rows])
-    neg_x = np.stack([x[2] for x in rows])
-    exact = acc.exact_log_z[vi]
-    for flag in (True, False):
-        part = np.flatnonzero(exact == flag)
-        if part.size == 0:
-            continue
-        for sel, idx in padded_present(net, pos_x[part]):
-            at = part[idx]
-            post[at], log_z[at], err[at] = _differential(net, p_x[at], sel, neg_x[at], flag)
-    return post, log_z, err
-
-
 def _logits(value: float | Sequence[float | None] | None) -> FloatArray:
     if value is None or isinstance(value, float | int):
         return np.asarray(value or 0.0, dtype=np.float64)
@@ -581,35 +712,25 @@ def infer_variants(
             r, sub = rows[s : s + step], sel[s : s + step]
             post[r], log_z[r], err[r] = _kernel(net, plan, prior[r], sub, neg[r], np.float64, acc)
         retried += rows[unsettled(rows).any(axis=1)].tolist()
-    # where rounding bites, rows with a few failing variants: each one's explicit row, all at
-    # once, with its rarest present finding in differential form (cheap, no fixed cost) ...
+    # where rounding bites: the failing variants of each row again on a shared table, first with
+    # the row's rarest present finding in differential form, then conditioned on the parents of
+    # the rarest present findings, in extended precision, and conditioned on more ...
     again = np.array(sorted(retried), dtype=np.int64)
-    if again.size:
-        ri, vi = np.nonzero(unsettled(again))
-        few_left = np.bincount(ri, minlength=again.size) <= _FEW_VARIANTS
-        ri, vi = again[ri[few_left[ri]]], vi[few_left[ri]]
-        p_x, lz_x, e_x = _by_differential(net, variants, prior, pos, neg, ri, vi, acc)
-        better = e_x < err[ri, vi]
-        ri, vi = ri[better], vi[better]
-        post[ri, vi], log_z[ri, vi], err[ri, vi] = p_x[better], lz_x[better], e_x[better]
-    # ... rows with more: the failing variants again on a shared table, conditioned on the
-    # parents of the rarest present findings or in extended precision ...
     for row in again.tolist():
-        if unsettled(row)[0].sum() <= _FEW_VARIANTS:
-            continue
-        for retry in (_FEW_CLAMPED, 0, _MAX_CLAMPED):
+        for retry in _RETRIES:
             bad = np.flatnonzero(unsettled(row)[0])
             if bad.size == 0:
                 break
             few = [variants[v] for v in bad.tolist()]
-            if retry == 0:
-                p_x, lz_x, e_x = _kernel(
+            if retry <= 0:
+                kernel = _kernel_differential if retry < 0 else _kernel
+                p_x, lz_x, e_x = kernel(
                     net,
                     _plan(net, few),
                     prior[row : row + 1],
                     padded_present(net, pos[row : row + 1])[0][0],
                     neg[row : row + 1],
-                    np.longdouble,
+                    np.float64 if retry < 0 else np.longdouble,
                     acc.take(bad),
                 )
                 p_x, lz_x, e_x = p_x[0], lz_x[0], e_x[0]
