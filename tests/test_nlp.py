@@ -619,6 +619,23 @@ def test_rules_added_after_batch_9(parse, text: str, expected: dict[str, str]) -
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "He sees things that aren't there and forgets what happened minutes ago.",
+            {"memory_problems": "present"},
+        ),
+        ("I haven't had any fevers.", {"fever": "absent"}),
+        ("Her speech has become slurred.", {"slurred_speech": "present"}),
+        ("He had a withdrawal fit.", {"seizure": "present"}),
+        ("I did a heavy weights session yesterday.", {"strenuous_exercise_recent": "present"}),
+    ],
+)
+def test_rules_added_after_batch_10(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+@pytest.mark.parametrize(
     ("text", "relative"),
     [("My father is 66 and ...", "father"), ("My mum, 78, has ...", "mum"), ("I'm 66.", None)],
 )
