@@ -183,33 +183,38 @@ class Context:
     def top_cause(self) -> str:
         return self.net.cause_ids[int(np.argmax(self.posterior))]
 
-    def band(self, test: str) -> str | None:
+    @functools.cached_property
+    def bands(self) -> dict[str, str | None]:
+        """The band of each test with a result (None: no guideline band applies)."""
+        out: dict[str, str | None] = {}
         for r in self.readings:
-            if r.test.id == test:
-                return r.band.id if r.band is not None else None
-        return None
+            out.setdefault(r.test.id, r.band.id if r.band is not None else None)
+        return out
+
+    def band(self, test: str) -> str | None:
+        return self.bands.get(test)
 
     def has_lab(self, test: str) -> bool:
-        return any(r.test.id == test for r in self.readings)
+        return test in self.bands
 
 
 def holds(cond: Condition, ctx: Context) -> bool:
     present = ctx.present
-    if cond.all_of and not all(e in present for e in cond.all_of):
+    if cond.all_of and not present.issuperset(cond.all_of):
         return False
-    if cond.any_of and not any(e in present for e in cond.any_of):
+    if cond.any_of and present.isdisjoint(cond.any_of):
         return False
-    if cond.none_of and any(e in present for e in cond.none_of):
+    if cond.none_of and not present.isdisjoint(cond.none_of):
         return False
-    if cond.tags_any and not any(t in ctx.tags for t in cond.tags_any):
+    if cond.tags_any and ctx.tags.isdisjoint(cond.tags_any):
         return False
-    if cond.tags_all and not all(t in ctx.tags for t in cond.tags_all):
+    if cond.tags_all and not ctx.tags.issuperset(cond.tags_all):
         return False
-    if cond.labs_any and not any(ctx.band(lc.test) in lc.bands for lc in cond.labs_any):
+    if cond.labs_any and not any(ctx.bands.get(lc.test) in lc.bands for lc in cond.labs_any):
         return False
-    if cond.labs_missing and any(ctx.has_lab(t) for t in cond.labs_missing):
+    if cond.labs_missing and not ctx.bands.keys().isdisjoint(cond.labs_missing):
         return False
-    if cond.labs_present and not all(ctx.has_lab(t) for t in cond.labs_present):
+    if cond.labs_present and not ctx.bands.keys() >= set(cond.labs_present):
         return False
     if cond.causes_any and not any(
         ctx.probability(cc.cause) >= cc.min_probability.value for cc in cond.causes_any

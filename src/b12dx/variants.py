@@ -241,9 +241,15 @@ def _row_terms(
     k = sel.shape[1]
     was_neg = neg[:, plan.touched].astype(np.float64)  # (N, T)
     hit = sel[:, :, None] == plan.touched[None, None, :]  # (N, k, T)
-    # add where fresh, drop where observed: one matrix product
-    d_cause = np.hstack([1.0 - was_neg, was_neg]) @ plan.both + plan.extra  # (N, P)
-    d_leak = (1.0 - was_neg) @ plan.add_leak.T - was_neg @ plan.drop_leak.T + plan.extra_leak
+    # add where fresh, drop where observed: one matrix product (once, when every row has the
+    # same absent findings, as the conditioned rows of one case do)
+    same = was_neg.shape[0] > 1 and bool((was_neg == was_neg[:1]).all())
+    one = was_neg[:1] if same else was_neg
+    d_cause = np.hstack([1.0 - one, one]) @ plan.both + plan.extra  # (N or 1, P)
+    d_leak = (1.0 - one) @ plan.add_leak.T - one @ plan.drop_leak.T + plan.extra_leak
+    if same:
+        d_cause = np.broadcast_to(d_cause, (was_neg.shape[0], d_cause.shape[1]))
+        d_leak = np.broadcast_to(d_leak, (was_neg.shape[0], d_leak.shape[1]))
     # an extra present finding the row already has adds no sub-sum of its own
     seen = hit.any(axis=1) | (known[:, :, None] == plan.touched[None, None, :]).any(axis=1)
     applies = ~((seen.astype(np.int64) @ plan.extra_of) > 0)
