@@ -36,6 +36,7 @@ __all__ = [
     "infer",
     "logit",
     "padded_present",
+    "pair_shares",
     "subset_masks",
 ]
 
@@ -205,6 +206,22 @@ def _quickscore(
     return np.clip(post, 0.0, 1.0), log_z, err
 
 
+def pair_shares(
+    r: npt.NDArray[Any], s: npt.NDArray[Any], q_f: npt.NDArray[Any], lq_f: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
+    """For the differential finding f, per cause and subset (``r``: the cause's posterior factor,
+    ``s = 1 - r``; ``q_f``, ``lq_f``: q and log(1 - q) of f): ``log(1 - r q_f)`` and the cause's
+    shares ``A = r (1 - rho)`` and ``B = r rho`` of a subset pair, ``rho = (1 - q_f)/(1 - r q_f)``
+    (its numerator term is ``A + B delta``), each without cancellation (delta can be far below
+    eps): ``log1p`` where ``r q`` is small, ``s + r (1 - q)`` otherwise."""
+    rq = r * q_f
+    small = rq < 0.5
+    keep = np.where(small, 1 - rq, s + r * np.exp(lq_f))
+    with np.errstate(divide="ignore"):
+        log_keep = np.where(small, np.log1p(-rq), np.log(keep))
+    return log_keep, r * q_f * s / keep, r * np.exp(lq_f) / keep
+
+
 def _differential(
     net: Network,
     prior: FloatArray,
@@ -254,16 +271,8 @@ def _differential(
         lk = base_l[:, None] + log1m_leak[rest] @ bits.T  # (N, S)
         on = p * np.exp(b)
         t = (1 - p) + on
-        r = on / t
-        s = (1 - p) / t
-        rq = r * q_f
-        # 1 - r q and its log, each without cancellation (delta can be far below eps)
-        keep = np.where(rq < 0.5, 1 - rq, s + r * np.exp(lq_f))
-        log_keep = np.where(rq < 0.5, np.log1p(-rq), np.log(keep))
+        log_keep, a, c = pair_shares(on / t, (1 - p) / t, q_f, lq_f)
         delta = -np.expm1(log1m_leak[f][:, None] + log_keep.sum(axis=2))  # (N, S)
-        # each cause's share of the pair: r (1 - rho) + r rho delta, rho = (1 - q) / (1 - r q)
-        a = r * q_f * s / keep
-        c = r * np.exp(lq_f) / keep
         parts.append((lk + np.log(t).sum(axis=2), signs, delta, a, c))
     shift = np.max([lt.max(axis=1) for lt, *_ in parts], axis=0)  # (N,)
     for lt, signs, delta, a, c in parts:

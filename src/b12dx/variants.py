@@ -43,6 +43,7 @@ from .engine import (
     clamp_choice,
     infer,
     padded_present,
+    pair_shares,
     subset_masks,
 )
 
@@ -371,20 +372,6 @@ def _rarest_last(net: Network, prior: FloatArray, sel: IntArray) -> IntArray:
     return np.take_along_axis(sel, order, axis=1)
 
 
-def _pair_parts(
-    r: npt.NDArray[Any], s: npt.NDArray[Any], q_f: npt.NDArray[Any], lq_f: npt.NDArray[Any]
-) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
-    """Per cause and subset, for the differential finding f: ``log(1 - r q_f)`` and the cause's
-    shares ``A = r (1 - rho)`` and ``B = r rho`` of a subset pair, ``rho = (1 - q_f)/(1 - r q_f)``,
-    each computed without cancellation (``s = 1 - r``)."""
-    rq = r * q_f
-    small = rq < 0.5
-    keep = np.where(small, 1 - rq, s + r * np.exp(lq_f))
-    with np.errstate(divide="ignore"):
-        log_keep = np.where(small, np.log1p(-rq), np.log(keep))
-    return log_keep, r * q_f * s / keep, r * np.exp(lq_f) / keep
-
-
 def _kernel_differential(
     net: Network,
     plan: _Plan,
@@ -427,7 +414,7 @@ def _kernel_differential(
     t = (1 - p) + on
     log_t = np.log(t)
     ratio = on / t
-    log_keep, share_a, share_b = _pair_parts(ratio, (1 - p) / t, q_f, lq_f)
+    log_keep, share_a, share_b = pair_shares(ratio, (1 - p) / t, q_f, lq_f)
     lt0 = lk + log_t.sum(axis=1)  # (N, S)
     l0 = ll[f][:, None] + log_keep.sum(axis=1)  # (N, S): log(term(S + f) / term(S))
     # the affected causes of every sub-sum (the pairs), recomputed with the variant's changes,
@@ -442,7 +429,7 @@ def _kernel_differential(
     # change to log(1 - r q_f), A = 0 and B = r)
     linked = np.flatnonzero((q_f[:, cs, 0] > 0).any(axis=0))
     cl = cs[linked]
-    log_keep_l, a_l, b_l = _pair_parts(
+    log_keep_l, a_l, b_l = pair_shares(
         r_new[:, linked], (1 - p_new[:, linked]) / t_new[:, linked], q_f[:, cl], lq_f[:, cl]
     )
     d_keep = np.zeros_like(r_new)
