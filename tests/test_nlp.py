@@ -636,6 +636,38 @@ def test_rules_added_after_batch_10(parse, text: str, expected: dict[str, str]) 
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Her legs went weak and tingly.",
+            {"muscle_weakness": "present", "paresthesia_feet": "present"},
+        ),
+        (
+            "My legs aren't swollen and I don't have any tingling.",
+            {"unilateral_calf_swelling": "absent"},
+        ),
+        ("Her heart started racing.", {"palpitations": "present"}),
+        ("Severe pain in both quadriceps.", {"proximal_muscle_aching": "present"}),
+        ("My walking has got worse.", {"balance_problems": "present"}),
+    ],
+)
+def test_rules_added_after_batch_11(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("CK peaked at 146,000 IU/L.", 146000.0),
+        ("CK was 132,540 U/L", 132540.0),
+        ("Na 1,6 mmol/L", 1.6),
+    ],
+)
+def test_thousands_separators_and_decimal_commas(parse, text: str, value: float) -> None:  # type: ignore[no-untyped-def]
+    assert [lab.value for lab in parse(text).labs] == [value]
+
+
+@pytest.mark.parametrize(
     ("text", "relative"),
     [("My father is 66 and ...", "father"), ("My mum, 78, has ...", "mum"), ("I'm 66.", None)],
 )

@@ -144,21 +144,33 @@ def find_lab_value(after: str, units: Sequence[str]) -> tuple[float, str | None,
     pattern = re.compile(
         r"^(?:\s*(?:(?:levels?|results?|value|count|tests?|was|is|were|came\s+back|back|at|of|"
         r"only|just|a|around|about|low|high|very|still|now|measured|reading|serum|plasma|"
-        r"normal|abnormal|borderline|raised|elevated|reduced|down|up)\b|[=:~-]))*"
-        r"\s*(?:<|>|≤|≥)?\s*(\d+(?:[.,]\d+)?)(?!\s*(?:years?|yrs?|weeks?|months?|days?|x)\b)"
+        r"normal|abnormal|borderline|raised|elevated|reduced|down|up|peaked|peak|rose|reached|"
+        r"to)\b|[=:~-]))*"
+        r"\s*(?:<|>|≤|≥)?\s*(\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:[.,]\d+)?)"
+        r"(?!\s*(?:years?|yrs?|weeks?|months?|days?|x)\b)"
         r"(?:\s*(" + unit_re + r")(?![\w/]))?",
         re.IGNORECASE,
     )
     m = pattern.search(after)
     if not m:
         return None
-    value = float(m.group(1).replace(",", "."))
+    value = _number(m.group(1))
     unit = m.group(2)
     if unit is not None:
         canon = {u.lower(): u for u in reversed(units)}
         unit = canon.get(unit.lower(), unit)
         unit = unit.replace("μ", "µ")
     return value, unit, m.end()
+
+
+_THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+
+
+def _number(text: str) -> float:
+    """ "132,540" is a thousands separator; "1,6" a decimal comma."""
+    if _THOUSANDS.match(text):
+        return float(text.replace(",", ""))
+    return float(text.replace(",", "."))
 
 
 _AGE_PATTERNS = [
@@ -187,7 +199,8 @@ _AGE_PATTERNS = [
     ),
     re.compile(
         r"^\W*(?:my\s+)?(?:dad|father|mum|mom|mother|husband|wife|son|daughter|brother|"
-        r"sister|grandad|grandfather|grandmother|nan|partner|he|she)\s+(?:is|'s)\s+"
+        r"sister|grandad|grandfather|grandmother|nan|partner|he|she|(?:best\s+)?friend|neighbou?r|"
+        r"colleague)\s+(?:is|'s)\s+"
         r"(\d{2,3})\b",
         re.IGNORECASE,
     ),

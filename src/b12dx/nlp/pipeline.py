@@ -426,8 +426,11 @@ def _locate(ent: Any, loc: Locator, ents: list[Any], idx: int) -> list[str]:
 
     found = sites(start, end)
     if not found and before is not None and before.start >= sent.start and start - before.end <= 2:
-        # "weakness of both legs with tingling": the tingle shares the site of that finding
+        # "weakness of both legs with tingling": the tingle shares the site of that finding, or of
+        # the words just before it ("her legs went weak and tingly")
         found = sites(before.start, before.end)
+        if not found and ent.start - before.end <= 2:
+            found = sites(max(sent.start, before.start - loc.window), before.end)
     if not found and after is not None:
         # "paraesthesia and weakness in the feet": the site after the next finding
         found = sites(after.end, min(sent.end, after.end + loc.window))
@@ -540,7 +543,8 @@ def _symbol_pattern(symbols: tuple[str, ...], units: tuple[str, ...]) -> re.Patt
     syms = "|".join(re.escape(s) for s in sorted(symbols, key=len, reverse=True))
     unit_re = "|".join(re.escape(u) for u in units)
     return re.compile(
-        r"(?<![\w+])(" + syms + r")\+?\s*(?:[=:]|\bwas\b|\bof\b)?\s*(\d+(?:[.,]\d+)?)\s*"
+        r"(?<![\w+])(" + syms + r")\+?\s*(?:[=:]|\bwas\b|\bof\b|\bnow\b|\bis\b|\bat\b)?\s*"
+        r"(\d+(?:[.,]\d+)?)\s*"
         r"(" + unit_re + r")(?![\w/])"
     )
 
