@@ -39,11 +39,16 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
-def test_spark_output_equals_local(spark: Any, mini_kb: KnowledgeBase, tmp_path: Path) -> None:
+# 500: six row groups, split by Spark's scan; 3,000: one row group, spread over the cores by
+# run_spark (a hash repartition on the row number).
+@pytest.mark.parametrize("row_group_size", [500, 3_000])
+def test_spark_output_equals_local(
+    spark: Any, mini_kb: KnowledgeBase, tmp_path: Path, row_group_size: int
+) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text(MINI_RULES, encoding="utf-8")
     src = tmp_path / "in.parquet"
-    pq.write_table(population(mini_kb, 3_000, seed=3), src, row_group_size=500)
+    pq.write_table(population(mini_kb, 3_000, seed=3), src, row_group_size=row_group_size)
     local = tmp_path / "local.parquet"
     run_screen(
         RunConfig(
@@ -63,6 +68,8 @@ def test_spark_output_equals_local(spark: Any, mini_kb: KnowledgeBase, tmp_path:
     got = pq.read_table(out).sort_by("row")
     assert got.schema.equals(want.schema)
     assert got.num_rows == want.num_rows == summary.screened
+    # the small input is spread over the session's two cores, not screened by one task
+    assert len(list(out.glob("part-*.parquet"))) == 2
     for name in want.column_names:
         a, b = got.column(name).to_pylist(), want.column(name).to_pylist()
         if name.startswith("p_"):

@@ -152,6 +152,13 @@ def screen_dataframe(
         return df.mapInArrow(fn, spark_schema(kernel))
 
 
+# Driver JVM options for a session this module starts (local mode): the client compiler only
+# (C2's compile threads compete with the job for the cores and a screening run is too short to
+# repay them) and the serial collector (no GC threads per core). Not used when the user sets
+# driver Java options themselves or the JVM already runs (spark-submit).
+_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
 def _session(master: str | None = None) -> Any:
     """A Spark session (local mode unless ``spark-submit`` or *master* says otherwise)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -162,12 +169,122 @@ def _session(master: str | None = None) -> Any:
     builder = SparkSession.builder.appName("b12dx-screen")
     if master is not None:
         builder = builder.master(master)
+    submit_args = os.environ.get("PYSPARK_SUBMIT_ARGS", "")
+    if "extraJavaOptions" not in submit_args and "driver-java-options" not in submit_args:
+        builder = builder.config("spark.driver.extraJavaOptions", _DRIVER_JAVA_OPTIONS)
     return (
         builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", "50000")
         .config("spark.ui.enabled", "false")
         .config("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
         .getOrCreate()
     )
+
+
+def _parquet_files(input: Path) -> list[Path]:
+    if not input.is_dir():
+        return [input]
+    return sorted(p for p in input.glob("*.parquet") if not p.name.startswith(("_", ".")))
+
+
+def _row_group_middles(path: Path) -> list[int] | None:
+    """Byte offsets of the middles of a Parquet file's row groups (as parquet-mr computes them
+    to give each row group to one split); ``None`` if the footer cannot be read here."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException):
+        return None
+    middles = []
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        if rg.num_columns == 0:
+            continue
+        first = rg.column(0)
+        start = first.data_page_offset
+        if first.has_dictionary_page and 0 < first.dictionary_page_offset < start:
+            start = first.dictionary_page_offset
+        size = sum(rg.column(j).total_compressed_size for j in range(rg.num_columns))
+        middles.append(start + size // 2)
+    return middles
+
+
+def _scan_tasks(spark: Any, files: list[Path], enough: int) -> int:
+    """How many of Spark's scan tasks get rows (counted up to *enough*).
+
+    Spark cuts the files into byte ranges (``spark.sql.files.*``: at most
+    ``maxPartitionBytes``, smaller for a small input so that each core gets one), packs them
+    into tasks, and gives each row group to the range holding its middle. A small file or a
+    file of one row group therefore makes one task that gets every row while the other cores
+    wait. This replays Spark's split and packing (``FilePartition.getFilePartitions``) on the
+    file sizes and reads the row-group offsets from the footers."""
+
+    def conf_bytes(key: str, default: str) -> int:
+        text = spark.conf.get(key, default)
+        return int(spark._jvm.org.apache.spark.network.util.JavaUtils.byteStringAsBytes(text))
+
+    max_bytes = conf_bytes("spark.sql.files.maxPartitionBytes", "128m")
+    open_cost = conf_bytes("spark.sql.files.openCostInBytes", "4m")
+    min_parts = int(
+        spark.conf.get("spark.sql.files.minPartitionNum", None)
+        or spark.sparkContext.defaultParallelism
+    )
+    sizes = {p: p.stat().st_size for p in files}
+    split = min(max_bytes, max(open_cost, sum(s + open_cost for s in sizes.values()) // min_parts))
+    ranges = sorted(
+        (
+            (p, start, min(split, size - start))
+            for p, size in sizes.items()
+            for start in range(0, size, split)
+        ),
+        key=lambda r: -r[2],
+    )
+    tasks: list[list[tuple[Path, int, int]]] = [[]]
+    filled = 0
+    for r in ranges:
+        if tasks[-1] and filled + r[2] > split:
+            tasks.append([])
+            filled = 0
+        tasks[-1].append(r)
+        filled += r[2] + open_cost
+    middles: dict[Path, list[int] | None] = {}
+    busy = 0
+    for task in tasks:
+        for path, start, length in task:
+            if path not in middles:
+                middles[path] = _row_group_middles(path)
+            found = middles[path]
+            if found is None or any(start <= m < start + length for m in found):
+                busy += 1
+                break
+        if busy >= enough:
+            break
+    return busy
+
+
+def _declared_schema(path: Path) -> Any:
+    """The Spark schema of one Parquet file from its footer, so that Spark does not start a job
+    to infer it; ``None`` (let Spark infer) unless every column has a plain type."""
+    import pyarrow.parquet as pq
+    from pyspark.sql import types as T
+
+    plain = {
+        pa.bool_(): T.BooleanType(),
+        pa.int32(): T.IntegerType(),
+        pa.int64(): T.LongType(),
+        pa.float32(): T.FloatType(),
+        pa.float64(): T.DoubleType(),
+        pa.string(): T.StringType(),
+        pa.large_string(): T.StringType(),
+        pa.date32(): T.DateType(),
+    }
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException):
+        return None
+    if any(f.type not in plain for f in schema) or len(set(schema.names)) != len(schema.names):
+        return None
+    return T.StructType([T.StructField(f.name, plain[f.type], nullable=True) for f in schema])
 
 
 def run_spark(
@@ -199,21 +316,39 @@ def run_spark(
         raise InputError(f"input {input} does not exist")
     the_mapping = load_mapping(mapping, screen_schema(kb))
     spark = spark or _session()
-    df = spark.read.parquet(str(input))
+    files = _parquet_files(input)
+    reader = spark.read
+    declared = _declared_schema(input) if not input.is_dir() else None
+    if declared is not None:
+        reader = reader.schema(declared)
+    df = reader.parquet(str(input))
     df = df.select("*", F.col("_metadata.row_index").alias("_row"))
+    cores = int(spark.sparkContext.defaultParallelism)
+    if _scan_tasks(spark, files, cores) < cores:
+        # Spark's scan would leave cores idle (one row group, a small file): spread the rows.
+        df = df.repartition(cores, "_row")
     rules_text = rules.read_text(encoding="utf-8") if rules is not None else None
     result = screen_dataframe(
         df, kb, kb_dir=kb_dir, rules_text=rules_text, mapping=the_mapping, as_of=as_of
     )
+    from pyspark.sql import Observation
+
+    counts = Observation("b12dx_screen_counts")
     result = result.persist()
     try:
-        good = result.filter(F.col(_REASON).isNull()).drop(_REASON)
+        # The counts come with the first write (an observation), not from extra jobs.
+        observed = result.observe(
+            counts, F.count(F.lit(1)).alias("rows"), F.count(F.col(_REASON)).alias("rejected")
+        )
+        good = observed.filter(F.col(_REASON).isNull()).drop(_REASON)
         bad = result.filter(F.col(_REASON).isNotNull()).select("row", "id", _REASON)
         rejects = rejects or output.with_name(output.name + ".rejects")
         good.write.mode("overwrite").parquet(str(output))
         bad.write.mode("overwrite").parquet(str(rejects))
-        screened = good.count()
-        rejected = bad.count()
+        got = counts.get
     finally:
         result.unpersist()
-    return SparkSummary(screened=screened, rejected=rejected, output=output, rejects=rejects)
+    rejected = int(got["rejected"])
+    return SparkSummary(
+        screened=int(got["rows"]) - rejected, rejected=rejected, output=output, rejects=rejects
+    )
