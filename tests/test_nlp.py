@@ -668,6 +668,29 @@ def test_thousands_separators_and_decimal_commas(parse, text: str, value: float)
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Does not smoke, drink alcohol or use drugs.",
+            {"smoker": "absent", "alcohol_excess": "absent"},
+        ),
+        ("I don't smoke and I drink a lot.", {"smoker": "absent", "alcohol_excess": "present"}),
+        ("I smoke a lot of cannabis.", {}),
+        ("I take furosemide when my legs swell.", {}),
+        (
+            "Right leg swollen and warm to touch.",
+            {"unilateral_calf_swelling": "present", "calf_warmth_redness": "present"},
+        ),
+        ("ECG shows ST depression.", {}),
+        ("I can't tell where my feet are.", {"reduced_position_sense": "present"}),
+        ("Strength 4/5 in all limbs.", {"muscle_weakness": "present"}),
+    ],
+)
+def test_rules_added_after_batch_12(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+@pytest.mark.parametrize(
     ("text", "relative"),
     [("My father is 66 and ...", "father"), ("My mum, 78, has ...", "mum"), ("I'm 66.", None)],
 )

@@ -93,20 +93,14 @@ def _build(lexicon: Lexicon) -> Any:
     # order matters only for identical phrases; the matcher keeps the longest span
     for p in lexicon.ignore:
         add(p, f"{_IGN}:-")
+    rules.extend(_near_rules(lexicon, TargetRule, ignore=True))
     for p, ident in lexicon.negated_concepts.items():
         add(p, f"{_NEG}:{ident}")
     for p, ident in lexicon.absent_only.items():
         add(p, f"{_ABS}:{ident}")
     for p, ident in lexicon.concepts.items():
         add(p, f"{_EV}:{ident}")
-    for n, rule in enumerate(lexicon.near):
-        # "my calves will often seize": a word of one set, a few listed words, a word of another
-        pattern: list[dict[str, Any]] = [{"LOWER": {"IN": _near_forms(rule.first, lexicon)}}]
-        if rule.between and rule.gap:
-            pattern.append({"LOWER": {"IN": list(rule.between)}, "OP": f"{{0,{rule.gap}}}"})
-        pattern.append({"LOWER": {"IN": _near_forms(rule.then, lexicon)}})
-        label = f"{_IGN}:-" if rule.ignore else f"{_EV}:{rule.id}"
-        rules.append(TargetRule(f"near:{rule.id}:{n}", label, pattern=pattern))
+    rules.extend(_near_rules(lexicon, TargetRule, ignore=False))
     for p, generic in lexicon.medications.items():
         add(p, f"{_MED}:{generic}")
     for p, cls in lexicon.medication_classes.items():
@@ -161,6 +155,25 @@ def _pattern(toks: tuple[str, ...], lexicon: Lexicon, *, filled: bool) -> list[d
     return out
 
 
+def _near_rules(lexicon: Lexicon, TargetRule: Any, *, ignore: bool) -> list[Any]:
+    """Token rules for the lexicon's near rules ("my calves will often seize"): a word of one set,
+    a few listed words, a word of another. Ignore rules are matched as written ("legs swell"
+    blocks a reading; "leg swelled" must not) and are added first, so they win ties."""
+    out = []
+    for n, rule in enumerate(lexicon.near):
+        if rule.ignore != ignore:
+            continue
+        first = sorted(rule.first) if rule.ignore else _near_forms(rule.first, lexicon)
+        then = sorted(rule.then) if rule.ignore else _near_forms(rule.then, lexicon)
+        pattern: list[dict[str, Any]] = [{"LOWER": {"IN": first}}]
+        if rule.between and rule.gap:
+            pattern.append({"LOWER": {"IN": list(rule.between)}, "OP": f"{{0,{rule.gap}}}"})
+        pattern.append({"LOWER": {"IN": then}})
+        label = f"{_IGN}:-" if rule.ignore else f"{_EV}:{rule.id}"
+        out.append(TargetRule(f"near:{rule.id}:{n}", label, pattern=pattern))
+    return out
+
+
 def _near_forms(words: tuple[str, ...], lexicon: Lexicon) -> list[str]:
     forms: set[str] = set()
     for w in words:
@@ -189,6 +202,28 @@ def _context(ent: Any) -> Context:
         uncertain=bool(ent._.is_uncertain),
         modifiers=mods,
     )
+
+
+_NEG_HEAD = re.compile(
+    r"^(?:no|not|never|neither|nor|don't|doesn't|didn't|do\s+not|does\s+not|did\s+not)\b",
+    re.IGNORECASE,
+)
+_LIST_GAP = re.compile(r"^\s*(?:,|\bor\b|\bnor\b)\s*(?:(?:or|nor)\s+)?(?:[\w'-]+\s+){0,2}$")
+
+
+def _list_negation(carry: Any, ent: Any, prev: Any, kind: str, ctx: Context) -> tuple[Any, Context]:
+    """ "Does not smoke, drink alcohol or use drugs": a phrase that states an absence takes its
+    negation trigger with it, so the rest of the list (joined by commas or "or") is negated here.
+    Returns the list head still in force and the mention's context."""
+    if kind == _NEG and _NEG_HEAD.match(ent.text):
+        return ent, ctx
+    if carry is None or prev is None or ent.sent.start != carry.sent.start:
+        return None, ctx
+    gap = ent.doc.text[prev.end_char : ent.start_char]
+    if kind not in (_EV, _ABS) or ctx.negated or ctx.modifiers or not _LIST_GAP.match(gap):
+        return None, ctx
+    mod = Modifier(category="NEGATED_EXISTENCE", phrase=carry.text)
+    return carry, ctx.model_copy(update={"negated": True, "modifiers": (*ctx.modifiers, mod)})
 
 
 def _unfamily(ctx: Context, proxy: str) -> Context:
@@ -298,6 +333,7 @@ def _read(
     relative the whole text is about, "My father is 66 ...", whose mentions are not family
     history)."""
     ents = list(doc.ents)
+    carry: Any = None  # a phrase that states an absence and heads a list ("does not smoke, ...")
     for idx, ent in enumerate(ents):
         kind, _, ident = ent.label_.partition(":")
         span = (offset + ent.start_char, offset + ent.end_char)
@@ -307,6 +343,7 @@ def _read(
         if proxy and ctx.family:
             ctx = _unfamily(ctx, proxy)
         sent = ent.sent
+        carry, ctx = _list_negation(carry, ent, ents[idx - 1] if idx else None, kind, ctx)
         if kind == _LAB:
             nxt = _next_start(ents, idx, kind_of=(_LAB,), limit=sent.end_char)
             after = text[ent.end_char : nxt]
