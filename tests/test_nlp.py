@@ -691,6 +691,28 @@ def test_rules_added_after_batch_12(parse, text: str, expected: dict[str, str]) 
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Reflexes 1+ in the arms and absent in the legs.", {"reduced_reflexes": "present"}),
+        (
+            "Reflexes normal.",
+            {"reduced_reflexes": "absent", "brisk_reflexes_or_extensor_plantar": "absent"},
+        ),
+        ("I've been increasingly tired.", {"fatigue": "present", "onset_gradual": "present"}),
+        ("Flaccid paralysis of both legs.", {"muscle_weakness": "present"}),
+        ("I've drunk 10 to 12 drinks a day for 25 years.", {"alcohol_excess": "present"}),
+        ("Diabetic nephropathy.", {"chronic_kidney_disease": "present"}),
+    ],
+)
+def test_rules_added_after_batch_13(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+def test_pack_years_are_not_an_age(parse) -> None:  # type: ignore[no-untyped-def]
+    assert parse("65M. Stopped smoking after 40 years at a pack a day.").age == 65
+
+
+@pytest.mark.parametrize(
     ("text", "relative"),
     [("My father is 66 and ...", "father"), ("My mum, 78, has ...", "mum"), ("I'm 66.", None)],
 )

@@ -176,7 +176,9 @@ def _number(text: str) -> float:
 _AGE_PATTERNS = [
     re.compile(r"\b(\d{2,3})\s*[- ]?\s*(?:years?|yrs?|yo|y)\s*[- ]?\s*old\b", re.IGNORECASE),
     re.compile(
-        r"\b(\d{2,3})\s*(?:yo|y/o|y\.o\.?|yrs?|years?)\b(?!\s*(?:ago|of|on|since))", re.IGNORECASE
+        r"\b(\d{2,3})\s*(?:yo|y/o|y\.o\.?|yrs?|years?)\b"
+        r"(?!\s*(?:ago|of|on|since|at|smok|pack|x\b|later|before|after))",
+        re.IGNORECASE,
     ),
     re.compile(r"\b(?:aged?|age:?)\s*(\d{2,3})\b", re.IGNORECASE),
     re.compile(

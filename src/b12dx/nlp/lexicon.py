@@ -116,6 +116,10 @@ class Lexicon:
     inflections: InflectionTable | None = None
     # body part x verb rules and the like, matched as token patterns
     near: tuple[NearRule, ...] = ()
+    # absent_only ids for which "absent" means the finding ("reflexes absent": reduced reflexes),
+    # and the negation phrases that say so
+    absent_means_present: frozenset[str] = field(default_factory=frozenset)
+    absence_words: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def key(self) -> str:
@@ -329,6 +333,12 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         filler_words=tuple(_norm(w) for w in raw.get("fillers", {}).get("words", [])),
         inflections=_inflections(raw),
         near=near,
+        absent_means_present=frozenset(
+            str(i) for i in raw.get("absent_only_inverse", {}).get("ids", [])
+        ),
+        absence_words=frozenset(
+            _norm(w) for w in raw.get("absent_only_inverse", {}).get("phrases", [])
+        ),
     )
 
 

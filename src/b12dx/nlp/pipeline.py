@@ -497,6 +497,8 @@ def _mention(
         state = "unknown"  # "thyroid cancer twenty years ago" is not active cancer
     if kind == _ABS:
         state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
+        if state == "absent" and _absence_of_function(ident, ctx, lexicon):
+            state = "present"  # "reflexes absent in the legs" is reduced reflexes
     out.append(
         EvidenceMention(id=ident, state=state, span=span, phrase=ent.text, context=ctx, via=via)
     )
@@ -504,6 +506,15 @@ def _mention(
         sentence = ent.sent.text.lower()
         out.extend(_combined(ident, state, span, ent.text, ctx, sentence, lexicon, before))
     return out
+
+
+def _absence_of_function(ident: str, ctx: Context, lexicon: Lexicon) -> bool:
+    negations = [m.phrase.lower() for m in ctx.modifiers if m.category == "NEGATED_EXISTENCE"]
+    return (
+        ident in lexicon.absent_means_present
+        and bool(negations)
+        and all(p in lexicon.absence_words for p in negations)
+    )
 
 
 def _not_current(ident: str, ctx: Context, lexicon: Lexicon) -> bool:
