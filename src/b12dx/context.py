@@ -119,6 +119,8 @@ class Context:
     posterior: FloatArray
     observation: Observation
     tags: frozenset[str] = field(default=frozenset())
+    # derived values that several parts of one assessment need, computed once
+    memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
     _what_if: dict[WhatIf, tuple[FloatArray, FloatArray]] = field(default_factory=dict, repr=False)
 
     def what_if(

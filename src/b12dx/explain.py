@@ -9,6 +9,7 @@ negative against. All leave-one-out posteriors come from one batched engine call
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -51,6 +52,16 @@ class EvidencePiece:
 
 
 def pieces(ctx: Context, shifts: list[PriorShift]) -> list[EvidencePiece]:
+    """Every piece of evidence that can be left out (remembered on the context: the
+    explanation's engine request and the explanation itself both need them)."""
+    key = ("pieces", tuple(shifts))
+    got = ctx.memo.get(key)
+    if got is None:
+        got = ctx.memo[key] = _pieces(ctx, shifts)
+    return cast(list[EvidencePiece], got)
+
+
+def _pieces(ctx: Context, shifts: list[PriorShift]) -> list[EvidencePiece]:
     kb, net = ctx.kb, ctx.net
     out: list[EvidencePiece] = []
     for e in ctx.case.evidence:
