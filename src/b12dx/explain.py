@@ -147,12 +147,16 @@ _source_cache: dict[tuple[str, EvidencePiece], dict[str, list[str]]] = {}
 
 
 def _request(ctx: Context, items: list[EvidencePiece]) -> WhatIf:
-    return WhatIf(
-        tuple(_without(ctx, p) for p in items),
-        TOLERANCE,
-        exact_log_z=False,
-        logit_tolerance=LOGIT_TOLERANCE,
-    )
+    key = ("leave-one-out", tuple(items))
+    got = ctx.memo.get(key)
+    if got is None:
+        got = ctx.memo[key] = WhatIf(
+            tuple(_without(ctx, p) for p in items),
+            TOLERANCE,
+            exact_log_z=False,
+            logit_tolerance=LOGIT_TOLERANCE,
+        )
+    return cast(WhatIf, got)
 
 
 def request(ctx: Context, shifts: list[PriorShift]) -> WhatIf | None:
@@ -176,23 +180,22 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
     ks, js = ks[order], js[order]
     values = rounded[ks, js].tolist()
     sources = {k: _sources(ctx, items[k]) for k in set(ks.tolist())}
+    heads = [(p.key, p.label, p.state) for p in items]
     cause_ids = net.cause_ids
     by_cause: dict[int, tuple[list[Contribution], list[Contribution]]] = {}
     for k, j, lo in zip(ks.tolist(), js.tolist(), values, strict=True):
-        piece = items[k]
+        key, label, state = heads[k]
         c = trusted(
             Contribution,
             {
-                "evidence": piece.key,
-                "label": piece.label,
-                "state": piece.state,
+                "evidence": key,
+                "label": label,
+                "state": state,
                 "log_odds": lo,
                 "sources": list(sources[k][cause_ids[j]]),
             },
         )
-        lists = by_cause.get(j)
-        if lists is None:
-            lists = by_cause[j] = ([], [])
+        lists = by_cause.get(j) or by_cause.setdefault(j, ([], []))
         lists[lo < 0].append(c)  # shown values are at least _SHOWN in size: never 0
     results = []
     for j in np.argsort(-ctx.posterior, kind="stable").tolist():
