@@ -23,7 +23,7 @@ from .priors import PriorShift, person_prior
 from .result import Advice, Assessment, KbStamp, LabInterpretation, SourceRef
 from .variants import Variant
 
-__all__ = ["assess", "build_context"]
+__all__ = ["assess", "assess_with_context", "build_context"]
 
 
 Prefetch = Callable[[Context, list[PriorShift]], Sequence[WhatIf]]
@@ -146,6 +146,14 @@ def assess(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None) -
     *case* is a ``Case`` or plain data in the ``b12dx/case/v1`` shape. Raises an ``InputError``
     subclass (with a message saying what is wrong and what is accepted) for bad input.
     """
+    return assess_with_context(case, kb=kb)[0]
+
+
+def assess_with_context(
+    case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None
+) -> tuple[Assessment, Context]:
+    """``assess()`` and the context it was made from (the normalised case, posteriors and the
+    engine answers already computed), for callers that ask further what-if questions."""
     from . import __version__
 
     kb = kb if kb is not None else load_kb()
@@ -185,7 +193,7 @@ def assess(case: Case | Mapping[str, Any], *, kb: KnowledgeBase | None = None) -
     body["sources"] = [refs[s] for s in _used_sources(body) if s in refs]
     body["kb"] = KbStamp(version=kb.version, sha256=kb.sha256)
     body["b12dx_version"] = __version__
-    return Assessment(**body)
+    return Assessment(**body), ctx
 
 
 def posterior_of(

@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .assessment import assess, build_context
-from .case import Case, canonical_id, normalise, parse_case
+from .assessment import assess_with_context
+from .case import Case, canonical_id, parse_case
 from .context import Context
 from .engine import FloatArray, logit
 from .kb import KnowledgeBase, Num, load_kb
@@ -264,9 +264,8 @@ def next_step(
     kb = kb if kb is not None else load_kb()
     cfg = interview_settings()
     parsed = case if isinstance(case, Case) else parse_case(case)
-    assessment = assess(parsed, kb=kb)
-    norm = normalise(parsed, kb)
-    ctx, _ = build_context(norm, kb)
+    assessment, ctx = assess_with_context(parsed, kb=kb)
+    norm = ctx.case
     answered_ids = _ids(kb, answered)
     skipped_ids = _ids(kb, skipped)
     interviewed = {e.id for e in norm.evidence if e.source == "interview"}
