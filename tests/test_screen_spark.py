@@ -90,3 +90,31 @@ def test_spark_refuses_csv(spark: Any, mini_kb: KnowledgeBase, tmp_path: Path) -
     src.write_text("age,sex\n50,female\n", encoding="utf-8")
     with pytest.raises(InputError, match="reads Parquet"):
         run_spark(src, tmp_path / "o", mini_kb, spark=spark, as_of=dt.date(2026, 1, 1))
+
+
+def test_spark_folder_rows_run_on_across_files(
+    spark: Any, mini_kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    """A folder of Parquet files is screened like the one table they make in name order: row
+    numbers run on from file to file instead of restarting."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(MINI_RULES, encoding="utf-8")
+    table = population(mini_kb, 1_200, seed=5)
+    whole = tmp_path / "whole.parquet"
+    pq.write_table(table, whole)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, (start, stop) in enumerate([(0, 500), (500, 700), (700, 1_200)]):
+        pq.write_table(table.slice(start, stop - start), folder / f"part-{i}.parquet")
+    kw: dict[str, Any] = {"as_of": AS_OF, "rules": rules, "kb_dir": str(MINI), "spark": spark}
+    one = run_spark(whole, tmp_path / "one", mini_kb, **kw)
+    many = run_spark(folder, tmp_path / "many", mini_kb, **kw)
+    want = pq.read_table(tmp_path / "one").sort_by("row")
+    got = pq.read_table(tmp_path / "many").sort_by("row")
+    assert got.column("row").to_pylist() == want.column("row").to_pylist()
+    assert len(set(got.column("row").to_pylist())) == got.num_rows
+    assert got.column("id").to_pylist() == want.column("id").to_pylist()
+    assert many.rejected == one.rejected
+    rej_one = pq.read_table(one.rejects).sort_by("row").column("row").to_pylist()
+    rej_many = pq.read_table(many.rejects).sort_by("row").column("row").to_pylist()
+    assert rej_many == rej_one

@@ -3,8 +3,9 @@
 The input Parquet is read by Spark; each Arrow batch is standardized and screened by the very
 ``Kernel`` the local engine uses, so the output is identical (compare sorted by ``row``). The row
 number is Spark's ``_metadata.row_index`` of the Parquet file, which is the local engine's
-``row``. Output and rejects are written by Spark as Parquet folders (``OUTPUT`` and
-``OUTPUT.rejects`` unless ``rejects`` is given).
+``row`` (for a folder, plus the rows of the files before it in name order). Output and
+rejects are written by Spark as Parquet folders (``OUTPUT`` and ``OUTPUT.rejects`` unless
+``rejects`` is given).
 
 On a cluster, install b12dx (``pip install 'b12dx[spark]'``) on the driver and the executors and
 call ``screen_dataframe`` from your own job, or run ``b12dx screen --engine spark`` through
@@ -193,6 +194,26 @@ def _parquet_files(input: Path) -> list[Path]:
     return sorted(p for p in input.glob("*.parquet") if not p.name.startswith(("_", ".")))
 
 
+def _file_offsets(files: list[Path]) -> Any:
+    """A column expression: the number of rows in the files before this row's file (files in
+    name order), so that row numbers run on across a folder's files like one table's."""
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    if len(files) == 1:
+        return F.lit(0)
+    offsets: list[Any] = []
+    total = 0
+    for f in files:
+        try:
+            n = pq.ParquetFile(f).metadata.num_rows
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"{f} is not a readable Parquet file: {exc}") from None
+        offsets += [F.lit(f.name), F.lit(total)]
+        total += n
+    return F.create_map(*offsets)[F.col("_metadata.file_name")]
+
+
 def _row_group_middles(path: Path) -> list[int] | None:
     """Byte offsets of the middles of a Parquet file's row groups (as parquet-mr computes them
     to give each row group to one split); ``None`` if the footer cannot be read here."""
@@ -328,8 +349,8 @@ def run_spark(
     declared = _declared_schema(input) if not input.is_dir() else None
     if declared is not None:
         reader = reader.schema(declared)
-    df = reader.parquet(str(input))
-    df = df.select("*", F.col("_metadata.row_index").alias("_row"))
+    df = reader.parquet(*[str(f) for f in files]) if input.is_dir() else reader.parquet(str(input))
+    df = df.select("*", (F.col("_metadata.row_index") + _file_offsets(files)).alias("_row"))
     cores = int(spark.sparkContext.defaultParallelism)
     if _scan_tasks(spark, files, cores) < cores:
         # Spark's scan would leave cores idle (one row group, a small file): spread the rows.
