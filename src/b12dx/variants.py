@@ -17,8 +17,10 @@ computed once and each variant only recomputes the factors of its own causes:
 * a prior shift changes one cause's factor.
 
 The result equals ``engine.infer`` on the explicitly changed rows: every variant carries the same
-rounding bound as ``infer``; rows whose bound fails are redone in extended precision and, if that
-still fails, by ``infer`` itself (which has the exact fallbacks).
+rounding bound as ``infer``; the variants whose bound fails are redone on a table of their own,
+first with the row's rarest present finding in differential form (``_kernel_differential``), then
+conditioned on clamped causes or in extended precision, and finally by ``infer`` itself (which has
+the exact fallbacks).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ _FEW_CLAMPED = 6
 # on this many clamped causes (cheapest first).
 _RETRIES = (-1, _FEW_CLAMPED, 0, _MAX_CLAMPED)
 
-# Elements of the largest (rows x subsets x variants x causes) intermediate per kernel call.
+# Elements of the largest (rows x subsets x pairs) intermediate per kernel call.
 _BUDGET = 1 << 22
 
 
