@@ -13,6 +13,11 @@ two equivalent routes, whichever is cheaper for the case:
 * enumeration of the cause configurations with non-zero prior, ``O(2^n' * m)``, used when a
   case has more present findings than it has possible causes.
 
+Quickscore's terms alternate in sign and can cancel; each row carries a rounding bound, and rows
+that fail it are redone with their rarest present finding in differential form (each pair of
+subsets with and without it summed as one positive term, ``_differential``), in extended
+precision, conditioned on the parents of rare findings, or by enumeration.
+
 The kernel is batched: every function takes ``N`` rows at once, and a single case is a batch of
 one, so single-case and batch results are the same computation. No I/O happens here.
 """
