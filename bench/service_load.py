@@ -182,18 +182,8 @@ def start_server(
             [str(ROOT / "src"), str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]
         ),
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "b12dx",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-    ]
+    common = ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "b12dx", "serve", *common]
     if memoize_assess:
         # the same server as `b12dx serve` (uvicorn, access log off), with the diagnostic factory
         cmd = [
@@ -204,12 +194,7 @@ def start_server(
             "--factory",
             "--host",
             "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
+            *common,
             "--no-access-log",
         ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)

@@ -267,6 +267,112 @@ def _row_terms(
     return d_cause, d_leak, p, applies, drop_bits
 
 
+@dataclass(frozen=True)
+class _Table:
+    """The shared per-subset table of one group of rows, cause-major ``(N, n+1, S)`` so the pairs
+    gather whole rows; column n is a dummy cause (prior 0, never linked) for padding."""
+
+    lq: npt.NDArray[Any]  # log(1 - q), extended (``_extended``)
+    ll: npt.NDArray[Any]  # log(1 - leak), extended
+    p: npt.NDArray[Any]  # (N, n+1, 1) priors
+    signs: npt.NDArray[Any]  # (S,) (-1)^|S|
+    big_b: npt.NDArray[Any]  # (N, n+1, S) log prod(1 - q) over absent findings and S
+    t: npt.NDArray[Any]  # (N, n+1, S) each cause's factor, summed over its states
+    log_t: npt.NDArray[Any]
+    ratio: npt.NDArray[Any]  # (N, n+1, S) the factor's share with the cause present
+    lt0: npt.NDArray[Any]  # (N, S) log of each subset's term
+
+
+def _table(
+    net: Network,
+    prior: FloatArray,
+    cols: IntArray,
+    neg: BoolArray,
+    dtype: type[np.floating[Any]],
+) -> _Table:
+    """The table over the subsets of the present columns ``cols``."""
+    n_rows, n = prior.shape[0], net.n_causes
+    lq, ll = _extended(net, dtype)
+    negx = np.zeros((n_rows, ll.shape[0]), dtype=dtype)
+    negx[:, :-1] = neg
+    p = np.zeros((n_rows, n + 1, 1), dtype=dtype)
+    p[:, :n, 0] = prior
+    bits, signs = _subsets(cols.shape[1], np.dtype(dtype).name)
+    big_b = (negx @ lq)[:, :, None] + np.matmul(lq[cols].transpose(0, 2, 1), bits.T)
+    lk = (negx @ ll)[:, None] + ll[cols] @ bits.T  # (N, S)
+    on = p * np.exp(big_b)
+    t = (1 - p) + on
+    log_t = np.log(t)
+    return _Table(lq, ll, p, signs, big_b, t, log_t, on / t, lk + log_t.sum(axis=1))
+
+
+def _pair_terms(
+    tab: _Table,
+    plan: _Plan,
+    d_cause: FloatArray,
+    d_leak: FloatArray,
+    new_prior: FloatArray,
+    dtype: type[np.floating[Any]],
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
+    """The affected causes of every sub-sum (the pairs), recomputed with the variant's changes,
+    laid out ``(N, P, S)`` so each sub-sum's pairs are consecutive rows for reduceat: the new
+    prior, the factor's present part and the whole factor, and each sub-sum's log term
+    ``(N, U, S)``."""
+    cs = plan.pair_c
+    b_new = tab.big_b[:, cs, :] + d_cause.astype(dtype)[:, :, None]
+    p_new = new_prior.astype(dtype)[:, :, None]
+    on_new = p_new * np.exp(b_new)
+    t_new = (1 - p_new) + on_new
+    d_log = np.add.reduceat(np.log(t_new) - tab.log_t[:, cs, :], plan.pair_starts, axis=1)
+    lt = tab.lt0[:, None, :] + d_leak.astype(dtype)[:, :, None] + d_log
+    return p_new, on_new, t_new, lt
+
+
+def _scaled(
+    lt: npt.NDArray[Any], keep: BoolArray, plan: _Plan, signs: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
+    """Each sub-sum's terms ``(N, U, S)`` as magnitudes and signed weights, on one scale per
+    (row, variant) so exp never under- or overflows; and that scale's log ``(N, V)``."""
+    lt = np.where(keep, lt, -np.inf)
+    shift_u = lt.max(axis=2)
+    shift_v = np.maximum.reduceat(shift_u, plan.starts, axis=1)
+    shift_v = np.where(np.isfinite(shift_v), shift_v, 0.0)
+    mag = np.exp(lt - shift_v[:, plan.owner][:, :, None])
+    sign_u = plan.sign.astype(mag.dtype)
+    return mag, mag * (signs[None, None, :] * sign_u[None, :, None]), shift_v
+
+
+def _settle(
+    num: npt.NDArray[Any],
+    num_abs: npt.NDArray[Any],
+    z: npt.NDArray[Any],
+    z_abs: npt.NDArray[Any],
+    shift_v: npt.NDArray[Any],
+    acc: _Accuracy,
+    eps: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Posteriors, log P(evidence) and the error bound of every (row, variant) from the signed
+    sums and their absolute counterparts; ``eps``: the per-term rounding allowance."""
+    # z <= 0 cannot be trusted (err = inf: the caller falls back); keep the arithmetic quiet
+    ok = z > 0
+    zs = np.where(ok, z, 1.0)[:, :, None]
+    post = num / zs
+    log_z = (np.log(zs[:, :, 0]) + shift_v).astype(np.float64)
+    # absolute rounding bound of each posterior, as engine._quickscore
+    bound = eps * (num_abs + np.abs(post) * z_abs[:, :, None]) / zs
+    # ... and the relative one of P(evidence), which log P(evidence) inherits
+    if acc.logit.any():  # log-odds exact to acc.logit is enough where that is looser
+        odds_scale = acc.logit[None, :, None] * np.abs(post) * np.abs(1 - post)
+        bound = bound / np.maximum(1.0, odds_scale / acc.tol[None, :, None])
+    err = bound.max(axis=2)
+    if acc.exact_log_z.any():
+        z_err = np.where(acc.exact_log_z[None, :], eps * z_abs / zs[:, :, 0], 0.0)
+        err = np.maximum(err, z_err)
+    err = err.astype(np.float64)
+    err = np.where(np.isfinite(err) & ok, err, np.inf)
+    return np.clip(post.astype(np.float64), 0.0, 1.0), log_z, err
+
+
 def _kernel(
     net: Network,
     plan: _Plan,
@@ -282,45 +388,12 @@ def _kernel(
     n = net.n_causes
     known = np.full((n_rows, 1), -1, dtype=np.int64) if known is None else known
     d_cause, d_leak, new_prior, applies, drop_bits = _row_terms(plan, prior, sel, neg, known)
-    # the shared table, with a dummy cause n (prior 0, never linked) for padding
-    lq, ll = _extended(net, dtype)
-    negx = np.zeros((n_rows, ll.shape[0]), dtype=dtype)
-    negx[:, :-1] = neg
-    p = np.zeros((n_rows, n + 1, 1), dtype=dtype)
-    p[:, :n, 0] = prior
-    bits, signs = _subsets(k, np.dtype(dtype).name)
-    # cause-major (N, n+1, S): the pairs below gather whole rows
-    big_b = (negx @ lq)[:, :, None] + np.matmul(lq[sel].transpose(0, 2, 1), bits.T)
-    lk = (negx @ ll)[:, None] + ll[sel] @ bits.T  # (N, S)
-    on = p * np.exp(big_b)
-    t = (1 - p) + on
-    log_t = np.log(t)
-    ratio = on / t
-    lt0 = lk + log_t.sum(axis=1)  # (N, S)
-    # the affected causes of every sub-sum (the pairs), recomputed with the variant's changes,
-    # laid out (N, P, S) so each sub-sum's pairs are consecutive rows for reduceat
-    cs = plan.pair_c
-    b_new = big_b[:, cs, :] + d_cause.astype(dtype)[:, :, None]  # (N, P, S)
-    p_new = new_prior.astype(dtype)[:, :, None]
-    on_new = p_new * np.exp(b_new)
-    t_new = (1 - p_new) + on_new
-    d_log = np.log(t_new) - log_t[:, cs, :]
-    lt = (
-        lt0[:, None, :]
-        + d_leak.astype(dtype)[:, :, None]
-        + np.add.reduceat(d_log, plan.pair_starts, axis=1)
-    )  # (N, U, S)
+    tab = _table(net, prior, sel, neg, dtype)
+    _, on_new, t_new, lt = _pair_terms(tab, plan, d_cause, d_leak, new_prior, dtype)
     keep = (np.arange(1 << k, dtype=np.int64)[None, None, :] & drop_bits[:, :, None]) == 0
     keep &= applies[:, :, None]
-    lt = np.where(keep, lt, -np.inf)
-    sign_u = plan.sign.astype(dtype)
-    # one scale per (row, variant) so exp never under- or overflows
-    shift_u = lt.max(axis=2)
-    shift_v = np.maximum.reduceat(shift_u, plan.starts, axis=1)  # (N, V)
-    shift_v = np.where(np.isfinite(shift_v), shift_v, 0.0)
-    mag = np.exp(lt - shift_v[:, plan.owner][:, :, None])  # (N, U, S)
-    w = mag * (signs[None, None, :] * sign_u[None, :, None])
-    d_ratio = on_new / t_new - ratio[:, cs, :]  # (N, P, S)
+    mag, w, shift_v = _scaled(lt, keep, plan, tab.signs)
+    d_ratio = on_new / t_new - tab.ratio[:, plan.pair_c, :]  # (N, P, S)
 
     def numerator(weights: npt.NDArray[Any]) -> npt.NDArray[Any]:
         # the shared ratios, weighted per variant (summing the sub-sums first: matmul is
@@ -328,7 +401,7 @@ def _kernel(
         # cell with one reduceat instead of a one-hot product
         corr = (weights[:, plan.pair_u, :] * d_ratio).sum(axis=2)  # (N, P)
         out: npt.NDArray[Any] = np.matmul(
-            np.add.reduceat(weights, plan.starts, axis=1), ratio.transpose(0, 2, 1)
+            np.add.reduceat(weights, plan.starts, axis=1), tab.ratio.transpose(0, 2, 1)
         )
         c = corr[:, plan.cell_order]
         out.reshape(out.shape[0], -1)[:, plan.cells] += np.add.reduceat(c, plan.cell_starts, axis=1)
@@ -336,27 +409,8 @@ def _kernel(
 
     z = np.add.reduceat(w.sum(axis=2), plan.starts, axis=1)  # (N, V)
     z_abs = np.add.reduceat(mag.sum(axis=2), plan.starts, axis=1)
-    num = numerator(w)
-    num_abs = numerator(mag)
-    eps = float(np.finfo(dtype).eps)
-    # z <= 0 cannot be trusted (err = inf: the caller falls back); keep the arithmetic quiet
-    ok = z > 0
-    zs = np.where(ok, z, 1.0)[:, :, None]
-    post = num / zs
-    log_z = (np.log(zs[:, :, 0]) + shift_v).astype(np.float64)
-    # absolute rounding bound of each posterior, as engine._quickscore
-    bound = eps * 4 * (num_abs + np.abs(post) * z_abs[:, :, None]) / zs
-    # ... and the relative one of P(evidence), which log P(evidence) inherits
-    if acc.logit.any():  # log-odds exact to acc.logit is enough where that is looser
-        odds_scale = acc.logit[None, :, None] * np.abs(post) * np.abs(1 - post)
-        bound = bound / np.maximum(1.0, odds_scale / acc.tol[None, :, None])
-    err = bound.max(axis=2)
-    if acc.exact_log_z.any():
-        z_err = np.where(acc.exact_log_z[None, :], eps * 4 * z_abs / zs[:, :, 0], 0.0)
-        err = np.maximum(err, z_err)
-    err = err.astype(np.float64)
-    err = np.where(np.isfinite(err) & ok, err, np.inf)
-    return np.clip(post.astype(np.float64), 0.0, 1.0), log_z, err
+    eps = 4 * float(np.finfo(dtype).eps)
+    return _settle(numerator(w), numerator(mag), z, z_abs, shift_v, acc, eps)
 
 
 def _rarest_last(net: Network, prior: FloatArray, sel: IntArray) -> IntArray:
@@ -400,32 +454,14 @@ def _kernel_differential(
     drop_star = (drop_bits & star_bit) != 0  # (N, U)
     drop_rest = drop_bits & (star_bit - 1)
     rest, f = sel[:, : k - 1], sel[:, k - 1]
-    # the shared table, with a dummy cause n (prior 0, never linked) for padding
-    lq, ll = _extended(net, dtype)
-    negx = np.zeros((n_rows, ll.shape[0]), dtype=dtype)
-    negx[:, :-1] = neg
-    p = np.zeros((n_rows, n + 1, 1), dtype=dtype)
-    p[:, :n, 0] = prior
-    bits, signs = _subsets(k - 1, np.dtype(dtype).name)
-    # cause-major (N, n+1, S): the pairs below gather whole rows
-    big_b = (negx @ lq)[:, :, None] + np.matmul(lq[rest].transpose(0, 2, 1), bits.T)
-    lk = (negx @ ll)[:, None] + ll[rest] @ bits.T  # (N, S)
-    lq_f = lq[f][:, :, None]  # (N, n+1, 1)
+    tab = _table(net, prior, rest, neg, dtype)
+    ratio = tab.ratio
+    lq_f = tab.lq[f][:, :, None]  # (N, n+1, 1)
     q_f = -np.expm1(lq_f)
-    on = p * np.exp(big_b)
-    t = (1 - p) + on
-    log_t = np.log(t)
-    ratio = on / t
-    log_keep, share_a, share_b = pair_shares(ratio, (1 - p) / t, q_f, lq_f)
-    lt0 = lk + log_t.sum(axis=1)  # (N, S)
-    l0 = ll[f][:, None] + log_keep.sum(axis=1)  # (N, S): log(term(S + f) / term(S))
-    # the affected causes of every sub-sum (the pairs), recomputed with the variant's changes,
-    # laid out (N, P, S) so each sub-sum's pairs are consecutive rows for reduceat
+    log_keep, share_a, share_b = pair_shares(ratio, (1 - tab.p) / tab.t, q_f, lq_f)
+    l0 = tab.ll[f][:, None] + log_keep.sum(axis=1)  # (N, S): log(term(S + f) / term(S))
     cs = plan.pair_c
-    b_new = big_b[:, cs, :] + d_cause.astype(dtype)[:, :, None]  # (N, P, S)
-    p_new = new_prior.astype(dtype)[:, :, None]
-    on_new = p_new * np.exp(b_new)
-    t_new = (1 - p_new) + on_new
+    p_new, on_new, t_new, lt = _pair_terms(tab, plan, d_cause, d_leak, new_prior, dtype)
     r_new = on_new / t_new
     # only pairs whose cause is a parent of f change its pair shares (elsewhere q_f = 0: no
     # change to log(1 - r q_f), A = 0 and B = r)
@@ -440,25 +476,12 @@ def _kernel_differential(
     d_a[:, linked] = a_l - share_a[:, cl]
     d_b = r_new - ratio[:, cs]
     d_b[:, linked] = b_l - share_b[:, cl]
-    ps = plan.pair_starts
-    lt = (
-        lt0[:, None, :]
-        + d_leak.astype(dtype)[:, :, None]
-        + np.add.reduceat(np.log(t_new) - log_t[:, cs, :], ps, axis=1)
-    )  # (N, U, S)
-    ell = l0[:, None, :] + np.add.reduceat(d_keep, ps, axis=1)
+    ell = l0[:, None, :] + np.add.reduceat(d_keep, plan.pair_starts, axis=1)
     delta = np.where(drop_star[:, :, None], 1.0, -np.expm1(ell))  # (N, U, S)
     subsets = np.arange(1 << (k - 1), dtype=np.int64)
     keep = (subsets[None, None, :] & drop_rest[:, :, None]) == 0
     keep &= applies[:, :, None]
-    lt = np.where(keep, lt, -np.inf)
-    sign_u = plan.sign.astype(dtype)
-    # one scale per (row, variant) so exp never under- or overflows
-    shift_u = lt.max(axis=2)
-    shift_v = np.maximum.reduceat(shift_u, plan.starts, axis=1)  # (N, V)
-    shift_v = np.where(np.isfinite(shift_v), shift_v, 0.0)
-    mag = np.exp(lt - shift_v[:, plan.owner][:, :, None])  # (N, U, S)
-    w = mag * (signs[None, None, :] * sign_u[None, :, None])
+    mag, w, shift_v = _scaled(lt, keep, plan, tab.signs)
     pair = ~drop_star[:, :, None]
     any_dropped = bool(drop_star.any())
     # each pair's correction of its cause's share: (A + B delta) for a subset pair, the plain
@@ -486,28 +509,9 @@ def _kernel_differential(
 
     z = np.add.reduceat((w * delta).sum(axis=2), plan.starts, axis=1)  # (N, V)
     z_abs = np.add.reduceat((mag * delta).sum(axis=2), plan.starts, axis=1)
-    num = numerator(w)
-    num_abs = numerator(mag)
     # more operations per term than a plain signed sum: twice engine._quickscore's allowance
-    eps8 = 8 * float(np.finfo(dtype).eps)
-    # z <= 0 cannot be trusted (err = inf: the caller falls back); keep the arithmetic quiet
-    ok = z > 0
-    zs = np.where(ok, z, 1.0)[:, :, None]
-    post = num / zs
-    log_z = (np.log(zs[:, :, 0]) + shift_v).astype(np.float64)
-    # absolute rounding bound of each posterior, as engine._quickscore
-    bound = eps8 * (num_abs + np.abs(post) * z_abs[:, :, None]) / zs
-    # ... and the relative one of P(evidence), which log P(evidence) inherits
-    if acc.logit.any():  # log-odds exact to acc.logit is enough where that is looser
-        odds_scale = acc.logit[None, :, None] * np.abs(post) * np.abs(1 - post)
-        bound = bound / np.maximum(1.0, odds_scale / acc.tol[None, :, None])
-    err = bound.max(axis=2)
-    if acc.exact_log_z.any():
-        z_err = np.where(acc.exact_log_z[None, :], eps8 * z_abs / zs[:, :, 0], 0.0)
-        err = np.maximum(err, z_err)
-    err = err.astype(np.float64)
-    err = np.where(np.isfinite(err) & ok, err, np.inf)
-    return np.clip(post.astype(np.float64), 0.0, 1.0), log_z, err
+    eps = 8 * float(np.finfo(dtype).eps)
+    return _settle(numerator(w), numerator(mag), z, z_abs, shift_v, acc, eps)
 
 
 _tables: weakref.WeakKeyDictionary[Network, dict[str, tuple[npt.NDArray[Any], ...]]] = (
