@@ -72,6 +72,25 @@ def test_variants_equal_infer_and_brute_force(data, case):
                 assert abs(log_z[0, v] - b_lz) < 1e-9
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.data(), networks(), st.sampled_from([1e-300, float("inf")]))
+def test_either_first_kernel_equals_infer(data, case, predicted_miss):
+    """The first pass runs the plain or the differential kernel by a rough prediction; forced
+    either way (1e-300: every row differential, inf: every row plain), the answers are the same."""
+    leak, q, prior, pos, neg = case
+    net = make_net(leak, q)
+    vs = data.draw(variant_lists(len(prior), len(leak), pos, neg))
+    p, n_mask = encode_row(len(leak), pos, neg)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(V, "_PREDICTED_MISS", predicted_miss)
+        post, log_z = infer_variants(net, prior[None, :], p[None, :], n_mask[None, :], vs)
+    for v, var in enumerate(vs):
+        e_post, e_lz, *_ = explicit(net, prior, p, n_mask, var)
+        np.testing.assert_allclose(post[0, v], e_post, atol=1e-9, rtol=0)
+        if np.isfinite(e_lz):
+            assert abs(log_z[0, v] - e_lz) < 1e-9
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.data(), st.lists(networks(max_causes=4, max_findings=6), min_size=1, max_size=1))
 def test_batch_rows_equal_single_rows(data, cases):

@@ -107,15 +107,27 @@ def _pieces(ctx: Context, shifts: list[PriorShift]) -> list[EvidencePiece]:
 
 
 def _without(ctx: Context, piece: EvidencePiece) -> Variant:
-    shift: dict[int, float] = {}
-    for s in piece.shifts:
-        j = ctx.net.cause_index[s.cause]
-        shift[j] = shift.get(j, 0.0) - s.log_or
-    return Variant(
-        drop_pos=tuple(sorted(piece.pos)),
-        drop_neg=tuple(sorted(piece.neg)),
-        shift=tuple(shift.items()),
-    )
+    """The variant that leaves ``piece`` out. Depends only on the KB and the piece (pieces
+    recur across people), so it is cached."""
+    key = (ctx.kb.sha256, piece)
+    got = _without_cache.get(key)
+    if got is None:
+        shift: dict[int, float] = {}
+        for s in piece.shifts:
+            j = ctx.net.cause_index[s.cause]
+            shift[j] = shift.get(j, 0.0) - s.log_or
+        got = Variant(
+            drop_pos=tuple(sorted(piece.pos)),
+            drop_neg=tuple(sorted(piece.neg)),
+            shift=tuple(shift.items()),
+        )
+        if len(_without_cache) > 4096:
+            _without_cache.clear()
+        _without_cache[key] = got
+    return got
+
+
+_without_cache: dict[tuple[str, EvidencePiece], Variant] = {}
 
 
 def _sources(ctx: Context, piece: EvidencePiece) -> dict[str, list[str]]:

@@ -58,6 +58,11 @@ _FEW_CLAMPED = 6
 # on this many clamped causes (cheapest first).
 _RETRIES = (-1, _FEW_CLAMPED, 0, _MAX_CLAMPED)
 
+# The differential form goes first where the plain sum's predicted error bound exceeds this
+# many times the tolerance (the prediction is rough; the bound itself decides, and the plain
+# kernel is the cheaper one where both settle).
+_PREDICTED_MISS = 20.0
+
 # Elements of the largest (rows x subsets x pairs) intermediate per kernel call.
 _BUDGET = 1 << 22
 
@@ -118,6 +123,9 @@ class _Plan:
 
     owner: IntArray  # (U,) variant of each sub-sum, non-decreasing
     starts: IntArray  # (V,) first sub-sum of each variant
+    # (V, U) 1 where the sub-sum is the variant's: sums over sub-sums as one small matmul
+    # (faster than reduceat along a middle axis)
+    group: FloatArray
     sign: FloatArray  # (U,) (-1)^|extra present findings|
     touched: IntArray  # (T,) finding indices
     pair_u: IntArray  # (P,) sub-sum of each pair, non-decreasing
@@ -213,9 +221,12 @@ def _cached_plan(net: Network, variants: tuple[Variant, ...]) -> _Plan:
     order = np.argsort(target, kind="stable")
     ranked = target[order]
     seg = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    group = np.zeros((len(variants), n_u))
+    group[owner_a, np.arange(n_u)] = 1.0
     return _Plan(
         owner=owner_a,
         starts=np.array(starts, dtype=np.int64),
+        group=group,
         sign=np.array([(-1.0) ** len(e) for e in extras]),
         touched=np.array(list(touched), dtype=np.int64),
         pair_u=pu,
@@ -277,6 +288,7 @@ class _Table:
     p: npt.NDArray[Any]  # (N, n+1, 1) priors
     signs: npt.NDArray[Any]  # (S,) (-1)^|S|
     big_b: npt.NDArray[Any]  # (N, n+1, S) log prod(1 - q) over absent findings and S
+    exp_b: npt.NDArray[Any]  # exp(big_b)
     t: npt.NDArray[Any]  # (N, n+1, S) each cause's factor, summed over its states
     log_t: npt.NDArray[Any]
     ratio: npt.NDArray[Any]  # (N, n+1, S) the factor's share with the cause present
@@ -300,10 +312,11 @@ def _table(
     bits, signs = _subsets(cols.shape[1], np.dtype(dtype).name)
     big_b = (negx @ lq)[:, :, None] + np.matmul(lq[cols].transpose(0, 2, 1), bits.T)
     lk = (negx @ ll)[:, None] + ll[cols] @ bits.T  # (N, S)
-    on = p * np.exp(big_b)
+    exp_b = np.exp(big_b)
+    on = p * exp_b
     t = (1 - p) + on
     log_t = np.log(t)
-    return _Table(lq, ll, p, signs, big_b, t, log_t, on / t, lk + log_t.sum(axis=1))
+    return _Table(lq, ll, p, signs, big_b, exp_b, t, log_t, on / t, lk + log_t.sum(axis=1))
 
 
 def _pair_terms(
@@ -319,11 +332,14 @@ def _pair_terms(
     prior, the factor's present part and the whole factor, and each sub-sum's log term
     ``(N, U, S)``."""
     cs = plan.pair_c
-    b_new = tab.big_b[:, cs, :] + d_cause.astype(dtype)[:, :, None]
     p_new = new_prior.astype(dtype)[:, :, None]
-    on_new = p_new * np.exp(b_new)
+    # exp(B + d) = exp(B) exp(d) and a sum of log-ratios is the log of their product: one exp
+    # per pair and one log per (sub-sum, subset), where the (pair, subset) grid is the largest.
+    # A variant moves B by a few links' log(1 - q), so where exp(B) underflows the factor is 1 - p
+    # either way.
+    on_new = p_new * tab.exp_b[:, cs, :] * np.exp(d_cause.astype(dtype))[:, :, None]
     t_new = (1 - p_new) + on_new
-    d_log = np.add.reduceat(np.log(t_new) - tab.log_t[:, cs, :], plan.pair_starts, axis=1)
+    d_log = np.log(np.multiply.reduceat(t_new / tab.t[:, cs, :], plan.pair_starts, axis=1))
     lt = tab.lt0[:, None, :] + d_leak.astype(dtype)[:, :, None] + d_log
     return p_new, on_new, t_new, lt
 
@@ -399,18 +415,43 @@ def _kernel(
         # the shared ratios, weighted per variant (summing the sub-sums first: matmul is
         # linear), plus each pair's correction on its cause, added per target (variant, cause)
         # cell with one reduceat instead of a one-hot product
-        corr = (weights[:, plan.pair_u, :] * d_ratio).sum(axis=2)  # (N, P)
-        out: npt.NDArray[Any] = np.matmul(
-            np.add.reduceat(weights, plan.starts, axis=1), tab.ratio.transpose(0, 2, 1)
-        )
-        c = corr[:, plan.cell_order]
-        out.reshape(out.shape[0], -1)[:, plan.cells] += np.add.reduceat(c, plan.cell_starts, axis=1)
+        corr = np.einsum("nps,nps->np", np.take(weights, plan.pair_u, axis=1), d_ratio)
+        out: npt.NDArray[Any] = np.matmul(plan.group @ weights, tab.ratio.transpose(0, 2, 1))
+        _add_cells(out, corr, plan)
         return out[:, :, :n]  # (N, V, n)
 
-    z = np.add.reduceat(w.sum(axis=2), plan.starts, axis=1)  # (N, V)
-    z_abs = np.add.reduceat(mag.sum(axis=2), plan.starts, axis=1)
+    z = w.sum(axis=2) @ plan.group.T  # (N, V)
+    z_abs = mag.sum(axis=2) @ plan.group.T
     eps = 4 * float(np.finfo(dtype).eps)
     return _settle(numerator(w), numerator(mag), z, z_abs, shift_v, acc, eps)
+
+
+def _add_cells(num: npt.NDArray[Any], corr: npt.NDArray[Any], plan: _Plan) -> None:
+    """Add each pair's correction ``corr`` ``(N, P)`` to its (variant, cause) cell of ``num``
+    ``(N, V, n+1)``, in place."""
+    flat = num.reshape(num.shape[0], -1)
+    flat[:, plan.cells] += np.add.reduceat(corr[:, plan.cell_order], plan.cell_starts, axis=1)
+
+
+def _log_absent(net: Network, prior: FloatArray, sel: IntArray) -> FloatArray:
+    """log P(finding absent) under the priors alone, per row and present column ``(N, k)``
+    (the neutral padding is never absent)."""
+    lq, ll = _extended(net, np.float64)
+    p = np.hstack([prior, np.zeros((prior.shape[0], 1))])
+    return np.asarray(ll[sel] + np.log1p(p[:, None, :] * np.expm1(lq[sel])).sum(axis=2))
+
+
+def _cancels(net: Network, prior: FloatArray, sel: IntArray, tol: float) -> BoolArray:
+    """Rows whose plain signed sum is expected to miss ``tol``, so that the differential form
+    goes first (a plain pass and then a retry cost more). Were the present findings independent,
+    each would multiply the sum of the terms' magnitudes over the sum itself by ``(1 + a) /
+    (1 - a)``, ``a`` its probability of being absent; times the per-term rounding that predicts
+    the plain sum's error bound (within a small factor on the bundled examples, where its
+    rounding is what fails)."""
+    a = np.exp(_log_absent(net, prior, sel))
+    with np.errstate(divide="ignore"):
+        log_ratio = (np.log1p(a) - np.log1p(-a)).sum(axis=1)
+    return np.asarray(log_ratio > np.log(_PREDICTED_MISS * tol / (4 * np.finfo(np.float64).eps)))
 
 
 def _rarest_last(net: Network, prior: FloatArray, sel: IntArray) -> IntArray:
@@ -419,10 +460,7 @@ def _rarest_last(net: Network, prior: FloatArray, sel: IntArray) -> IntArray:
     column get one neutral column."""
     if sel.shape[1] == 0:
         return np.full((sel.shape[0], 1), net.n_findings, dtype=np.int64)
-    lq, ll = _extended(net, np.float64)
-    p = np.hstack([prior, np.zeros((prior.shape[0], 1))])
-    score = ll[sel] + np.log1p(p[:, None, :] * np.expm1(lq[sel])).sum(axis=2)  # log P(absent)
-    star = score.argmax(axis=1)
+    star = _log_absent(net, prior, sel).argmax(axis=1)
     is_star = np.arange(sel.shape[1])[None, :] == star[:, None]
     order = np.argsort(is_star, axis=1, kind="stable")
     return np.take_along_axis(sel, order, axis=1)
@@ -490,25 +528,21 @@ def _kernel_differential(
     if any_dropped:
         fix = np.where(pair[:, plan.pair_u, :], fix, r_new - ratio[:, cs])
 
+    g = plan.group
+
     def numerator(weights: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        # the shared shares, weighted per variant (summing the sub-sums first: matmul is
-        # linear), plus each pair's correction on its cause, added per target (variant, cause)
-        # cell with one reduceat instead of a one-hot product
-        starts = plan.starts
+        # as in _kernel: the shared shares weighted per variant, plus each pair's correction
         w_pair = weights * pair if any_dropped else weights
-        out: npt.NDArray[Any] = np.matmul(
-            np.add.reduceat(w_pair, starts, axis=1), share_a.transpose(0, 2, 1)
-        ) + np.matmul(np.add.reduceat(w_pair * delta, starts, axis=1), share_b.transpose(0, 2, 1))
+        out: npt.NDArray[Any] = np.matmul(g @ w_pair, share_a.transpose(0, 2, 1))
+        out += np.matmul(g @ (w_pair * delta), share_b.transpose(0, 2, 1))
         if any_dropped:
-            w_drop = np.add.reduceat(weights * ~pair, starts, axis=1)
-            out += np.matmul(w_drop, ratio.transpose(0, 2, 1))
-        corr = (weights[:, plan.pair_u, :] * fix).sum(axis=2)  # (N, P)
-        c = corr[:, plan.cell_order]
-        out.reshape(out.shape[0], -1)[:, plan.cells] += np.add.reduceat(c, plan.cell_starts, axis=1)
+            out += np.matmul(g @ (weights * ~pair), ratio.transpose(0, 2, 1))
+        corr = np.einsum("nps,nps->np", np.take(weights, plan.pair_u, axis=1), fix)
+        _add_cells(out, corr, plan)
         return out[:, :, :n]  # (N, V, n)
 
-    z = np.add.reduceat((w * delta).sum(axis=2), plan.starts, axis=1)  # (N, V)
-    z_abs = np.add.reduceat((mag * delta).sum(axis=2), plan.starts, axis=1)
+    z = (w * delta).sum(axis=2) @ g.T  # (N, V)
+    z_abs = (mag * delta).sum(axis=2) @ g.T
     # more operations per term than a plain signed sum: twice engine._quickscore's allowance
     eps = 8 * float(np.finfo(dtype).eps)
     return _settle(numerator(w), numerator(mag), z, z_abs, shift_v, acc, eps)
@@ -612,15 +646,18 @@ class _Groups:
     @classmethod
     def of(cls, groups: Sequence[int] | None) -> _Groups | None:
         """None when there are no groups or every group has one variant (probability 1)."""
-        if groups is None:
-            return None
-        g = np.asarray(groups, dtype=np.int64)
-        order = np.argsort(g, kind="stable")
-        ranked = g[order]
-        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-        if starts.size == g.size:
-            return None
-        return cls(order, starts, np.diff(np.r_[starts, g.size]))
+        return None if groups is None else _groups_of(tuple(groups))
+
+
+@functools.lru_cache(maxsize=512)
+def _groups_of(groups: tuple[int, ...]) -> _Groups | None:
+    g = np.asarray(groups, dtype=np.int64)
+    order = np.argsort(g, kind="stable")
+    ranked = g[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    if starts.size == g.size:
+        return None
+    return _Groups(order, starts, np.diff(np.r_[starts, g.size]))
 
 
 def _outcome_probability(log_z: FloatArray, groups: _Groups) -> FloatArray:
@@ -703,14 +740,21 @@ def infer_variants(
         return np.asarray(e > tol[None, :])
 
     retried: list[int] = []
-    for sel, rows in padded_present(net, pos):
-        k = sel.shape[1]
+    differential: set[int] = set()  # rows that started in differential form
+    for sel_k, rows_k in padded_present(net, pos):
+        k = sel_k.shape[1]
         per_row = (1 << k) * max(plan.pair_c.size, len(plan.owner), n + 1)
         step = max(1, _BUDGET // per_row)
-        for s in range(0, len(rows), step):
-            r, sub = rows[s : s + step], sel[s : s + step]
-            post[r], log_z[r], err[r] = _kernel(net, plan, prior[r], sub, neg[r], np.float64, acc)
-        retried += rows[unsettled(rows).any(axis=1)].tolist()
+        first = _cancels(net, prior[rows_k], sel_k, float(tol.min())) if k else rows_k < 0
+        differential.update(rows_k[first].tolist())
+        for kernel, mask in ((_kernel, ~first), (_kernel_differential, first)):
+            sel, rows = sel_k[mask], rows_k[mask]
+            for s in range(0, len(rows), step):
+                r, sub = rows[s : s + step], sel[s : s + step]
+                post[r], log_z[r], err[r] = kernel(
+                    net, plan, prior[r], sub, neg[r], np.float64, acc
+                )
+        retried += rows_k[unsettled(rows_k).any(axis=1)].tolist()
     # where rounding bites: the failing variants of each row again on a shared table, first with
     # the row's rarest present finding in differential form, then conditioned on the parents of
     # the rarest present findings, in extended precision, and conditioned on more ...
@@ -720,6 +764,8 @@ def infer_variants(
             bad = np.flatnonzero(unsettled(row)[0])
             if bad.size == 0:
                 break
+            if retry < 0 and row in differential:
+                continue
             few = [variants[v] for v in bad.tolist()]
             if retry <= 0:
                 kernel = _kernel_differential if retry < 0 else _kernel
