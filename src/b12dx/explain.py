@@ -17,7 +17,7 @@ from .context import Context, WhatIf, lab_findings
 from .engine import TOLERANCE as ENGINE_TOLERANCE
 from .engine import logit
 from .priors import PriorShift
-from .result import CauseResult, Contribution, trusted
+from .result import CauseResult, Contribution, trusted, trusted_all
 from .variants import Variant
 
 __all__ = [
@@ -192,21 +192,18 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
     ks, js = ks[order], js[order]
     values = rounded[ks, js].tolist()
     sources = {k: _sources(ctx, items[k]) for k in set(ks.tolist())}
-    heads = [(p.key, p.label, p.state) for p in items]
+    heads = [{"evidence": p.key, "label": p.label, "state": p.state} for p in items]
     cause_ids = net.cause_ids
+    js_l = js.tolist()
+    made = trusted_all(
+        Contribution,
+        [
+            {**heads[k], "log_odds": lo, "sources": list(sources[k][cause_ids[j]])}
+            for k, j, lo in zip(ks.tolist(), js_l, values, strict=True)
+        ],
+    )
     by_cause: dict[int, tuple[list[Contribution], list[Contribution]]] = {}
-    for k, j, lo in zip(ks.tolist(), js.tolist(), values, strict=True):
-        key, label, state = heads[k]
-        c = trusted(
-            Contribution,
-            {
-                "evidence": key,
-                "label": label,
-                "state": state,
-                "log_odds": lo,
-                "sources": list(sources[k][cause_ids[j]]),
-            },
-        )
+    for j, lo, c in zip(js_l, values, made, strict=True):
         lists = by_cause.get(j) or by_cause.setdefault(j, ([], []))
         lists[lo < 0].append(c)  # shown values are at least _SHOWN in size: never 0
     results = []

@@ -48,12 +48,21 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     computed numbers), every field given by its Python name. This is ``model_construct`` without
     its per-field default and alias pass, which matters for the hundreds of contributions of an
     assessment; ``tests/test_result.py`` checks the two agree."""
-    m = cls.__new__(cls)
-    object.__setattr__(m, "__dict__", values)
-    object.__setattr__(m, "__pydantic_fields_set__", set(values))
-    object.__setattr__(m, "__pydantic_extra__", None)
-    object.__setattr__(m, "__pydantic_private__", None)
-    return m
+    return trusted_all(cls, [values])[0]
+
+
+def trusted_all(cls: type[_M], rows: list[dict[str, Any]]) -> list[_M]:
+    """``trusted`` for many rows of one model (the explanation's contributions)."""
+    new, put = cls.__new__, object.__setattr__
+    out = []
+    for values in rows:
+        m = new(cls)
+        put(m, "__dict__", values)
+        put(m, "__pydantic_fields_set__", set(values))
+        put(m, "__pydantic_extra__", None)
+        put(m, "__pydantic_private__", None)
+        out.append(m)
+    return out
 
 
 class Reason(_Out):

@@ -63,6 +63,9 @@ _RETRIES = (-1, _FEW_CLAMPED, 0, _MAX_CLAMPED)
 # kernel is the cheaper one where both settle).
 _PREDICTED_MISS = 20.0
 
+_TINY = 1e-300
+_LOG_ROUNDING = float(np.log(4 * np.finfo(np.float64).eps))  # the plain kernel's per-term eps
+
 # Elements of the largest (rows x subsets x pairs) intermediate per kernel call.
 _BUDGET = 1 << 22
 
@@ -304,7 +307,7 @@ def _table(
 ) -> _Table:
     """The table over the subsets of the present columns ``cols``."""
     n_rows, n = prior.shape[0], net.n_causes
-    lq, ll = _extended(net, dtype)
+    lq, ll, _ = _extended(net, dtype)
     negx = np.zeros((n_rows, ll.shape[0]), dtype=dtype)
     negx[:, :-1] = neg
     p = np.zeros((n_rows, n + 1, 1), dtype=dtype)
@@ -436,31 +439,33 @@ def _add_cells(num: npt.NDArray[Any], corr: npt.NDArray[Any], plan: _Plan) -> No
 def _log_absent(net: Network, prior: FloatArray, sel: IntArray) -> FloatArray:
     """log P(finding absent) under the priors alone, per row and present column ``(N, k)``
     (the neutral padding is never absent)."""
-    lq, ll = _extended(net, np.float64)
-    p = np.hstack([prior, np.zeros((prior.shape[0], 1))])
-    return np.asarray(ll[sel] + np.log1p(p[:, None, :] * np.expm1(lq[sel])).sum(axis=2))
+    _, ll, em = _extended(net, np.float64)
+    return np.asarray(ll[sel] + np.log1p(prior[:, None, :] * em[sel, :-1]).sum(axis=2))
 
 
-def _cancels(net: Network, prior: FloatArray, sel: IntArray, tol: float) -> BoolArray:
+def _cancels(log_absent: FloatArray, tol: float) -> BoolArray:
     """Rows whose plain signed sum is expected to miss ``tol``, so that the differential form
     goes first (a plain pass and then a retry cost more). Were the present findings independent,
     each would multiply the sum of the terms' magnitudes over the sum itself by ``(1 + a) /
     (1 - a)``, ``a`` its probability of being absent; times the per-term rounding that predicts
     the plain sum's error bound (within a small factor on the bundled examples, where its
     rounding is what fails)."""
-    a = np.exp(_log_absent(net, prior, sel))
-    with np.errstate(divide="ignore"):
-        log_ratio = (np.log1p(a) - np.log1p(-a)).sum(axis=1)
-    return np.asarray(log_ratio > np.log(_PREDICTED_MISS * tol / (4 * np.finfo(np.float64).eps)))
+    a = np.exp(log_absent)
+    log_ratio = (np.log1p(a) - np.log(np.maximum(-np.expm1(log_absent), _TINY))).sum(axis=1)
+    return np.asarray(log_ratio > np.log(_PREDICTED_MISS * tol) - _LOG_ROUNDING)
 
 
-def _rarest_last(net: Network, prior: FloatArray, sel: IntArray) -> IntArray:
+def _rarest_last(
+    net: Network, prior: FloatArray, sel: IntArray, log_absent: FloatArray | None = None
+) -> IntArray:
     """``sel`` with each row's columns reordered so that the present finding least likely under
     the priors (the one whose subset pairs cancel most) comes last; rows without a present
-    column get one neutral column."""
+    column get one neutral column. ``log_absent``: ``_log_absent`` of ``sel``, when known."""
     if sel.shape[1] == 0:
         return np.full((sel.shape[0], 1), net.n_findings, dtype=np.int64)
-    star = _log_absent(net, prior, sel).argmax(axis=1)
+    if log_absent is None:
+        log_absent = _log_absent(net, prior, sel)
+    star = log_absent.argmax(axis=1)
     is_star = np.arange(sel.shape[1])[None, :] == star[:, None]
     order = np.argsort(is_star, axis=1, kind="stable")
     return np.take_along_axis(sel, order, axis=1)
@@ -475,6 +480,7 @@ def _kernel_differential(
     dtype: type[np.floating[Any]],
     acc: _Accuracy,
     known: IntArray | None = None,
+    ordered: bool = False,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Rows with exactly ``k = sel.shape[1]`` present columns (neutral-padded).
 
@@ -482,8 +488,10 @@ def _kernel_differential(
     the row's rarest present finding); each ``S`` and ``S + f`` are summed as one term,
     ``term(S) * delta(S)`` with ``delta = 1 - term(S + f) / term(S)`` (``engine._differential``),
     so ``f`` causes no cancellation. Sub-sums that drop ``f`` sum the ``S`` alone.
+    ``ordered``: ``sel`` is already ``_rarest_last``'s order.
     """
-    sel = _rarest_last(net, prior, sel)
+    if not ordered:
+        sel = _rarest_last(net, prior, sel)
     n_rows, k = sel.shape
     n = net.n_causes
     known = np.full((n_rows, 1), -1, dtype=np.int64) if known is None else known
@@ -554,14 +562,19 @@ _tables: weakref.WeakKeyDictionary[Network, dict[str, tuple[npt.NDArray[Any], ..
 
 
 def _extended(net: Network, dtype: type[np.floating[Any]]) -> tuple[npt.NDArray[Any], ...]:
-    """log(1 - q) with the neutral finding (row m) and the dummy cause (column n) added, and
-    log(1 - leak) with the neutral finding's, in ``dtype`` (cached per network)."""
+    """log(1 - q) with the neutral finding (row m) and the dummy cause (column n) added,
+    log(1 - leak) with the neutral finding's, and -q (``expm1`` of the first), in ``dtype``
+    (cached per network)."""
     per_net = _tables.setdefault(net, {})
     key = np.dtype(dtype).name
     if key not in per_net:
         lq = np.zeros((net.n_findings + 1, net.n_causes + 1))
         lq[:-1, :-1] = net.log1m_q
-        per_net[key] = (lq.astype(dtype), np.append(net.log1m_leak, _NEUTRAL).astype(dtype))
+        per_net[key] = (
+            lq.astype(dtype),
+            np.append(net.log1m_leak, _NEUTRAL).astype(dtype),
+            np.expm1(lq).astype(dtype),
+        )
     return per_net[key]
 
 
@@ -739,20 +752,33 @@ def infer_variants(
             e = e * _outcome_probability(np.atleast_2d(log_z[r]), groups)
         return np.asarray(e > tol[None, :])
 
+    f64 = np.float64
     retried: list[int] = []
     differential: set[int] = set()  # rows that started in differential form
     for sel_k, rows_k in padded_present(net, pos):
         k = sel_k.shape[1]
         per_row = (1 << k) * max(plan.pair_c.size, len(plan.owner), n + 1)
         step = max(1, _BUDGET // per_row)
-        first = _cancels(net, prior[rows_k], sel_k, float(tol.min())) if k else rows_k < 0
-        differential.update(rows_k[first].tolist())
-        for kernel, mask in ((_kernel, ~first), (_kernel_differential, first)):
-            sel, rows = sel_k[mask], rows_k[mask]
-            for s in range(0, len(rows), step):
-                r, sub = rows[s : s + step], sel[s : s + step]
-                post[r], log_z[r], err[r] = kernel(
-                    net, plan, prior[r], sub, neg[r], np.float64, acc
+        if k:
+            log_absent = _log_absent(net, prior[rows_k], sel_k)
+            first = _cancels(log_absent, float(tol.min()))
+        else:
+            first = rows_k < 0
+        for s in range(0, len(rows_k), step):
+            r, sub, diff = rows_k[s : s + step], sel_k[s : s + step], first[s : s + step]
+            if not diff.any():
+                post[r], log_z[r], err[r] = _kernel(net, plan, prior[r], sub, neg[r], f64, acc)
+                continue
+            differential.update(r[diff].tolist())
+            rd = r[diff]
+            ordered = _rarest_last(net, prior[rd], sub[diff], log_absent[s : s + step][diff])
+            post[rd], log_z[rd], err[rd] = _kernel_differential(
+                net, plan, prior[rd], ordered, neg[rd], f64, acc, ordered=True
+            )
+            if not diff.all():
+                rp = r[~diff]
+                post[rp], log_z[rp], err[rp] = _kernel(
+                    net, plan, prior[rp], sub[~diff], neg[rp], f64, acc
                 )
         retried += rows_k[unsettled(rows_k).any(axis=1)].tolist()
     # where rounding bites: the failing variants of each row again on a shared table, first with
