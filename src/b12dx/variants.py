@@ -129,6 +129,7 @@ class _Plan:
     # (V, U) 1 where the sub-sum is the variant's: sums over sub-sums as one small matmul
     # (faster than reduceat along a middle axis)
     group: FloatArray
+    pair_group: FloatArray  # (U, P) 1 where the pair is the sub-sum's
     sign: FloatArray  # (U,) (-1)^|extra present findings|
     touched: IntArray  # (T,) finding indices
     pair_u: IntArray  # (P,) sub-sum of each pair, non-decreasing
@@ -226,10 +227,13 @@ def _cached_plan(net: Network, variants: tuple[Variant, ...]) -> _Plan:
     seg = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
     group = np.zeros((len(variants), n_u))
     group[owner_a, np.arange(n_u)] = 1.0
+    pair_group = np.zeros((n_u, n_p))
+    pair_group[pu, np.arange(n_p)] = 1.0
     return _Plan(
         owner=owner_a,
         starts=np.array(starts, dtype=np.int64),
         group=group,
+        pair_group=pair_group,
         sign=np.array([(-1.0) ** len(e) for e in extras]),
         touched=np.array(list(touched), dtype=np.int64),
         pair_u=pu,
@@ -340,9 +344,12 @@ def _pair_terms(
     # per pair and one log per (sub-sum, subset), where the (pair, subset) grid is the largest.
     # A variant moves B by a few links' log(1 - q), so where exp(B) underflows the factor is 1 - p
     # either way.
-    on_new = p_new * tab.exp_b[:, cs, :] * np.exp(d_cause.astype(dtype))[:, :, None]
-    t_new = (1 - p_new) + on_new
-    d_log = np.log(np.multiply.reduceat(t_new / tab.t[:, cs, :], plan.pair_starts, axis=1))
+    on_new = tab.exp_b[:, cs, :]
+    on_new *= p_new * np.exp(d_cause.astype(dtype))[:, :, None]
+    t_new = on_new + (1 - p_new)
+    quotient = tab.t[:, cs, :]
+    np.divide(t_new, quotient, out=quotient)
+    d_log = np.log(np.multiply.reduceat(quotient, plan.pair_starts, axis=1))
     lt = tab.lt0[:, None, :] + d_leak.astype(dtype)[:, :, None] + d_log
     return p_new, on_new, t_new, lt
 
@@ -412,7 +419,8 @@ def _kernel(
     keep = (np.arange(1 << k, dtype=np.int64)[None, None, :] & drop_bits[:, :, None]) == 0
     keep &= applies[:, :, None]
     mag, w, shift_v = _scaled(lt, keep, plan, tab.signs)
-    d_ratio = on_new / t_new - tab.ratio[:, plan.pair_c, :]  # (N, P, S)
+    d_ratio = tab.ratio[:, plan.pair_c, :]  # (N, P, S): the new share minus the old
+    np.subtract(on_new / t_new, d_ratio, out=d_ratio)
 
     def numerator(weights: npt.NDArray[Any]) -> npt.NDArray[Any]:
         # the shared ratios, weighted per variant (summing the sub-sums first: matmul is
@@ -516,13 +524,8 @@ def _kernel_differential(
     log_keep_l, a_l, b_l = pair_shares(
         r_new[:, linked], (1 - p_new[:, linked]) / t_new[:, linked], q_f[:, cl], lq_f[:, cl]
     )
-    d_keep = np.zeros_like(r_new)
-    d_keep[:, linked] = log_keep_l - log_keep[:, cl]
-    d_a = np.zeros_like(r_new)
-    d_a[:, linked] = a_l - share_a[:, cl]
-    d_b = r_new - ratio[:, cs]
-    d_b[:, linked] = b_l - share_b[:, cl]
-    ell = l0[:, None, :] + np.add.reduceat(d_keep, plan.pair_starts, axis=1)
+    # the change of log(1 - r q_f), summed per sub-sum over its linked pairs
+    ell = l0[:, None, :] + np.matmul(plan.pair_group[:, linked], log_keep_l - log_keep[:, cl])
     delta = np.where(drop_star[:, :, None], 1.0, -np.expm1(ell))  # (N, U, S)
     subsets = np.arange(1 << (k - 1), dtype=np.int64)
     keep = (subsets[None, None, :] & drop_rest[:, :, None]) == 0
@@ -532,19 +535,24 @@ def _kernel_differential(
     any_dropped = bool(drop_star.any())
     # each pair's correction of its cause's share: (A + B delta) for a subset pair, the plain
     # ratio in sub-sums that drop f
-    fix = d_a + d_b * delta[:, plan.pair_u, :]
+    d_plain = r_new - ratio[:, cs]  # the share's change off f's parents (A = 0, B = r)
+    fix = d_plain * delta[:, plan.pair_u, :]
+    fix[:, linked] = (a_l - share_a[:, cl]) + (b_l - share_b[:, cl]) * delta[
+        :, plan.pair_u[linked], :
+    ]
     if any_dropped:
-        fix = np.where(pair[:, plan.pair_u, :], fix, r_new - ratio[:, cs])
+        np.copyto(fix, d_plain, where=~pair[:, plan.pair_u, :])
 
     g = plan.group
+    # the shares each weight multiplies, side by side along the subsets: (N, 2S or 3S, n+1)
+    shares = np.concatenate([share_a, share_b, *([ratio] if any_dropped else [])], axis=2)
+    shares = shares.transpose(0, 2, 1)
 
     def numerator(weights: npt.NDArray[Any]) -> npt.NDArray[Any]:
         # as in _kernel: the shared shares weighted per variant, plus each pair's correction
         w_pair = weights * pair if any_dropped else weights
-        out: npt.NDArray[Any] = np.matmul(g @ w_pair, share_a.transpose(0, 2, 1))
-        out += np.matmul(g @ (w_pair * delta), share_b.transpose(0, 2, 1))
-        if any_dropped:
-            out += np.matmul(g @ (weights * ~pair), ratio.transpose(0, 2, 1))
+        parts = [w_pair, w_pair * delta, *([weights * ~pair] if any_dropped else [])]
+        out: npt.NDArray[Any] = np.matmul(g @ np.concatenate(parts, axis=2), shares)
         corr = np.einsum("nps,nps->np", np.take(weights, plan.pair_u, axis=1), fix)
         _add_cells(out, corr, plan)
         return out[:, :, :n]  # (N, V, n)
