@@ -135,13 +135,16 @@ class _Plan:
     pair_u: IntArray  # (P,) sub-sum of each pair, non-decreasing
     pair_c: IntArray  # (P,) cause of each pair (n: the dummy cause)
     pair_starts: IntArray  # (U,) first pair of each sub-sum
-    # (2T, P) log(1 - q) of the findings a sub-sum adds absent where they are fresh (rows t),
-    # then minus that of the absent findings it removes where they are observed (rows T + t)
-    both: FloatArray
-    add_leak: FloatArray  # (U, T)
-    drop_leak: FloatArray  # (U, T)
-    extra: FloatArray  # (P,) log(1 - q) of its extra present findings (always counted)
-    extra_leak: FloatArray  # (U,)
+    # the shift of each pair's log-factor and each sub-sum's log(1 - leak) product: the base
+    # (as if no touched finding were observed absent: what the sub-sum adds absent, and its
+    # extra present findings) plus, per touched finding the row has observed absent, the
+    # observed-minus-fresh change (not added again; removed where the variant drops it)
+    cause_base: FloatArray  # (P,)
+    cause_observed: FloatArray  # (T, P)
+    leak_base: FloatArray  # (U,)
+    leak_observed: FloatArray  # (T, U), subtracted
+    pair_cause: IntArray  # (P,) pair_c with the dummy cause n replaced by 0 ...
+    pair_real: FloatArray  # (P,) ... and zeroed here
     extra_of: BoolArray  # (T, U) finding t is an extra present finding of sub-sum u
     drop_pos: IntArray  # (T, U) 1 where sub-sum u drops present finding t
     shift: FloatArray  # (P,) logit shift of the pair's cause
@@ -230,6 +233,12 @@ def _cached_plan(net: Network, variants: tuple[Variant, ...]) -> _Plan:
     pair_group = np.zeros((n_u, n_p))
     pair_group[pu, np.arange(n_p)] = 1.0
     return _Plan(
+        cause_base=both[:n_t].sum(axis=0) + extra,
+        cause_observed=both[n_t:] - both[:n_t],
+        leak_base=add_leak.sum(axis=1) + extra_leak,
+        leak_observed=(add_leak + drop_leak).T.copy(),
+        pair_cause=np.where(pc < n, pc, 0),
+        pair_real=(pc < n).astype(np.float64),
         owner=owner_a,
         starts=np.array(starts, dtype=np.int64),
         group=group,
@@ -239,11 +248,6 @@ def _cached_plan(net: Network, variants: tuple[Variant, ...]) -> _Plan:
         pair_u=pu,
         pair_c=pc,
         pair_starts=np.array(pair_starts, dtype=np.int64),
-        both=both,
-        add_leak=add_leak,
-        drop_leak=drop_leak,
-        extra=extra,
-        extra_leak=extra_leak,
         extra_of=extra_of,
         drop_pos=drop_pos,
         shift=shift,
@@ -266,8 +270,8 @@ def _row_terms(
     # same absent findings, as the conditioned rows of one case do)
     same = was_neg.shape[0] > 1 and bool((was_neg == was_neg[:1]).all())
     one = was_neg[:1] if same else was_neg
-    d_cause = np.hstack([1.0 - one, one]) @ plan.both + plan.extra  # (N or 1, P)
-    d_leak = (1.0 - one) @ plan.add_leak.T - one @ plan.drop_leak.T + plan.extra_leak
+    d_cause = plan.cause_base + one @ plan.cause_observed  # (N or 1, P)
+    d_leak = plan.leak_base - one @ plan.leak_observed
     if same:
         d_cause = np.broadcast_to(d_cause, (was_neg.shape[0], d_cause.shape[1]))
         d_leak = np.broadcast_to(d_leak, (was_neg.shape[0], d_leak.shape[1]))
@@ -276,12 +280,11 @@ def _row_terms(
     applies = ~((seen.astype(np.int64) @ plan.extra_of) > 0)
     col_bits = (hit * (1 << np.arange(k, dtype=np.int64))[None, :, None]).sum(axis=1)
     drop_bits = col_bits @ plan.drop_pos  # distinct powers of two: the sum is the union
-    p = np.hstack([prior, np.zeros((prior.shape[0], 1))])[:, plan.pair_c]  # (N, P)
-    moved = (plan.shift != 0)[None] & (p > 0)
+    p = prior[:, plan.pair_cause] * plan.pair_real  # (N, P); the dummy cause's prior is 0
+    moved = (plan.shift != 0)[None] & (p > 0) & (p < 1)  # p = 0 or 1 stays put
     if moved.any():
-        with np.errstate(divide="ignore"):
-            lg = np.where(moved, np.log(p) - np.log1p(-p), 0.0) + plan.shift[None]
-        p = np.where(moved, 1.0 / (1.0 + np.exp(-lg)), p)
+        x = np.where(moved, p, 0.5)  # logs only where the logit moves
+        p = np.where(moved, 1.0 / (1.0 + np.exp(-(np.log(x) - np.log1p(-x) + plan.shift))), p)
     return d_cause, d_leak, p, applies, drop_bits
 
 
