@@ -26,7 +26,6 @@ the exact fallbacks).
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -319,7 +318,7 @@ def _table(
     negx[:, :-1] = neg
     p = np.zeros((n_rows, n + 1, 1), dtype=dtype)
     p[:, :n, 0] = prior
-    bits, signs = _subsets(cols.shape[1], np.dtype(dtype).name)
+    bits, signs = _subsets(cols.shape[1], _DTYPE_NAMES[dtype])
     big_b = (negx @ lq)[:, :, None] + np.matmul(lq[cols].transpose(0, 2, 1), bits.T)
     lk = (negx @ ll)[:, None] + ll[cols] @ bits.T  # (N, S)
     exp_b = np.exp(big_b)
@@ -567,26 +566,29 @@ def _kernel_differential(
     return _settle(numerator(w), numerator(mag), z, z_abs, shift_v, acc, eps)
 
 
-_tables: weakref.WeakKeyDictionary[Network, dict[str, tuple[npt.NDArray[Any], ...]]] = (
-    weakref.WeakKeyDictionary()
-)
+# the floating types the kernels run in, by name (the caches' keys)
+_DTYPE_NAMES: dict[type[np.floating[Any]], str] = {
+    np.float64: "float64",
+    np.longdouble: "longdouble",
+}
 
 
 def _extended(net: Network, dtype: type[np.floating[Any]]) -> tuple[npt.NDArray[Any], ...]:
     """log(1 - q) with the neutral finding (row m) and the dummy cause (column n) added,
     log(1 - leak) with the neutral finding's, and -q (``expm1`` of the first), in ``dtype``
-    (cached per network)."""
-    per_net = _tables.setdefault(net, {})
-    key = np.dtype(dtype).name
-    if key not in per_net:
-        lq = np.zeros((net.n_findings + 1, net.n_causes + 1))
-        lq[:-1, :-1] = net.log1m_q
-        per_net[key] = (
-            lq.astype(dtype),
-            np.append(net.log1m_leak, _NEUTRAL).astype(dtype),
-            np.expm1(lq).astype(dtype),
-        )
-    return per_net[key]
+    (cached per network, like the plans)."""
+    return _extended_cached(net, _DTYPE_NAMES[dtype])
+
+
+@functools.lru_cache(maxsize=64)
+def _extended_cached(net: Network, dtype: str) -> tuple[npt.NDArray[Any], ...]:
+    lq = np.zeros((net.n_findings + 1, net.n_causes + 1))
+    lq[:-1, :-1] = net.log1m_q
+    return (
+        lq.astype(dtype),
+        np.append(net.log1m_leak, _NEUTRAL).astype(dtype),
+        np.expm1(lq).astype(dtype),
+    )
 
 
 @functools.lru_cache(maxsize=64)
