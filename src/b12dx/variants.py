@@ -425,11 +425,11 @@ def _kernel(
     np.subtract(on_new / t_new, d_ratio, out=d_ratio)
 
     def numerator(weights: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        # the shared ratios, weighted per variant (summing the sub-sums first: matmul is
-        # linear), plus each pair's correction on its cause, added per target (variant, cause)
-        # cell with one reduceat instead of a one-hot product
+        # the shared ratios weighted per sub-sum, summed per variant (in this order: fewer
+        # operations), plus each pair's correction on its cause, added per target (variant,
+        # cause) cell with one reduceat instead of a one-hot product
         corr = np.einsum("nps,nps->np", np.take(weights, plan.pair_u, axis=1), d_ratio)
-        out: npt.NDArray[Any] = np.matmul(plan.group @ weights, tab.ratio.transpose(0, 2, 1))
+        out: npt.NDArray[Any] = plan.group @ np.matmul(weights, tab.ratio.transpose(0, 2, 1))
         _add_cells(out, corr, plan)
         return out[:, :, :n]  # (N, V, n)
 
@@ -554,7 +554,7 @@ def _kernel_differential(
         # as in _kernel: the shared shares weighted per variant, plus each pair's correction
         w_pair = weights * pair if any_dropped else weights
         parts = [w_pair, w_pair * delta, *([weights * ~pair] if any_dropped else [])]
-        out: npt.NDArray[Any] = np.matmul(g @ np.concatenate(parts, axis=2), shares)
+        out: npt.NDArray[Any] = g @ np.matmul(np.concatenate(parts, axis=2), shares)
         corr = np.einsum("nps,nps->np", np.take(weights, plan.pair_u, axis=1), fix)
         _add_cells(out, corr, plan)
         return out[:, :, :n]  # (N, V, n)
