@@ -186,26 +186,31 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
         deltas = logit(ctx.posterior)[None, :] - logit(post)
         deltas[:, ctx.prior == 0] = 0.0
     rounded = np.round(deltas, 4)
-    # shown (piece, cause) pairs, by cause, then largest effect first, then evidence order
+    # shown (piece, cause) pairs, by cause, for before against (shown values are at least
+    # _SHOWN in size: never 0), then largest effect first, then evidence order
     ks, js = np.nonzero(np.abs(deltas) >= _SHOWN)
-    order = np.lexsort((ks, -np.abs(rounded[ks, js]), js))
-    ks, js = ks[order], js[order]
-    values = rounded[ks, js].tolist()
+    shown = rounded[ks, js]
+    side = shown < 0
+    order = np.lexsort((ks, -np.abs(shown), side, js))
+    ks, js, side = ks[order], js[order], side[order]
+    values = shown[order].tolist()
     sources = {k: _sources(ctx, items[k]) for k in set(ks.tolist())}
     heads = [{"evidence": p.key, "label": p.label, "state": p.state} for p in items]
     cause_ids = net.cause_ids
-    js_l = js.tolist()
     made = trusted_all(
         Contribution,
         [
             {**heads[k], "log_odds": lo, "sources": list(sources[k][cause_ids[j]])}
-            for k, j, lo in zip(ks.tolist(), js_l, values, strict=True)
+            for k, j, lo in zip(ks.tolist(), js.tolist(), values, strict=True)
         ],
     )
+    # each (cause, side) is one run of the sorted contributions
+    group = js * 2 + side
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])[: group.size]
+    ends = np.r_[starts[1:], group.size][: starts.size]
     by_cause: dict[int, tuple[list[Contribution], list[Contribution]]] = {}
-    for j, lo, c in zip(js_l, values, made, strict=True):
-        lists = by_cause.get(j) or by_cause.setdefault(j, ([], []))
-        lists[lo < 0].append(c)  # shown values are at least _SHOWN in size: never 0
+    for a, b, g in zip(starts.tolist(), ends.tolist(), group[starts].tolist(), strict=True):
+        by_cause.setdefault(g // 2, ([], []))[g % 2].extend(made[a:b])
     results = []
     for j in np.argsort(-ctx.posterior, kind="stable").tolist():
         if ctx.prior[j] == 0:

@@ -8,6 +8,7 @@ B12 status is unknown.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from .context import Context, WhatIf, holds
 from .engine import FloatArray
 from .kb import Advice as KbAdvice
-from .kb import Band, LabTest
+from .kb import Band, KnowledgeBase, LabTest, TestRule
 from .result import (
     Advice,
     ComparisonRow,
@@ -105,7 +106,7 @@ def _request(ctx: Context, tests: list[LabTest]) -> WhatIf | None:
         return None
     # information gain only ranks tests (reported to 4 decimals): 1e-6 is ample, and each
     # outcome's posteriors matter only in proportion to its probability
-    return WhatIf(variants, RANKING_TOLERANCE, tuple(_outcome_ids(index)))
+    return WhatIf(variants, RANKING_TOLERANCE, _outcome_ids(index))
 
 
 def ranking_request(ctx: Context) -> WhatIf | None:
@@ -123,12 +124,14 @@ def expected_information_gain(ctx: Context, tests: list[LabTest]) -> dict[str, f
     return _gains(float(entropy(ctx.posterior)), post, log_z, index)
 
 
-def _outcome_ids(index: tuple[tuple[str, int], ...]) -> list[int]:
+@functools.lru_cache(maxsize=256)
+def _outcome_ids(index: tuple[tuple[str, int], ...]) -> tuple[int, ...]:
+    """The test (numbered in order) each outcome variant belongs to."""
     tests = {tid: g for g, tid in enumerate(dict.fromkeys(tid for tid, _ in index))}
     out = [0] * len(index)
     for tid, r in index:
         out[r] = tests[tid]
-    return out
+    return tuple(out)
 
 
 def _gains(
@@ -148,13 +151,23 @@ def _gains(
     return {t: max(0.0, h0 - float(g)) for t, g in zip(tests, h, strict=True)}
 
 
+def _by_priority(kb: KnowledgeBase) -> list[TestRule]:
+    got = _rule_order.get(kb.sha256)
+    if got is None:
+        got = _rule_order[kb.sha256] = sorted(kb.plan.test_rules, key=lambda r: r.priority)
+    return got
+
+
+_rule_order: dict[str, list[TestRule]] = {}
+
+
 def next_tests(ctx: Context) -> list[NextTest]:
     kb = ctx.kb
     done = {r.test.id for r in ctx.readings}
     gains = expected_information_gain(ctx, _candidates(ctx))
     out: list[NextTest] = []
     chosen: set[str] = set()
-    for rule in sorted(kb.plan.test_rules, key=lambda r: r.priority):
+    for rule in _by_priority(kb):
         if not holds(rule.when, ctx):
             continue
         for tid in rule.tests:
