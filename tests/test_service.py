@@ -409,7 +409,8 @@ def test_serve_command_runs_the_app(tmp_path: Path) -> None:
 
 
 def test_served_app_is_warmed_up_with_the_collector_tuned() -> None:
-    """``b12dx serve`` runs ``create_served_app``: long-lived objects frozen, fewer young GCs.
+    """``b12dx serve`` runs ``create_served_app``: long-lived objects frozen, fewer young GCs,
+    one BLAS thread.
 
     In a subprocess: ``gc.freeze`` and the threshold are process-wide.
     """
@@ -422,8 +423,10 @@ def test_served_app_is_warmed_up_with_the_collector_tuned() -> None:
         "app = create_served_app()\n"
         "frozen = gc.get_freeze_count()\n"
         "r = TestClient(app).post('/v1/assess', json=json.loads(input()))\n"
+        "from threadpoolctl import threadpool_info\n"
+        "blas = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
         "print(json.dumps({'frozen': frozen, 'threshold': gc.get_threshold()[0],\n"
-        "  'expected': GC_GEN0_THRESHOLD, 'status': r.status_code,\n"
+        "  'expected': GC_GEN0_THRESHOLD, 'status': r.status_code, 'blas': blas,\n"
         "  'top': r.json()['differential'][0]['id']}))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -442,4 +445,5 @@ def test_served_app_is_warmed_up_with_the_collector_tuned() -> None:
     assert got["status"] == 200
     assert got["frozen"] > 10_000  # the KB and the imported modules
     assert got["threshold"] == got["expected"]
+    assert got["blas"] and set(got["blas"]) == {1}  # B12DX_BLAS_THREADS defaults to 1
     assert got["top"] == assess(CASE, kb=load_kb(os.environ.get("B12DX_TEST_KB"))).top_cause.id

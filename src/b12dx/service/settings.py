@@ -16,6 +16,7 @@ B12DX_LAUNCH_SECRET         key for signed clinician-view launch tokens         
 B12DX_LAUNCH_TTL_S          lifetime of a launch token, seconds                      900
 B12DX_FEEDBACK_PATH         append CDS Hooks feedback as JSON lines to this file     memory only
 B12DX_COMPUTE_THREADS       0: CPU work on the event loop, in order; N: N threads    0
+B12DX_BLAS_THREADS          BLAS threads per worker (0: leave the library's own)     1
 ==========================  ======================================================  ===========
 """
 
@@ -68,6 +69,7 @@ class Settings(BaseModel):
     launch_ttl_s: int = Field(default=900, ge=10, le=86_400)
     feedback_path: str | None = None
     compute_threads: int = Field(default=0, ge=0, le=64)
+    blas_threads: int = Field(default=1, ge=0, le=256)
 
     @property
     def base_url(self) -> str:
@@ -86,7 +88,14 @@ class Settings(BaseModel):
         for key in ("host", "public_url", "web_origin", "kb_dir", "feedback_path"):
             if (v := get(key.upper())) is not None:
                 values[key] = v
-        for key in ("port", "max_body_bytes", "launch_ttl_s", "fhir_max_pages", "compute_threads"):
+        for key in (
+            "port",
+            "max_body_bytes",
+            "launch_ttl_s",
+            "fhir_max_pages",
+            "compute_threads",
+            "blas_threads",
+        ):
             if (v := get(key.upper())) is not None:
                 values[key] = int(v)
         if (v := get("CDS_DEV_NO_AUTH")) is not None:
