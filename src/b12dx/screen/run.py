@@ -30,12 +30,12 @@ import pyarrow.parquet as pq
 from .. import __version__
 from ..errors import InputError
 from ..kb import KnowledgeBase
+from ..tuning import keep_heap_pages, one_blas_thread
 from .kernel import Kernel, ScreenResult
 from .mapping import load_mapping
 from .reader import iter_chunks, open_source
 from .rules import ScreenRules, load_rules
 from .stats import Stats
-from .tuning import keep_heap_pages, one_blas_thread
 
 __all__ = ["RunConfig", "RunSummary", "output_format", "run_screen"]
 

@@ -28,11 +28,11 @@ import pyarrow as pa
 
 from ..errors import InputError, Issue, KnowledgeBaseError
 from ..kb import KnowledgeBase, load_kb
+from ..tuning import keep_heap_pages, one_blas_thread
 from .kernel import Kernel
 from .mapping import Mapping
 from .reader import standardize
 from .rules import load_rules
-from .tuning import keep_heap_pages, one_blas_thread
 
 __all__ = ["SparkSummary", "run_spark", "screen_dataframe", "spark_schema"]
 

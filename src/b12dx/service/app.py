@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from .. import __version__
+from ..tuning import limit_blas_threads
 from . import problems
 from .deps import get_settings
 from .middleware import AccessLog, BodyLimit
@@ -112,9 +113,7 @@ def create_served_app() -> FastAPI:
     if settings.blas_threads:
         # the engine's matrices are small: extra BLAS threads only spin, taking CPU from the
         # requests (one thread: about 20% less CPU per assessment request under load)
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=settings.blas_threads, user_api="blas")
+        limit_blas_threads(settings.blas_threads)
     gc.collect()
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
