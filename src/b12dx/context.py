@@ -7,7 +7,7 @@ KB ``Condition`` against it (every non-empty part must hold).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -201,29 +201,61 @@ class Context:
 
 
 def holds(cond: Condition, ctx: Context) -> bool:
-    present = ctx.present
-    if cond.all_of and not present.issuperset(cond.all_of):
-        return False
-    if cond.any_of and present.isdisjoint(cond.any_of):
-        return False
-    if cond.none_of and not present.isdisjoint(cond.none_of):
-        return False
-    if cond.tags_any and ctx.tags.isdisjoint(cond.tags_any):
-        return False
-    if cond.tags_all and not ctx.tags.issuperset(cond.tags_all):
-        return False
-    if cond.labs_any and not any(ctx.bands.get(lc.test) in lc.bands for lc in cond.labs_any):
-        return False
-    if cond.labs_missing and not ctx.bands.keys().isdisjoint(cond.labs_missing):
-        return False
-    if cond.labs_present and not ctx.bands.keys() >= set(cond.labs_present):
-        return False
-    if cond.causes_any and not any(
-        ctx.probability(cc.cause) >= cc.min_probability.value for cc in cond.causes_any
-    ):
-        return False
-    if cond.top_cause_in and ctx.top_cause not in cond.top_cause_in:
-        return False
-    if cond.pregnant is not None and ctx.case.pregnant != cond.pregnant:
-        return False
-    return not (cond.age_at_least is not None and ctx.case.age < cond.age_at_least.value)
+    """Whether every non-empty part of ``cond`` holds for ``ctx``."""
+    got = _compiled.get(id(cond))
+    if got is None or got[0] is not cond:
+        if len(_compiled) > 4096:
+            _compiled.clear()
+        got = _compiled[id(cond)] = (cond, _compile(cond))
+    for check in got[1]:
+        if not check(ctx):
+            return False
+    return True
+
+
+_Check = Callable[[Context], bool]
+# each condition's checks, once (the KB's conditions are read a hundred times per assessment);
+# the condition itself is kept so that its id cannot be reused while it is in here
+_compiled: dict[int, tuple[Condition, tuple[_Check, ...]]] = {}
+
+
+def _compile(cond: Condition) -> tuple[_Check, ...]:
+    """The checks of the non-empty parts of ``cond``, cheapest first as they were written."""
+    checks: list[_Check] = []
+    if cond.all_of:
+        all_of = frozenset(cond.all_of)
+        checks.append(lambda ctx: ctx.present.issuperset(all_of))
+    if cond.any_of:
+        any_of = frozenset(cond.any_of)
+        checks.append(lambda ctx: not ctx.present.isdisjoint(any_of))
+    if cond.none_of:
+        none_of = frozenset(cond.none_of)
+        checks.append(lambda ctx: ctx.present.isdisjoint(none_of))
+    if cond.tags_any:
+        tags_any = frozenset(cond.tags_any)
+        checks.append(lambda ctx: not ctx.tags.isdisjoint(tags_any))
+    if cond.tags_all:
+        tags_all = frozenset(cond.tags_all)
+        checks.append(lambda ctx: ctx.tags.issuperset(tags_all))
+    if cond.labs_any:
+        labs_any = tuple((lc.test, frozenset(lc.bands)) for lc in cond.labs_any)
+        checks.append(lambda ctx: any(ctx.bands.get(t) in b for t, b in labs_any))
+    if cond.labs_missing:
+        missing = frozenset(cond.labs_missing)
+        checks.append(lambda ctx: ctx.bands.keys().isdisjoint(missing))
+    if cond.labs_present:
+        present = frozenset(cond.labs_present)
+        checks.append(lambda ctx: ctx.bands.keys() >= present)
+    if cond.causes_any:
+        causes = tuple((cc.cause, cc.min_probability.value) for cc in cond.causes_any)
+        checks.append(lambda ctx: any(ctx.probability(c) >= p for c, p in causes))
+    if cond.top_cause_in:
+        top = frozenset(cond.top_cause_in)
+        checks.append(lambda ctx: ctx.top_cause in top)
+    if cond.pregnant is not None:
+        pregnant = cond.pregnant
+        checks.append(lambda ctx: ctx.case.pregnant == pregnant)
+    if cond.age_at_least is not None:
+        age = cond.age_at_least.value
+        checks.append(lambda ctx: ctx.case.age >= age)
+    return tuple(checks)

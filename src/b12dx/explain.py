@@ -206,8 +206,11 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
     )
     # each (cause, side) is one run of the sorted contributions
     group = js * 2 + side
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])[: group.size]
-    ends = np.r_[starts[1:], group.size][: starts.size]
+    change = np.ones(group.size, dtype=np.bool_)
+    change[1:] = group[1:] != group[:-1]
+    starts = np.flatnonzero(change)
+    ends = np.empty_like(starts)
+    ends[:-1], ends[-1:] = starts[1:], group.size
     by_cause: dict[int, tuple[list[Contribution], list[Contribution]]] = {}
     for a, b, g in zip(starts.tolist(), ends.tolist(), group[starts].tolist(), strict=True):
         by_cause.setdefault(g // 2, ([], []))[g % 2].extend(made[a:b])

@@ -699,6 +699,12 @@ def _outcome_probability(log_z: FloatArray, groups: _Groups) -> FloatArray:
     return out
 
 
+def _per_variant(value: Any, n_v: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """One value per variant, from one for all or a sequence of ``n_v`` (a fresh array)."""
+    a = np.array(value, dtype=dtype)
+    return a if a.shape == (n_v,) else np.full(n_v, a, dtype=dtype)
+
+
 def _logits(value: float | Sequence[float | None] | None) -> FloatArray:
     if value is None or isinstance(value, float | int):
         return np.asarray(value or 0.0, dtype=np.float64)
@@ -749,13 +755,13 @@ def infer_variants(
     if n_v == 0 or n_rows == 0:
         return post, log_z
     plan = _plan(net, variants)
-    tol = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (n_v,))
+    tol = _per_variant(tolerance, n_v, np.float64)
     err = np.full((n_rows, n_v), np.inf)
     groups = _Groups.of(outcome_of)
     acc = _Accuracy(
-        np.array(tol),
-        np.broadcast_to(np.asarray(exact_log_z, dtype=np.bool_), (n_v,)).copy(),
-        np.broadcast_to(_logits(logit_tolerance), (n_v,)).copy(),
+        tol,
+        _per_variant(exact_log_z, n_v, np.bool_),
+        _per_variant(_logits(logit_tolerance), n_v, np.float64),
     )
 
     def unsettled(r: IntArray | int) -> BoolArray:
