@@ -24,6 +24,8 @@ from .result import (
     DietPlan,
     NextTest,
     TreatmentPlan,
+    trusted,
+    trusted_all,
 )
 from .variants import Variant
 
@@ -176,13 +178,16 @@ def next_tests(ctx: Context) -> list[NextTest]:
             test = kb.lab_by_id[tid]
             chosen.add(tid)
             out.append(
-                NextTest(
-                    test=tid,
-                    name=test.name,
-                    why=rule.why,
-                    rule=rule.id,
-                    expected_information_gain=round(gains.get(tid, 0.0), 4),
-                    sources=list(rule.sources),
+                trusted(
+                    NextTest,
+                    {
+                        "test": tid,
+                        "name": test.name,
+                        "why": rule.why,
+                        "rule": rule.id,
+                        "expected_information_gain": round(float(gains.get(tid, 0.0)), 4),
+                        "sources": list(rule.sources),
+                    },
                 )
             )
     floor = kb.plan.min_information_gain.value
@@ -193,13 +198,18 @@ def next_tests(ctx: Context) -> list[NextTest]:
         test = kb.lab_by_id[tid]
         why = test.why or f"{test.name} would change the differential the most."
         out.append(
-            NextTest(
-                test=tid,
-                name=test.name,
-                why=why,
-                rule=None,
-                expected_information_gain=round(g, 4),
-                sources=list(dict.fromkeys((*test.sources, *kb.plan.min_information_gain.sources))),
+            trusted(
+                NextTest,
+                {
+                    "test": tid,
+                    "name": test.name,
+                    "why": why,
+                    "rule": None,
+                    "expected_information_gain": round(float(g), 4),
+                    "sources": list(
+                        dict.fromkeys((*test.sources, *kb.plan.min_information_gain.sources))
+                    ),
+                },
             )
         )
     return out
@@ -249,7 +259,7 @@ def treatments(ctx: Context) -> tuple[list[TreatmentPlan], list[Advice]]:
 
 
 def _advice(a: KbAdvice) -> Advice:
-    return Advice(id=a.id, text=a.text, sources=list(a.sources))
+    return trusted(Advice, {"id": a.id, "text": a.text, "sources": list(a.sources)})
 
 
 def monitoring(ctx: Context) -> list[Advice]:
@@ -278,17 +288,20 @@ def diet(ctx: Context) -> DietPlan | None:
         (f for f in d.foods if kind in f.diets and f.value > 0),
         key=lambda f: (-f.fortified if kind != "omnivore" else 0, -f.value),
     )
-    items = [
-        DietFood(
-            name=f.name,
-            serving=f.serving,
-            ug=f.value,
-            fortified=f.fortified,
-            servings_to_target=round(rda.value / f.value, 2),
-            sources=list(f.sources),
-        )
-        for f in foods
-    ]
+    items = trusted_all(
+        DietFood,
+        [
+            {
+                "name": f.name,
+                "serving": f.serving,
+                "ug": float(f.value),
+                "fortified": bool(f.fortified),
+                "servings_to_target": round(float(rda.value) / f.value, 2),
+                "sources": list(f.sources),
+            }
+            for f in foods
+        ],
+    )
     supplement = d.supplement_text if kind != "omnivore" else None
     sources = list(
         dict.fromkeys((*rda.sources, *(d.supplement_advice.sources if supplement else ())))
@@ -320,14 +333,17 @@ def comparison(ctx: Context) -> list[ComparisonRow]:
         cols: list[Column] = [c for c, h in hits.items() if h]
         this: Column = cols[0] if len(cols) == 1 else ("mixed" if cols else "unknown")
         rows.append(
-            ComparisonRow(
-                feature=row.feature,
-                b12_deficiency=row.b12_deficiency,
-                electrolyte=row.electrolyte,
-                other=row.other,
-                this_person=this,
-                matched=[m for h in hits.values() for m in h],
-                sources=list(row.sources),
+            trusted(
+                ComparisonRow,
+                {
+                    "feature": row.feature,
+                    "b12_deficiency": row.b12_deficiency,
+                    "electrolyte": row.electrolyte,
+                    "other": row.other,
+                    "this_person": this,
+                    "matched": [m for h in hits.values() for m in h],
+                    "sources": list(row.sources),
+                },
             )
         )
     return rows
