@@ -277,6 +277,29 @@ def test_pregnancy_condition(kb: KnowledgeBase) -> None:
     assert case_from_fhir(data, kb=kb, as_of=AS_OF).case.pregnant is True
 
 
+@pytest.mark.parametrize(
+    ("system", "code"),
+    [
+        ("http://snomed.info/sct", "21983002"),  # Hashimoto thyroiditis
+        ("http://snomed.info/sct", "353295004"),  # Graves' disease
+        ("http://hl7.org/fhir/sid/icd-10", "E06.3"),
+        ("http://hl7.org/fhir/sid/icd-10-cm", "E05.00"),  # Graves' without crisis (prefix E05.0)
+    ],
+)
+def test_autoimmune_thyroid_conditions(kb: KnowledgeBase, system: str, code: str) -> None:
+    data = [
+        {"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1970-01-01"},
+        {
+            "resourceType": "Condition",
+            "id": "thyroid",
+            "clinicalStatus": {"coding": [{"code": "active"}]},
+            "code": {"coding": [{"system": system, "code": code}]},
+        },
+    ]
+    case = case_from_fhir(data, kb=kb, as_of=AS_OF).case
+    assert [e.id for e in case.evidence] == ["autoimmune_thyroid_disease"]
+
+
 def test_questionnaire_response(kb: KnowledgeBase) -> None:
     data = load_fixture("scenarios", "questionnaire-response.json")
     imported = case_from_fhir(data, kb=kb, as_of=AS_OF)
