@@ -64,6 +64,13 @@ _NEUTRAL = -1e5
 # Subsets are enumerated in chunks of at most this many rows, bounding memory for large k.
 _SUBSET_CHUNK = 1 << 14
 
+# Rows with more present findings than this are probed on their rarest ones before the full
+# signed sums are tried (``_probe``).
+_PROBE = 10
+
+# Extended precision shrinks a rounding bound by this factor (1.0 where longdouble is float64).
+_EXTENDED_GAIN = float(np.finfo(np.longdouble).eps) / float(np.finfo(np.float64).eps)
+
 
 def logit(p: FloatArray | float) -> FloatArray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-300, 1 - 1e-16)
@@ -369,6 +376,33 @@ def _extended_quickscore(
     return _quickscore(net, prior, pos, neg, np.longdouble, exact_log_z)
 
 
+def _rarest_first(net: Network, prior: FloatArray, sel: IntArray, neg: BoolArray) -> IntArray:
+    """``sel`` with each row's present findings ordered rarest first: by ``P(f absent)`` under
+    the priors updated by the absent findings (padding, which is never rare, goes last)."""
+    log1m_q = np.vstack([net.log1m_q, np.zeros((1, net.n_causes))])
+    log1m_leak = np.append(net.log1m_leak, _NEUTRAL)
+    b = np.pad(neg, ((0, 0), (0, 1))).astype(np.float64) @ log1m_q  # (N, n)
+    on = prior * np.exp(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.nan_to_num(on / ((1 - prior) + on))
+    log_absent = log1m_leak[sel] + np.log1p(r[:, None, :] * np.expm1(log1m_q[sel])).sum(axis=2)
+    order = np.argsort(-log_absent, axis=1, kind="stable")
+    return np.take_along_axis(sel, order, axis=1)
+
+
+def _probe(
+    net: Network, prior: FloatArray, sel: IntArray, neg: BoolArray, exact_log_z: bool
+) -> tuple[FloatArray, FloatArray]:
+    """Rounding bounds of the plain and the differential signed sums over the ``_PROBE`` rarest
+    present findings of each row: a cheap forecast for the full rows. Adding a present finding
+    only adds terms to ``sum |terms|`` and lowers ``P(evidence)``, so the likelihood part of each
+    bound can only grow with the full set; rows whose probe already fails skip that route."""
+    sub = _rarest_first(net, prior, sel, neg)[:, :_PROBE]
+    _, _, e_plain = _quickscore(net, prior, sub, neg, exact_log_z=exact_log_z)
+    _, _, e_diff = _differential(net, prior, sub, neg, exact_log_z)
+    return e_plain, e_diff
+
+
 def _signed_sums(
     net: Network,
     prior: FloatArray,
@@ -379,24 +413,41 @@ def _signed_sums(
     plain: bool = True,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Quickscore for every row (float64, then where rounding bites the differential form and
-    extended precision). ``plain=False`` skips the plain pass (callers that know it fails)."""
+    extended precision). ``plain=False`` skips the plain pass (callers that know it fails).
+
+    Routes that are bound to fail are skipped: rows with more than ``_PROBE`` present findings
+    are first probed on their rarest ones (``_probe``), and extended precision is only tried
+    where the float64 bound, scaled by the ratio of the two epsilons, could meet ``tolerance``
+    (the same terms cancel the same way in both precisions)."""
     n_rows = prior.shape[0]
     post = np.zeros_like(prior)
     log_z = np.zeros(n_rows)
-    err = np.zeros(n_rows)
+    err = np.full(n_rows, np.inf)
     for sel, rows in padded_present(net, pos):
-        if plain:
-            p_rows, lz_rows, e_rows = _quickscore(
-                net, prior[rows], sel, neg[rows], exact_log_z=exact_log_z
+        n_sel = len(rows)
+        p_rows, lz_rows = np.zeros((n_sel, net.n_causes)), np.zeros(n_sel)
+        e_rows = np.full(n_sel, np.inf)
+        # the float64 plain bound where known (0: unknown, so extended precision is tried)
+        e_plain = np.zeros(n_sel)
+        try_plain = np.full(n_sel, plain)
+        try_diff = np.ones(n_sel, dtype=np.bool_)
+        if sel.shape[1] > _PROBE:
+            probe_plain, probe_diff = _probe(net, prior[rows], sel, neg[rows], exact_log_z)
+            try_plain &= probe_plain <= tolerance
+            try_diff &= probe_diff <= tolerance
+            e_plain = probe_plain
+        idx = np.flatnonzero(try_plain)
+        if idx.size:
+            p2, lz2, e2 = _quickscore(
+                net, prior[rows[idx]], sel[idx], neg[rows[idx]], exact_log_z=exact_log_z
             )
-        else:
-            p_rows, lz_rows = np.zeros((len(rows), net.n_causes)), np.zeros(len(rows))
-            e_rows = np.full(len(rows), np.inf)
+            p_rows[idx], lz_rows[idx], e_rows[idx], e_plain[idx] = p2, lz2, e2, e2
         # where rounding bites: the rarest finding in differential form, then extended precision
-        for retry in (_differential, _extended_quickscore):
-            idx = np.flatnonzero(e_rows > tolerance)
+        hopeful = e_plain * _EXTENDED_GAIN <= tolerance / 2
+        for retry, allowed in ((_differential, try_diff), (_extended_quickscore, hopeful)):
+            idx = np.flatnonzero((e_rows > tolerance) & allowed)
             if idx.size == 0:
-                break
+                continue
             p2, lz2, e2 = retry(net, prior[rows[idx]], sel[idx], neg[rows[idx]], exact_log_z)
             better = e2 < e_rows[idx]
             idx, p2, lz2, e2 = idx[better], p2[better], lz2[better], e2[better]
