@@ -63,6 +63,9 @@ _NEUTRAL = -1e5
 
 # Subsets are enumerated in chunks of at most this many rows, bounding memory for large k.
 _SUBSET_CHUNK = 1 << 14
+# ... and rows in blocks of at most this many (row, subset) pairs per chunk, so that the
+# (rows, subsets, causes) intermediates stay in cache-friendly sizes when many rows share a k.
+_PAIR_BLOCK = 1 << 15
 
 # Rows with more present findings than this are probed on their rarest ones before the full
 # signed sums are tried (``_probe``).
@@ -156,6 +159,18 @@ def subset_masks(k: int, start: int, stop: int) -> tuple[FloatArray, FloatArray]
     return bits, signs
 
 
+def _row_step(n_rows: int, subsets: int) -> int:
+    """Rows per block for a kernel over ``subsets`` subsets (``_PAIR_BLOCK``)."""
+    return max(1, _PAIR_BLOCK // min(subsets, _SUBSET_CHUNK))
+
+
+def _joined(
+    parts: list[tuple[FloatArray, FloatArray, FloatArray]],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    post, log_z, err = zip(*parts, strict=True)
+    return np.concatenate(post), np.concatenate(log_z), np.concatenate(err)
+
+
 def _quickscore(
     net: Network,
     prior: FloatArray,
@@ -170,6 +185,15 @@ def _quickscore(
     loses about ``eps * sum|terms| / |sum terms|`` of relative accuracy.
     """
     n_rows, k = pos.shape
+    step = _row_step(n_rows, 2**k)
+    if step < n_rows:
+        parts = [
+            _quickscore(
+                net, prior[i : i + step], pos[i : i + step], neg[i : i + step], dtype, exact_log_z
+            )
+            for i in range(0, n_rows, step)
+        ]
+        return _joined(parts)
     # index m is a neutral finding that is always present (leak 1): subsets containing it
     # contribute exactly zero
     log1m_q = np.vstack([net.log1m_q, np.zeros((1, net.n_causes))]).astype(dtype)
@@ -254,6 +278,15 @@ def _differential(
     n = net.n_causes
     if k == 0:
         return np.zeros((n_rows, n)), np.zeros(n_rows), np.full(n_rows, np.inf)
+    step = _row_step(n_rows, 2 ** (k - 1))
+    if step < n_rows:
+        blocks = [
+            _differential(
+                net, prior[i : i + step], pos[i : i + step], neg[i : i + step], exact_log_z
+            )
+            for i in range(0, n_rows, step)
+        ]
+        return _joined(blocks)
     log1m_q = np.vstack([net.log1m_q, np.zeros((1, n))])
     log1m_leak = np.append(net.log1m_leak, _NEUTRAL)
     negx = np.pad(neg, ((0, 0), (0, 1))).astype(np.float64)
@@ -408,9 +441,10 @@ def _signed_sums(
     prior: FloatArray,
     pos: IntArray,
     neg: BoolArray,
-    tolerance: float,
+    tolerance: float | FloatArray,
     exact_log_z: bool = True,
     plain: bool = True,
+    plain_err: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Quickscore for every row (float64, then where rounding bites the differential form and
     extended precision). ``plain=False`` skips the plain pass (callers that know it fails).
@@ -418,24 +452,28 @@ def _signed_sums(
     Routes that are bound to fail are skipped: rows with more than ``_PROBE`` present findings
     are first probed on their rarest ones (``_probe``), and extended precision is only tried
     where the float64 bound, scaled by the ratio of the two epsilons, could meet ``tolerance``
-    (the same terms cancel the same way in both precisions)."""
+    (the same terms cancel the same way in both precisions). ``tolerance`` may be given per row;
+    ``plain_err``: the rows' float64 plain bounds, where the caller already has them.
+    """
     n_rows = prior.shape[0]
+    tol_all = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (n_rows,))
     post = np.zeros_like(prior)
     log_z = np.zeros(n_rows)
     err = np.full(n_rows, np.inf)
     for sel, rows in padded_present(net, pos):
         n_sel = len(rows)
+        tol = tol_all[rows]
         p_rows, lz_rows = np.zeros((n_sel, net.n_causes)), np.zeros(n_sel)
         e_rows = np.full(n_sel, np.inf)
         # the float64 plain bound where known (0: unknown, so extended precision is tried)
-        e_plain = np.zeros(n_sel)
+        e_plain = np.zeros(n_sel) if plain_err is None else plain_err[rows].copy()
         try_plain = np.full(n_sel, plain)
         try_diff = np.ones(n_sel, dtype=np.bool_)
         if sel.shape[1] > _PROBE:
             probe_plain, probe_diff = _probe(net, prior[rows], sel, neg[rows], exact_log_z)
-            try_plain &= probe_plain <= tolerance
-            try_diff &= probe_diff <= tolerance
-            e_plain = probe_plain
+            try_plain &= probe_plain <= tol
+            try_diff &= probe_diff <= tol
+            e_plain = np.maximum(e_plain, probe_plain)
         idx = np.flatnonzero(try_plain)
         if idx.size:
             p2, lz2, e2 = _quickscore(
@@ -443,9 +481,9 @@ def _signed_sums(
             )
             p_rows[idx], lz_rows[idx], e_rows[idx], e_plain[idx] = p2, lz2, e2, e2
         # where rounding bites: the rarest finding in differential form, then extended precision
-        hopeful = e_plain * _EXTENDED_GAIN <= tolerance / 2
+        hopeful = e_plain * _EXTENDED_GAIN <= tol / 2
         for retry, allowed in ((_differential, try_diff), (_extended_quickscore, hopeful)):
-            idx = np.flatnonzero((e_rows > tolerance) & allowed)
+            idx = np.flatnonzero((e_rows > tol) & allowed)
             if idx.size == 0:
                 continue
             p2, lz2, e2 = retry(net, prior[rows[idx]], sel[idx], neg[rows[idx]], exact_log_z)
@@ -470,6 +508,37 @@ def clamp_choice(
         if len(grown) <= limit:
             clamped, direct = grown, [*direct, i]
     return np.array(direct, dtype=np.int64), np.array(sorted(clamped), dtype=np.int64)
+
+
+def _row_tolerances(
+    net: Network,
+    rows: FloatArray,
+    neg: BoolArray,
+    log_w: FloatArray,
+    lz_in: FloatArray,
+    e_in: FloatArray,
+    tolerance: float,
+) -> FloatArray:
+    """Per inner row of ``_conditioned``: the rounding bound that row may keep. Row ``r`` enters
+    the result with weight ``w_r P_r / Z``; ``w_r P(absent findings | r)`` bounds its numerator
+    from above and the rows already settled (bound <= 1/2) bound ``Z`` from below, so rows whose
+    share is small may keep a larger bound. Only a forecast: ``_conditioned`` computes the bound
+    of the result from the errors the rows end with."""
+    base_c = neg.astype(np.float64) @ net.log1m_q  # (n,)
+    base_l = float(neg.astype(np.float64) @ net.log1m_leak)
+    with np.errstate(divide="ignore"):
+        log_upper = log_w + base_l + np.log((1 - rows) + rows * np.exp(base_c)).sum(axis=1)
+    settled = (e_in <= 0.5) & np.isfinite(lz_in) & np.isfinite(log_w)
+    if not settled.any():
+        return np.full(rows.shape[0], tolerance)
+    top = float(np.max(log_upper[np.isfinite(log_upper)]))
+    z_low = float((np.exp(log_w[settled] + lz_in[settled] - top) * (1 - e_in[settled])).sum())
+    with np.errstate(divide="ignore", over="ignore"):
+        share = np.exp(log_upper - top) / z_low  # >= the row's weight in the result
+        loose = tolerance / (4 * rows.shape[0] * share)
+    return np.asarray(
+        np.maximum(tolerance, np.nan_to_num(loose, nan=tolerance, posinf=np.inf)), dtype=np.float64
+    )
 
 
 def _conditioned(
@@ -499,16 +568,43 @@ def _conditioned(
     rest = np.array([present[i] for i in range(len(present)) if i not in direct] or [-1])
     inner_pos = np.tile(rest, (len(bits), 1))
     inner_neg = np.tile(neg, (len(bits), 1))
-    p_in, lz_in, e_in = _signed_sums(net, rows, inner_pos, inner_neg, tolerance)
-    total = log_w + lz_in
-    top = np.max(total[np.isfinite(total)], initial=-np.inf)
-    if not np.isfinite(top):
-        return np.full(prior.shape, np.nan), -np.inf, np.inf
-    w = np.exp(total - top)
-    z = w.sum()
-    used = w > 0
-    err = float((w[used] * e_in[used]).sum() / z) if np.all(np.isfinite(e_in[used])) else np.inf
-    return (w @ np.where(used[:, None], p_in, 0.0)) / z, float(np.log(z) + top), 2 * err
+    # The outer sum weighs each inner row's error by its share of P(evidence): a plain pass
+    # first, then each row is refined only as far as its share needs (``_row_tolerances``).
+    p_in, lz_in, e_in = _signed_sums(net, rows, inner_pos, inner_neg, np.inf)
+    tol_in = _row_tolerances(net, rows, neg, log_w, lz_in, e_in, tolerance)
+    e_plain = e_in.copy()
+    # if the shares were misjudged, every row is held to ``tolerance`` itself, and extended
+    # precision may help even where it cannot settle a row on its own (a smaller bound counts)
+    for tol, known in ((tol_in, e_plain), (np.full(len(bits), tolerance), None)):
+        redo = np.flatnonzero(e_in > tol)
+        if redo.size:
+            p2, lz2, e2 = _signed_sums(
+                net,
+                rows[redo],
+                inner_pos[redo],
+                inner_neg[redo],
+                tol[redo],
+                plain=False,
+                plain_err=None if known is None else known[redo],
+            )
+            better = e2 < e_in[redo]
+            redo = redo[better]
+            p_in[redo], lz_in[redo], e_in[redo] = p2[better], lz2[better], e2[better]
+        total = log_w + lz_in
+        top = np.max(total[np.isfinite(total)], initial=-np.inf)
+        if not np.isfinite(top):
+            return np.full(prior.shape, np.nan), -np.inf, np.inf
+        w = np.exp(total - top)
+        z = w.sum()
+        used = w > 0
+        err = (
+            2 * float((w[used] * e_in[used]).sum() / z)
+            if np.all(np.isfinite(e_in[used]))
+            else np.inf
+        )
+        if err <= tolerance:
+            break
+    return (w @ np.where(used[:, None], p_in, 0.0)) / z, float(np.log(z) + top), err
 
 
 def infer(
