@@ -218,3 +218,104 @@ def test_differential_form_settles_what_plain_quickscore_cannot():
     expected, _ = brute_force(leak, q, prior, pos, neg)
     assert err[0] < plain[0] / 100 and err[0] < 1e-9
     np.testing.assert_allclose(post[0], expected, atol=err[0], rtol=0)
+
+
+@st.composite
+def crowded_networks(draw, max_causes=6):
+    """Many present findings (more than the probe's ``_PROBE``), some of them rare (small leak,
+    weak links): the plain signed sum cancels, so the probe, the skipped retries and the
+    share-weighted conditioning all run. (Leaks stay >= 1e-4: the plain-Python oracle computes
+    ``1 - (1 - leak)`` and would itself lose digits below that.)"""
+    n = draw(st.integers(2, max_causes))
+    k = draw(st.integers(9, 13))
+    m = k + 2
+    leak = np.array(draw(st.lists(st.sampled_from((1e-4, 1e-3, 0.05)), min_size=m, max_size=m)))
+    q = np.array(
+        draw(
+            st.lists(
+                st.lists(
+                    st.sampled_from((0.0, 0.0, 0.002, 0.05, 0.3, 0.9)), min_size=n, max_size=n
+                ),
+                min_size=m,
+                max_size=m,
+            )
+        )
+    )
+    prior = np.array(draw(st.lists(st.floats(0.001, 0.3), min_size=n, max_size=n)))
+    return leak, q, prior, list(range(k)), [k, k + 1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(crowded_networks())
+def test_many_rare_present_findings_equal_brute_force(case):
+    leak, q, prior, pos, neg = case
+    expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
+    if not np.isfinite(expected_log_z):
+        return  # impossible evidence (a present finding with no way to occur)
+    post, log_z = run(leak, q, prior, pos, neg)
+    np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
+    assert abs(log_z - expected_log_z) < 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(crowded_networks(), st.floats(1e-12, 1e-6))
+def test_signed_sums_meet_each_rows_own_tolerance(case, loose):
+    """Per-row tolerances: each row's reported bound is honest, whichever routes ran."""
+    from b12dx import engine
+
+    leak, q, prior, pos, neg = case
+    expected, _ = brute_force(leak, q, prior, pos, neg)
+    net = make_net(leak, q)
+    p = np.array([pos, pos], dtype=np.int64)
+    n_mask = np.zeros((2, len(leak)), dtype=bool)
+    n_mask[:, neg] = True
+    tol = np.array([1e-10, loose])
+    post, _, err = engine._signed_sums(net, np.tile(prior, (2, 1)), p, n_mask, tol)
+    for r in range(2):
+        if np.isfinite(err[r]):
+            np.testing.assert_allclose(post[r], expected, atol=max(err[r], 1e-12) * 10, rtol=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(crowded_networks())
+def test_conditioning_with_row_shares_equals_brute_force(case):
+    """Conditioning refines inner rows by their share of P(evidence); its bound still holds."""
+    from b12dx import engine
+
+    leak, q, prior, pos, neg = case
+    expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
+    if not np.isfinite(expected_log_z):
+        return
+    net = make_net(leak, q)
+    n_mask = np.zeros(len(leak), dtype=bool)
+    n_mask[neg] = True
+    post, log_z, bound = engine._conditioned(net, prior, np.array(pos), n_mask, 1e-10)
+    if np.isfinite(bound):
+        np.testing.assert_allclose(post, expected, atol=max(bound, 1e-12) * 10, rtol=0)
+        assert abs(log_z - expected_log_z) <= max(bound, 1e-12) * 10
+
+
+def test_probe_skips_routes_that_cannot_settle_a_crowded_row():
+    """Sixteen rare present findings: the probe on the ten rarest already fails, so the full
+    plain and differential sums are skipped, and conditioning still gives brute force."""
+    from b12dx import engine
+
+    rng = np.random.default_rng(19)
+    n, k = 6, 16
+    m = k + 2
+    leak = np.full(m, 1e-4)
+    q = np.zeros((m, n))
+    for i in range(m):
+        q[i, rng.choice(n, size=rng.integers(1, 3), replace=False)] = rng.uniform(0.002, 0.02)
+    prior = rng.uniform(0.005, 0.05, n)
+    pos, neg = list(range(k)), [k, k + 1]
+    net = make_net(leak, q)
+    sel = np.array([pos], dtype=np.int64)
+    n_mask = np.zeros((1, m), dtype=bool)
+    n_mask[0, neg] = True
+    e_plain, e_diff = engine._probe(net, prior[None, :], sel, n_mask, True)
+    assert e_plain[0] > 1e-10 and e_diff[0] > 1e-10
+    expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
+    post, log_z = run(leak, q, prior, pos, neg)
+    np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
+    assert abs(log_z - expected_log_z) < 1e-9
