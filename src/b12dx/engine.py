@@ -55,6 +55,9 @@ TOLERANCE = 1e-10
 
 # Rows that need conditioning clamp at most this many causes (2^this inner rows).
 _MAX_CLAMPED = 10
+# ... raised up to this many when that leaves too many present findings to the inner sums:
+_MAX_CONDITIONED = 16
+_INNER_FINDINGS = 6
 # Enumerating cause configurations is the last resort, affordable up to this many causes.
 _MAX_ENUMERATED = 16
 
@@ -542,7 +545,12 @@ def _row_tolerances(
 
 
 def _conditioned(
-    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, tolerance: float
+    net: Network,
+    prior: FloatArray,
+    pos: IntArray,
+    neg: BoolArray,
+    tolerance: float,
+    limit: int = _MAX_CLAMPED,
 ) -> tuple[FloatArray, float, float]:
     """One row, exactly, with the parents of the rarest present findings clamped.
 
@@ -552,7 +560,7 @@ def _conditioned(
     through the signed sum. The outer sum has positive terms only, so nothing cancels there.
     """
     present = pos[pos >= 0]
-    direct_idx, a = clamp_choice(net, prior, present, _MAX_CLAMPED)
+    direct_idx, a = clamp_choice(net, prior, present, limit)
     direct = direct_idx.tolist()
     if not direct:
         return np.full(prior.shape, np.nan), np.nan, np.inf
@@ -607,6 +615,21 @@ def _conditioned(
     return (w @ np.where(used[:, None], p_in, 0.0)) / z, float(np.log(z) + top), err
 
 
+def _clamp_limits(net: Network, prior: FloatArray, present: IntArray) -> list[int]:
+    """Clamp limits for ``_conditioned``, in the order to try them: at least ``_MAX_CLAMPED``,
+    raised (up to ``_MAX_CONDITIONED``) until at most ``_INNER_FINDINGS`` present findings are
+    left to the inner signed sums (which then neither cost 2^k' per row nor cancel much); then
+    one more limit that leaves fewer, for when the first one's bound fails."""
+    seen: dict[int, int] = {}  # inner present findings -> the smallest limit leaving that many
+    for limit in range(_MAX_CLAMPED, _MAX_CONDITIONED + 1):
+        direct, _ = clamp_choice(net, prior, present, limit)
+        seen.setdefault(len(present) - len(direct), limit)
+    ordered = [seen[inner] for inner in sorted(seen, reverse=True)]
+    first = next((seen[i] for i in sorted(seen, reverse=True) if i <= _INNER_FINDINGS), ordered[-1])
+    rest = [limit for limit in ordered if limit > first]
+    return [first, *rest[:1]]
+
+
 def infer(
     net: Network,
     prior: FloatArray,
@@ -636,7 +659,13 @@ def infer(
     neg = np.asarray(neg, dtype=np.bool_)
     post, log_z, err = _signed_sums(net, prior, pos, neg, tolerance, exact_log_z, plain)
     for r in np.flatnonzero(err > tolerance):
-        p_r, lz_r, e_r = _conditioned(net, prior[r], pos[r], neg[r], tolerance)
+        p_r, lz_r, e_r = np.full(prior.shape[1], np.nan), np.nan, np.inf
+        for limit in _clamp_limits(net, prior[r], pos[r][pos[r] >= 0]):
+            p_c, lz_c, e_c = _conditioned(net, prior[r], pos[r], neg[r], tolerance, limit)
+            if e_c < e_r:
+                p_r, lz_r, e_r = p_c, lz_c, e_c
+            if e_r <= tolerance:
+                break
         if e_r > tolerance and int((prior[r] > 0).sum()) <= _MAX_ENUMERATED:
             p_e, lz_e = _enumerate(net, prior[r : r + 1], pos[r : r + 1], neg[r : r + 1])
             p_r, lz_r, e_r = p_e[0], float(lz_e[0]), 0.0
