@@ -60,7 +60,9 @@ KB_FILES = (
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: the validators are built on the first load, once for the whole tree, instead
+    # of once per class at import (about 15 ms off every process start, 5 ms onto the load).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Provenance(_Model):
@@ -504,6 +506,20 @@ def _read_files(directory: Path | None) -> tuple[dict[str, Any], str]:
     return _LazyToml(raw_files), digest.hexdigest()
 
 
+def _fast_toml_loads(text: str) -> dict[str, Any]:
+    """``tomllib.loads``, through tomli's compiled build when it is installed.
+
+    The standard library's ``tomllib`` *is* tomli (pure Python); tomli's wheels for CPython are
+    compiled with mypyc and parse the KB about three times faster, to the same values. Without
+    tomli this is ``tomllib.loads``.
+    """
+    try:
+        import tomli
+    except ImportError:
+        return tomllib.loads(text)
+    return tomli.loads(text)
+
+
 class _LazyToml(dict[str, Any]):
     """Parses each TOML file on first access, so a cache hit parses nothing."""
 
@@ -514,10 +530,15 @@ class _LazyToml(dict[str, Any]):
     def __missing__(self, name: str) -> Any:
         if name not in self._raw:
             raise KeyError(name)
+        text = self._raw[name].decode("utf-8")
         try:
-            value = tomllib.loads(self._raw[name].decode("utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise KnowledgeBaseError([Issue(name, f"not valid TOML: {exc}")]) from None
+            value = _fast_toml_loads(text)
+        except ValueError:  # TOMLDecodeError of either parser subclasses ValueError
+            # report exactly what the standard library says, whichever parser is installed
+            try:
+                value = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                raise KnowledgeBaseError([Issue(name, f"not valid TOML: {exc}")]) from None
         self[name] = value
         return value
 
