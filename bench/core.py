@@ -34,6 +34,35 @@ def import_ms(repeat: int) -> list[float]:
     return _timed_child(code, repeat)
 
 
+def import_profile_ms(repeat: int) -> dict[str, float]:
+    """What a cold `b12dx assess` imports, by top-level package (median self time over runs).
+
+    ``python -X importtime`` in a fresh process importing what the assess path imports: the CLI
+    and its assess command, the whole assessment stack and the text renderer.
+    """
+    code = "import b12dx.cli, b12dx.cli.assess, b12dx.assessment, b12dx.render.text"
+    runs: list[dict[str, float]] = []
+    for _ in range(repeat):
+        r = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        per: dict[str, float] = {}
+        for line in r.stderr.splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            _, self_us, _, name = (part.strip() for part in line.replace(":", "|", 1).split("|"))
+            top = name.split(".")[0]
+            if top == "b12dx":  # the project's own modules, one by one
+                top = ".".join(name.split(".")[:2])
+            per[top] = per.get(top, 0.0) + float(self_us) / 1000
+        runs.append(per)
+    keys = set().union(*runs)
+    return {k: statistics.median(run.get(k, 0.0) for run in runs) for k in keys}
+
+
 def kb_load_ms(repeat: int, *, cache: bool) -> list[float]:
     """Load + compile in a fresh process, after the imports (measured separately)."""
     code = (
@@ -106,6 +135,29 @@ def main() -> None:
         f"| cold `b12dx assess examples/…json` process (median over {len(cold)} examples, "
         f"3 runs each) | {statistics.median(coldv):.2f} s (max {max(coldv):.2f} s) | ≤ 0.6 s |"
     )
+    profile = import_profile_ms(n)
+    total = sum(profile.values())
+    groups = {
+        "b12dx (own modules)": sum(v for k, v in profile.items() if k.startswith("b12dx")),
+        "numpy": profile.get("numpy", 0.0),
+        "pydantic + pydantic_core + annotated_types": sum(
+            profile.get(k, 0.0) for k in ("pydantic", "pydantic_core", "annotated_types")
+        ),
+        "rich": profile.get("rich", 0.0),
+        "typer (with its click)": profile.get("typer", 0.0) + profile.get("click", 0.0),
+    }
+    groups["everything else (stdlib, yaml, …)"] = total - sum(groups.values())
+    print()
+    print(f"Import-time profile of the assess path (self time, median of {n}): {total:.0f} ms")
+    print()
+    print("| package | ms |")
+    print("|---|---|")
+    for k, v in groups.items():
+        print(f"| {k} | {v:.0f} |")
+    own = sorted(
+        ((k, v) for k, v in profile.items() if k.startswith("b12dx")), key=lambda kv: -kv[1]
+    )
+    print("| largest own modules | " + ", ".join(f"`{k}` {v:.0f}" for k, v in own[:6]) + " |")
     print()
     print("| example | assess() median (ms) | cold process (s) |")
     print("|---|---|---|")

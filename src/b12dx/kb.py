@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from functools import cached_property, lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -493,7 +492,7 @@ def _read_files(directory: Path | None) -> tuple[dict[str, Any], str]:
     """Parsed files (lazily: a mapping that parses on access) and the content hash."""
     digest = hashlib.sha256()
     raw_files: dict[str, bytes] = {}
-    root: Any = directory if directory is not None else resources.files("b12dx.knowledge")
+    root: Any = directory if directory is not None else _packaged_root()
     for name in KB_FILES:
         entry = root / name
         if not entry.is_file():
@@ -504,6 +503,20 @@ def _read_files(directory: Path | None) -> tuple[dict[str, Any], str]:
         digest.update(name.encode() + b"\0" + raw + b"\0")
         raw_files[name] = raw
     return _LazyToml(raw_files), digest.hexdigest()
+
+
+def _packaged_root() -> Any:
+    """The packaged KB folder: a plain directory in every normal install.
+
+    ``importlib.resources`` (about 4 ms to import) is only needed when the package is not on the
+    file system (a zip); the files and therefore the content hash are the same either way.
+    """
+    here = Path(__file__).with_name("knowledge")
+    if here.is_dir():
+        return here
+    from importlib import resources
+
+    return resources.files("b12dx.knowledge")
 
 
 def _fast_toml_loads(text: str) -> dict[str, Any]:
