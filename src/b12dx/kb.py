@@ -8,7 +8,6 @@ a rationale. ``load_kb()`` parses and validates once and caches the result.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -529,6 +528,8 @@ def _fast_toml_loads(text: str) -> dict[str, Any]:
     try:
         import tomli
     except ImportError:
+        import tomllib
+
         return tomllib.loads(text)
     return tomli.loads(text)
 
@@ -548,6 +549,8 @@ class _LazyToml(dict[str, Any]):
             value = _fast_toml_loads(text)
         except ValueError:  # TOMLDecodeError of either parser subclasses ValueError
             # report exactly what the standard library says, whichever parser is installed
+            import tomllib
+
             try:
                 value = tomllib.loads(text)
             except tomllib.TOMLDecodeError as exc:
