@@ -25,6 +25,7 @@ one, so single-case and batch results are the same computation. No I/O happens h
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,8 @@ _MAX_CLAMPED = 10
 # ... raised up to this many when that leaves too many present findings to the inner sums:
 _MAX_CONDITIONED = 16
 _INNER_FINDINGS = 6
+# Conditioning tables up to this many (inner row, subset) pairs skip the share-weighted pass.
+_SMALL_TABLE = 1 << 12
 # Enumerating cause configurations is the last resort, affordable up to this many causes.
 _MAX_ENUMERATED = 16
 
@@ -459,18 +462,28 @@ def _signed_sums(
     ``plain_err``: the rows' float64 plain bounds, where the caller already has them.
     """
     n_rows = prior.shape[0]
-    tol_all = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (n_rows,))
+    per_row = np.ndim(tolerance) > 0
     post = np.zeros_like(prior)
     log_z = np.zeros(n_rows)
     err = np.full(n_rows, np.inf)
     for sel, rows in padded_present(net, pos):
         n_sel = len(rows)
-        tol = tol_all[rows]
-        p_rows, lz_rows = np.zeros((n_sel, net.n_causes)), np.zeros(n_sel)
-        e_rows = np.full(n_sel, np.inf)
-        # the float64 plain bound where known (0: unknown, so extended precision is tried)
-        e_plain = np.zeros(n_sel) if plain_err is None else plain_err[rows].copy()
-        try_plain = np.full(n_sel, plain)
+        tol = np.asarray(tolerance)[rows] if per_row else tolerance
+        if plain and sel.shape[1] <= _PROBE:  # the common case: no probe, a plain pass first
+            p_rows, lz_rows, e_rows = _quickscore(
+                net, prior[rows], sel, neg[rows], exact_log_z=exact_log_z
+            )
+            if (e_rows <= tol).all():
+                post[rows], log_z[rows], err[rows] = p_rows, lz_rows, e_rows
+                continue
+            e_plain = e_rows.copy()
+            try_plain = np.zeros(n_sel, dtype=np.bool_)  # done
+        else:
+            p_rows, lz_rows = np.zeros((n_sel, net.n_causes)), np.zeros(n_sel)
+            e_rows = np.full(n_sel, np.inf)
+            # the float64 plain bound where known (0: unknown, so extended precision is tried)
+            e_plain = np.zeros(n_sel) if plain_err is None else plain_err[rows].copy()
+            try_plain = np.full(n_sel, plain)
         try_diff = np.ones(n_sel, dtype=np.bool_)
         if sel.shape[1] > _PROBE:
             probe_plain, probe_diff = _probe(net, prior[rows], sel, neg[rows], exact_log_z)
@@ -577,9 +590,17 @@ def _conditioned(
     inner_pos = np.tile(rest, (len(bits), 1))
     inner_neg = np.tile(neg, (len(bits), 1))
     # The outer sum weighs each inner row's error by its share of P(evidence): a plain pass
-    # first, then each row is refined only as far as its share needs (``_row_tolerances``).
-    p_in, lz_in, e_in = _signed_sums(net, rows, inner_pos, inner_neg, np.inf)
-    tol_in = _row_tolerances(net, rows, neg, log_w, lz_in, e_in, tolerance)
+    # first, then each row is refined only as far as its share needs (``_row_tolerances``);
+    # small tables go straight to ``tolerance``.
+    small = len(bits) << len(rest) <= _SMALL_TABLE
+    p_in, lz_in, e_in = _signed_sums(
+        net, rows, inner_pos, inner_neg, tolerance if small else np.inf
+    )
+    tol_in = (
+        np.full(len(bits), tolerance)
+        if small
+        else _row_tolerances(net, rows, neg, log_w, lz_in, e_in, tolerance)
+    )
     e_plain = e_in.copy()
     # if the shares were misjudged, every row is held to ``tolerance`` itself, and extended
     # precision may help even where it cannot settle a row on its own (a smaller bound counts)
@@ -615,19 +636,26 @@ def _conditioned(
     return (w @ np.where(used[:, None], p_in, 0.0)) / z, float(np.log(z) + top), err
 
 
-def _clamp_limits(net: Network, prior: FloatArray, present: IntArray) -> list[int]:
+def _clamp_limits(net: Network, prior: FloatArray, present: IntArray) -> Iterator[int]:
     """Clamp limits for ``_conditioned``, in the order to try them: at least ``_MAX_CLAMPED``,
     raised (up to ``_MAX_CONDITIONED``) until at most ``_INNER_FINDINGS`` present findings are
     left to the inner signed sums (which then neither cost 2^k' per row nor cancel much); then
     one more limit that leaves fewer, for when the first one's bound fails."""
-    seen: dict[int, int] = {}  # inner present findings -> the smallest limit leaving that many
+    first: tuple[int, int] | None = None  # (limit, inner findings it leaves)
+    best = (_MAX_CLAMPED, len(present) + 1)
     for limit in range(_MAX_CLAMPED, _MAX_CONDITIONED + 1):
         direct, _ = clamp_choice(net, prior, present, limit)
-        seen.setdefault(len(present) - len(direct), limit)
-    ordered = [seen[inner] for inner in sorted(seen, reverse=True)]
-    first = next((seen[i] for i in sorted(seen, reverse=True) if i <= _INNER_FINDINGS), ordered[-1])
-    rest = [limit for limit in ordered if limit > first]
-    return [first, *rest[:1]]
+        inner = len(present) - len(direct)
+        if first is None:
+            best = min(best, (limit, inner), key=lambda b: (b[1], b[0]))
+            if inner <= _INNER_FINDINGS:
+                first = (limit, inner)
+                yield limit
+        elif inner < first[1]:
+            yield limit
+            return
+    if first is None:
+        yield best[0]
 
 
 def infer(
