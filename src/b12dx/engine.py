@@ -17,6 +17,10 @@ Quickscore's terms alternate in sign and can cancel; each row carries a rounding
 that fail it are redone with their rarest present finding in differential form (each pair of
 subsets with and without it summed as one positive term, ``_differential``), in extended
 precision, conditioned on the parents of rare findings, or by enumeration.
+Routes bound to fail are skipped, not tried in turn: rows with many present findings are probed
+on their rarest ones first (``_probe``), extended precision runs only where its bound can pass,
+conditioning refines each inner row only as far as its share of P(evidence) needs and clamps
+more causes when many present findings would be left to the inner sums (``docs/decisions.md``).
 
 The kernel is batched: every function takes ``N`` rows at once, and a single case is a batch of
 one, so single-case and batch results are the same computation. No I/O happens here.
