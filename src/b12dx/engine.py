@@ -501,7 +501,8 @@ def _signed_sums(
             )
             p_rows[idx], lz_rows[idx], e_rows[idx], e_plain[idx] = p2, lz2, e2, e2
         # where rounding bites: the rarest finding in differential form, then extended precision
-        hopeful = e_plain * _EXTENDED_GAIN <= tol / 2
+        # (tried up to twice the tolerance: the scaled float64 bound is only an estimate)
+        hopeful = e_plain * _EXTENDED_GAIN <= 2 * tol
         for retry, allowed in ((_differential, try_diff), (_extended_quickscore, hopeful)):
             idx = np.flatnonzero((e_rows > tol) & allowed)
             if idx.size == 0:
