@@ -708,13 +708,40 @@ def test_rules_added_after_batch_13(parse, text: str, expected: dict[str, str]) 
     assert states(parse(text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Altered mental status and a possible seizure.", {"memory_problems": "present"}),
+        (
+            "Muscle fatigue and cramps whenever I exert myself.",
+            {"muscle_cramps": "present", "cramps_after_exercise": "present"},
+        ),
+        ("Three weeks of generalised fatigue.", {"fatigue": "present"}),
+        ("Romberg positive.", {"balance_problems": "present"}),
+        ("Bladder and bowels unaffected.", {"bladder_or_bowel_dysfunction": "absent"}),
+        ("I eat everything.", {"vegetarian_diet": "absent"}),
+        ("I drink about 7 units a week.", {}),
+        ("Her urine has turned dark.", {"dark_urine": "present"}),
+        ("Bilateral foot drop.", {"muscle_weakness": "present"}),
+    ],
+)
+def test_rules_added_after_batches_14_to_16(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
 def test_pack_years_are_not_an_age(parse) -> None:  # type: ignore[no-untyped-def]
     assert parse("65M. Stopped smoking after 40 years at a pack a day.").age == 65
 
 
 @pytest.mark.parametrize(
     ("text", "relative"),
-    [("My father is 66 and ...", "father"), ("My mum, 78, has ...", "mum"), ("I'm 66.", None)],
+    [
+        ("My father is 66 and ...", "father"),
+        ("My mum, 78, has ...", "mum"),
+        ("My elderly mother has taken ...", "mother"),
+        ("My mother had pernicious anaemia and I ...", None),
+        ("I'm 66.", None),
+    ],
 )
 def test_proxy_relative(text: str, relative: str | None) -> None:
     from b12dx.nlp.extract import find_proxy_relative

@@ -321,16 +321,24 @@ def find_pregnant(text: str) -> bool | None:
     return None
 
 
-_PROXY = re.compile(
-    r"^\W*(?:my|our)\s+(mother|mum|mom|mam|father|dad|husband|wife|partner|son|daughter|brother|"
+_RELATIVES = (
+    r"(mother|mum|mom|mam|father|dad|husband|wife|partner|son|daughter|brother|"
     r"sister|grandmother|grandfather|gran|granny|grandad|grandpa|grandma|nan|uncle|aunt|auntie)"
-    r"\s*(?:,\s*|\(\s*)?(?:is\s+|was\s+|aged\s+|who\s+is\s+)?\d{1,3}\b",
+)
+_PROXY = re.compile(
+    r"^\W*(?:my|our)\s+(?:elderly\s+|older\s+|younger\s+|old\s+)?"
+    + _RELATIVES
+    + r"\s*(?:,\s*|\(\s*)?(?:is\s+|was\s+|aged\s+|who\s+is\s+)?\d{1,3}\b",
     re.IGNORECASE,
+)
+# "My elderly mother has ..." names the person the text is about without giving an age
+_PROXY_ELDERLY = re.compile(
+    r"^\W*(?:my|our)\s+(?:elderly|frail)\s+" + _RELATIVES + r"\b", re.IGNORECASE
 )
 
 
 def find_proxy_relative(text: str) -> str | None:
     """The relative a text is about when it opens like "My father is 66 ..." (a relative telling
     someone else's story), lower-cased; ``None`` for a first-person text."""
-    m = _PROXY.search(text)
+    m = _PROXY.search(text) or _PROXY_ELDERLY.search(text)
     return m.group(1).lower() if m else None
