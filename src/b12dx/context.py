@@ -207,10 +207,7 @@ def holds(cond: Condition, ctx: Context) -> bool:
         if len(_compiled) > 4096:
             _compiled.clear()
         got = _compiled[id(cond)] = (cond, _compile(cond))
-    for check in got[1]:
-        if not check(ctx):
-            return False
-    return True
+    return all(check(ctx) for check in got[1])
 
 
 _Check = Callable[[Context], bool]
