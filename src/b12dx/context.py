@@ -216,24 +216,39 @@ _Check = Callable[[Context], bool]
 _compiled: dict[int, tuple[Condition, tuple[_Check, ...]]] = {}
 
 
+def _has_all(ids: frozenset[str], ctx: Context) -> bool:
+    return ctx.present.issuperset(ids)
+
+
+def _has_any(ids: frozenset[str], ctx: Context) -> bool:
+    return not ctx.present.isdisjoint(ids)
+
+
+def _has_none(ids: frozenset[str], ctx: Context) -> bool:
+    return ctx.present.isdisjoint(ids)
+
+
+def _tagged_any(tags: frozenset[str], ctx: Context) -> bool:
+    return not ctx.tags.isdisjoint(tags)
+
+
+def _tagged_all(tags: frozenset[str], ctx: Context) -> bool:
+    return ctx.tags.issuperset(tags)
+
+
 def _compile(cond: Condition) -> tuple[_Check, ...]:
     """The checks of the non-empty parts of ``cond``, cheapest first as they were written."""
-    checks: list[_Check] = []
-    if cond.all_of:
-        all_of = frozenset(cond.all_of)
-        checks.append(lambda ctx: ctx.present.issuperset(all_of))
-    if cond.any_of:
-        any_of = frozenset(cond.any_of)
-        checks.append(lambda ctx: not ctx.present.isdisjoint(any_of))
-    if cond.none_of:
-        none_of = frozenset(cond.none_of)
-        checks.append(lambda ctx: ctx.present.isdisjoint(none_of))
-    if cond.tags_any:
-        tags_any = frozenset(cond.tags_any)
-        checks.append(lambda ctx: not ctx.tags.isdisjoint(tags_any))
-    if cond.tags_all:
-        tags_all = frozenset(cond.tags_all)
-        checks.append(lambda ctx: ctx.tags.issuperset(tags_all))
+    checks: list[_Check] = [
+        functools.partial(test, frozenset(ids))
+        for ids, test in (
+            (cond.all_of, _has_all),
+            (cond.any_of, _has_any),
+            (cond.none_of, _has_none),
+            (cond.tags_any, _tagged_any),
+            (cond.tags_all, _tagged_all),
+        )
+        if ids
+    ]
     if cond.labs_any:
         labs_any = tuple((lc.test, frozenset(lc.bands)) for lc in cond.labs_any)
         checks.append(lambda ctx: any(ctx.bands.get(t) in b for t, b in labs_any))
