@@ -729,6 +729,44 @@ def test_rules_added_after_batches_14_to_16(parse, text: str, expected: dict[str
     assert states(parse(text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a bare DVT/PE with no historical trigger is the current problem, not a previous one
+        ("CT: bilateral PE and DVT of the left leg.", {}),
+        ("History of DVT.", {"previous_dvt": "present"}),
+        ("I had a DVT five years ago.", {"previous_dvt": "present"}),
+        ("I've never had a blood clot.", {"previous_dvt": "absent"}),
+        ("Pulmonary oedema on the chest X-ray.", {}),
+        ("My right arm has been painful and swollen.", {}),
+        (
+            "She ran a half-marathon in extreme heat.",
+            {"strenuous_exercise_recent": "present", "hot_environment": "present"},
+        ),
+        (
+            "After a recent flight my calf swelled.",
+            {"recent_immobility_or_surgery": "present", "unilateral_calf_swelling": "present"},
+        ),
+        ("My vision has been blurry.", {"vision_disturbance": "present"}),
+        ("Knee jerks were exaggerated.", {"brisk_reflexes_or_extensor_plantar": "present"}),
+        ("Plantars were downgoing.", {"brisk_reflexes_or_extensor_plantar": "absent"}),
+        ("Power was 3/5 in the lower limbs.", {"muscle_weakness": "present"}),
+        (
+            "Calves soft and non-tender.",
+            {"unilateral_calf_swelling": "absent", "calf_warmth_redness": "absent"},
+        ),
+        ("Sphincters intact.", {"bladder_or_bowel_dysfunction": "absent"}),
+        (
+            "Rapidly progressive weakness.",
+            {"rapidly_progressive_weakness": "present", "muscle_weakness": "present"},
+        ),
+        ("I have no problems with my balance.", {"balance_problems": "absent"}),
+    ],
+)
+def test_rules_added_after_batch_17(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
 def test_pack_years_are_not_an_age(parse) -> None:  # type: ignore[no-untyped-def]
     assert parse("65M. Stopped smoking after 40 years at a pack a day.").age == 65
 

@@ -109,6 +109,9 @@ class Lexicon:
     # ids that only a recent event sets, and the HISTORICAL phrases that date a mention long ago
     recent_only: frozenset[str] = field(default_factory=frozenset)
     long_ago: frozenset[str] = field(default_factory=frozenset)
+    # bare names of an event that are the current problem unless dated or said to be past
+    # ("CT: DVT of the left leg" is today's diagnosis, "a DVT in 2015" is a previous one)
+    past_only: frozenset[str] = field(default_factory=frozenset)
     # optional words after a linking verb inside a phrase ("is really sore")
     filler_after: frozenset[str] = field(default_factory=frozenset)
     filler_words: tuple[str, ...] = ()
@@ -329,6 +332,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         current_only=current_only,
         recent_only=frozenset(str(i) for i in raw.get("current_only", {}).get("recent_ids", [])),
         long_ago=frozenset(_norm(p) for p in raw.get("current_only", {}).get("long_ago", [])),
+        past_only=frozenset(_norm(p) for p in raw.get("current_only", {}).get("past_only", [])),
         filler_after=frozenset(_norm(w) for w in raw.get("fillers", {}).get("after", [])),
         filler_words=tuple(_norm(w) for w in raw.get("fillers", {}).get("words", [])),
         inflections=_inflections(raw),

@@ -495,6 +495,9 @@ def _mention(
     state = _state(ctx, inherently_negative=(kind in (_NEG, _ABS)))
     if state == "present" and ctx.historical and _not_current(ident, ctx, lexicon):
         state = "unknown"  # "thyroid cancer twenty years ago" is not active cancer
+    bare = " ".join(ent.text.lower().split())
+    if state == "present" and not ctx.historical and bare in lexicon.past_only:
+        state = "unknown"  # "CT: DVT of the left leg" is the current problem, not a previous one
     if kind == _ABS:
         state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
         if state == "absent" and _absence_of_function(ident, ctx, lexicon):
