@@ -767,6 +767,55 @@ def test_rules_added_after_batch_17(parse, text: str, expected: dict[str, str]) 
     assert states(parse(text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "When the GP took my blood pressure, my right hand went into a spasm.",
+            {
+                "carpopedal_spasm": "present",
+                "muscle_spasms": "present",
+                "chvostek_or_trousseau_sign": "present",
+            },
+        ),
+        (
+            "Acute faecal incontinence with numbness of the scrotum.",
+            {"bladder_or_bowel_dysfunction": "present", "saddle_numbness": "present"},
+        ),
+        ("I smoked a pack a day for 35 years but gave up five years ago.", {"smoker": "absent"}),
+        ("The pulses in my left leg are weak.", {}),
+        (
+            "Leg power, sensation and reflexes normal.",
+            {
+                "muscle_weakness": "absent",
+                "numbness": "absent",
+                "reduced_reflexes": "absent",
+                "brisk_reflexes_or_extensor_plantar": "absent",
+            },
+        ),
+        ("Weakness worsening over the past 3 days.", {"muscle_weakness": "present"}),
+        ("My weight hasn't changed.", {"weight_loss": "absent"}),
+        (
+            "My calf hurts every time I walk a couple of blocks.",
+            {"exertional_leg_pain_relieved_by_rest": "present"},
+        ),
+        ("Puffy face with periorbital swelling.", {}),
+        (
+            "It's getting harder and harder to find my words.",
+            {"onset_gradual": "present", "memory_problems": "present"},
+        ),
+    ],
+)
+def test_rules_added_after_batch_18(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+def test_sex_after_a_bare_age_and_a_one_year_duration(parse) -> None:  # type: ignore[no-untyped-def]
+    result = parse("I'm 31, a woman. On hydrochlorothiazide for the past year.")
+    assert result.sex == "female"
+    assert [(m.name, m.years) for m in result.medications] == [("hydrochlorothiazide", 1.0)]
+
+
 def test_pack_years_are_not_an_age(parse) -> None:  # type: ignore[no-untyped-def]
     assert parse("65M. Stopped smoking after 40 years at a pack a day.").age == 65
 

@@ -82,6 +82,10 @@ _DURATION_AGO = re.compile(
 _DURATION_PAREN = re.compile(
     r"^\s*[(,]\s*" + _FILL + _NUM + r"\s*[- ]?\s*" + _DUR_UNIT, re.IGNORECASE
 )
+_DURATION_ONE = re.compile(
+    r"^[^.;!?\n]{0,40}?\bfor\s+(?:the\s+(?:past|last)\s+|a\s+|an\s+|one\s+)(year|month|decade)\b",
+    re.IGNORECASE,
+)
 _DURATION_BEFORE = re.compile(
     _NUM + r"\s*[- ]?\s*" + _DUR_UNIT + r"\s+(?:of|on)\s+(?:\w+\s+){0,2}$", re.IGNORECASE
 )
@@ -135,6 +139,9 @@ def find_duration_years(after: str, before: str = "") -> float | None:
     m = _DURATION_BEFORE.search(before)
     if m:
         return _years(m.group(1), m.group(2))
+    m = _DURATION_ONE.search(after)  # "for the past year", "for a month"
+    if m:
+        return _years("1", m.group(1))
     return None
 
 
@@ -253,7 +260,7 @@ def find_sex(text: str) -> str | None:
     m = re.search(
         r"\b(?:i'?m|i\s+am)\b[^.]{0,40}?\band\s+(?:a\s+)?(woman|man|female|male|mum|mother|dad|father)\b",
         low,
-    )
+    ) or re.search(r"\b(?:i'?m|i\s+am)\s+\d{2,3},\s+an?\s+(woman|man|female|male)\b", low)
     if m is None:
         m = re.search(r"\b\d{2,3},?\s+(female|male)\b", low)
     if m:
