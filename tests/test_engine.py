@@ -319,3 +319,74 @@ def test_probe_skips_routes_that_cannot_settle_a_crowded_row():
     post, log_z = run(leak, q, prior, pos, neg)
     np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
     assert abs(log_z - expected_log_z) < 1e-9
+
+
+@st.composite
+def settled_networks(draw):
+    """Networks where some causes are settled (prior 0 or 1, as sex- or history-bound causes
+    are) and some findings have no leak: findings with at most one uncertain parent are then
+    absorbed into that parent's prior instead of entering the signed sums."""
+    leak, q, prior, pos, neg = draw(networks(max_causes=6, max_findings=8))
+    settle = draw(
+        st.lists(st.sampled_from((None, 0.0, 1.0)), min_size=len(prior), max_size=len(prior))
+    )
+    prior = np.array([p if s is None else s for p, s in zip(prior, settle, strict=True)])
+    no_leak = draw(st.lists(st.booleans(), min_size=len(leak), max_size=len(leak)))
+    leak = np.where(no_leak, 0.0, leak)
+    # without a leak a finding's probability can be one tiny link strength, which the
+    # plain-Python oracle computes as 1 - (1 - q) and would itself lose digits for
+    q = np.where(q > 0, np.maximum(q, 1e-3), 0.0)
+    return leak, q, prior, pos, neg
+
+
+@settings(max_examples=200, deadline=None)
+@given(settled_networks())
+def test_absorbing_single_parent_findings_equals_brute_force(case):
+    leak, q, prior, pos, neg = case
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
+    if not np.isfinite(expected_log_z):
+        return  # impossible evidence: no posterior to compare
+    post, log_z = run(leak, q, prior, pos, neg)
+    np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
+    assert abs(log_z - expected_log_z) < 1e-9
+
+
+def test_absorption_takes_out_exactly_the_findings_with_one_uncertain_parent():
+    from b12dx import engine
+
+    # f0: one parent; f1: two parents, one settled on; f2: two uncertain parents; f3: no parent
+    q = np.array([[0.5, 0, 0], [0.4, 0, 0.6], [0.3, 0.2, 0], [0, 0, 0]])
+    leak = np.array([0.01, 0.02, 0.03, 0.04])
+    prior = np.array([0.1, 0.2, 1.0])
+    net = make_net(leak, q)
+    new_prior, new_pos, _ = engine.absorb_single_parents(
+        net, prior[None, :], np.array([[0, 1, 2, 3]])
+    )
+    assert new_pos.tolist() == [[-1, -1, 2, -1]]
+    assert new_prior[0, 1] == prior[1] and new_prior[0, 2] == 1.0
+    assert new_prior[0, 0] > prior[0]  # two present children raise cause 0
+    expected, expected_log_z = brute_force(leak, q, prior, [0, 1, 2, 3], [])
+    post, log_z = infer(net, prior[None, :], np.array([[0, 1, 2, 3]]), np.zeros((1, 4), bool))
+    np.testing.assert_allclose(post[0], expected, atol=1e-12)
+    assert abs(log_z[0] - expected_log_z) < 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(crowded_networks())
+def test_every_clamp_set_tried_is_exact(case):
+    """Each cause set ``infer`` may clamp gives brute force within the bound it reports."""
+    from b12dx import engine
+
+    leak, q, prior, pos, neg = case
+    expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
+    net = make_net(leak, q)
+    n_mask = np.zeros(len(leak), dtype=bool)
+    n_mask[neg] = True
+    p = np.array(pos)
+    for a in engine._clamp_sets(net, prior, p):
+        assert len(a) <= engine._MAX_CONDITIONED
+        post, log_z, bound = engine._conditioned(net, prior, p, n_mask, 1e-10, a)
+        if np.isfinite(bound):
+            np.testing.assert_allclose(post, expected, atol=max(bound, 1e-12) * 10, rtol=0)
+            assert abs(log_z - expected_log_z) <= max(bound, 1e-12) * 10

@@ -13,14 +13,16 @@ two equivalent routes, whichever is cheaper for the case:
 * enumeration of the cause configurations with non-zero prior, ``O(2^n' * m)``, used when a
   case has more present findings than it has possible causes.
 
-Quickscore's terms alternate in sign and can cancel; each row carries a rounding bound, and rows
-that fail it are redone with their rarest present finding in differential form (each pair of
-subsets with and without it summed as one positive term, ``_differential``), in extended
-precision, conditioned on the parents of rare findings, or by enumeration.
+Present findings with at most one uncertain parent never enter the signed sums: they are
+multiplied into that parent's prior (``absorb_single_parents``). Quickscore's terms alternate in
+sign and can cancel; each row carries a rounding bound, and rows that fail it are redone with
+their rarest present finding in differential form (each pair of subsets with and without it
+summed as one positive term, ``_differential``), conditioned on a few clamped causes (after
+which more findings are absorbed), in extended precision, or by enumeration.
 Routes bound to fail are skipped, not tried in turn: rows with many present findings are probed
 on their rarest ones first (``_probe``), extended precision runs only where its bound can pass,
-conditioning refines each inner row only as far as its share of P(evidence) needs and clamps
-more causes when many present findings would be left to the inner sums (``docs/decisions.md``).
+conditioning refines each inner row only as far as its share of P(evidence) needs, and the
+clamped causes are chosen for the least work (``_clamp_sets``; ``docs/decisions.md``).
 
 The kernel is batched: every function takes ``N`` rows at once, and a single case is a batch of
 one, so single-case and batch results are the same computation. No I/O happens here.
@@ -41,6 +43,7 @@ from .kb import KnowledgeBase
 __all__ = [
     "TOLERANCE",
     "Network",
+    "absorb_single_parents",
     "clamp_choice",
     "compile_network",
     "infer",
@@ -446,6 +449,57 @@ def _probe(
     return e_plain, e_diff
 
 
+def absorb_single_parents(
+    net: Network, prior: FloatArray, pos: IntArray
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Present findings with at most one uncertain parent, taken out of the signed sums.
+
+    A cause with prior 0 or 1 is settled, so such a finding's likelihood is a function of one
+    cause ``j`` alone (``g(c_j) = 1 - (1 - leak) prod_{settled on} (1 - q) (1 - q_j)^{c_j}``), or
+    a constant: multiplying it into ``j``'s prior and renormalising is exact (Bayes on one binary
+    variable), and it removes a factor of two from Quickscore's ``2^k`` per finding, together with
+    the cancellation a rare one would cause. Returns the new priors, ``pos`` with those findings
+    replaced by -1, and the log normalisers that ``log P(evidence)`` gains. Rows where such a
+    finding is impossible are left unchanged, with a log normaliser of -inf.
+    """
+    valid = pos >= 0
+    if not valid.any():
+        return prior, pos, np.zeros(prior.shape[0])
+    lq = net.log1m_q[np.where(valid, pos, 0)]  # (N, K, n)
+    uncertain = (prior > 0) & (prior < 1)
+    linked = lq < 0
+    live = linked & uncertain[:, None, :]
+    n_live = live.sum(axis=2)
+    take = valid & (n_live <= 1)
+    if not take.any():
+        return prior, pos, np.zeros(prior.shape[0])
+    settled_on = np.where(linked & (prior >= 1)[:, None, :], lq, 0.0).sum(axis=2)
+    base = net.log1m_leak[np.where(valid, pos, 0)] + settled_on  # (N, K): log P(absent | j off)
+    lq_j = np.where(live, lq, 0.0).sum(axis=2)
+    with np.errstate(divide="ignore"):
+        log_g0 = np.where(take, np.log(-np.expm1(base)), 0.0)
+        log_g1 = np.where(take, np.log(-np.expm1(base + lq_j)), 0.0)
+    # per cause: the summed log-likelihoods of the findings it alone decides
+    single = take & (n_live == 1)
+    weight = np.where(single[:, :, None], live, False).astype(np.float64)  # (N, K, n)
+    l0 = np.einsum("NK,NKn->Nn", log_g0, weight)
+    l1 = np.einsum("NK,NKn->Nn", log_g1, weight)
+    constant = np.where(take & (n_live == 0), log_g0, 0.0).sum(axis=1)
+    touched = weight.any(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        on = np.log(prior) + l1
+        off = np.log1p(-prior) + l0
+        log_norm = np.where(touched, np.logaddexp(on, off), 0.0)
+        new_prior = np.where(touched, np.exp(on - log_norm), prior)
+    log_add = log_norm.sum(axis=1) + constant
+    ok = np.isfinite(log_add)
+    if not ok.all():  # impossible evidence: those rows keep their findings, log_add is -inf
+        new_prior = np.where(ok[:, None], new_prior, prior)
+        take = take & ok[:, None]
+        log_add = np.where(ok, log_add, -np.inf)
+    return new_prior, np.where(take, -1, pos), log_add
+
+
 def _signed_sums(
     net: Network,
     prior: FloatArray,
@@ -455,9 +509,11 @@ def _signed_sums(
     exact_log_z: bool = True,
     plain: bool = True,
     plain_err: FloatArray | None = None,
+    extended: bool = True,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Quickscore for every row (float64, then where rounding bites the differential form and
-    extended precision). ``plain=False`` skips the plain pass (callers that know it fails).
+    extended precision). ``plain=False`` skips the plain pass (callers that know it fails);
+    ``extended=False`` the extended-precision pass (callers with a cheaper route next).
 
     Routes that are bound to fail are skipped: rows with more than ``_PROBE`` present findings
     are first probed on their rarest ones (``_probe``), and extended precision is only tried
@@ -504,7 +560,7 @@ def _signed_sums(
             p_rows[idx], lz_rows[idx], e_rows[idx], e_plain[idx] = p2, lz2, e2, e2
         # where rounding bites: the rarest finding in differential form, then extended precision
         # (tried up to twice the tolerance: the scaled float64 bound is only an estimate)
-        hopeful = e_plain * _EXTENDED_GAIN <= 2 * tol
+        hopeful = (e_plain * _EXTENDED_GAIN <= 2 * tol) & extended
         for retry, allowed in ((_differential, try_diff), (_extended_quickscore, hopeful)):
             idx = np.flatnonzero((e_rows > tol) & allowed)
             if idx.size == 0:
@@ -570,36 +626,35 @@ def _conditioned(
     pos: IntArray,
     neg: BoolArray,
     tolerance: float,
-    limit: int = _MAX_CLAMPED,
+    a: IntArray | None = None,
 ) -> tuple[FloatArray, float, float]:
-    """One row, exactly, with the parents of the rarest present findings clamped.
+    """One row, exactly, with the causes ``a`` clamped (by default the first of ``_clamp_sets``).
 
-    Quickscore loses digits when present findings are very unlikely (a far-out lab value). Those
-    findings usually have few parents: enumerating the 2^|A| states of their parents ``A`` makes
-    each such finding's probability a plain product, and only the remaining present findings go
-    through the signed sum. The outer sum has positive terms only, so nothing cancels there.
+    Quickscore loses digits when present findings are very unlikely (a far-out lab value), and
+    costs ``2^k``. Enumerating the 2^|a| states of the causes ``a`` leaves every present finding
+    with at most one unclamped uncertain parent a plain factor (``absorb_single_parents``), so
+    only the rest go through the inner signed sums. The outer sum has positive terms only, so
+    nothing cancels there.
     """
     present = pos[pos >= 0]
-    direct_idx, a = clamp_choice(net, prior, present, limit)
-    direct = direct_idx.tolist()
-    if not direct:
+    if a is None:
+        a = next(_clamp_sets(net, prior, present), np.zeros(0, dtype=np.int64))
+    if len(a) == 0:
         return np.full(prior.shape, np.nan), np.nan, np.inf
     bits, _ = subset_masks(len(a), 0, 1 << len(a))
-    rows = np.tile(prior, (len(bits), 1))
-    rows[:, a] = bits
+    clamped = np.tile(prior, (len(bits), 1))
+    clamped[:, a] = bits
     with np.errstate(divide="ignore"):
         log_w = bits @ np.log(prior[a]) + (1 - bits) @ np.log1p(-prior[a])
-        for i in direct:
-            f = present[i]
-            log_absent = net.log1m_leak[f] + bits @ net.log1m_q[f, a]
-            log_w = log_w + np.log(-np.expm1(log_absent))
-    rest = np.array([present[i] for i in range(len(present)) if i not in direct] or [-1])
-    inner_pos = np.tile(rest, (len(bits), 1))
+    rows, inner_pos, log_add = absorb_single_parents(
+        net, clamped, np.tile(present if len(present) else [-1], (len(bits), 1))
+    )
+    log_w = log_w + log_add  # -inf where clamping makes a finding impossible: weight 0
     inner_neg = np.tile(neg, (len(bits), 1))
     # The outer sum weighs each inner row's error by its share of P(evidence): a plain pass
     # first, then each row is refined only as far as its share needs (``_row_tolerances``);
     # small tables go straight to ``tolerance``.
-    small = len(bits) << len(rest) <= _SMALL_TABLE
+    small = len(bits) << int((inner_pos >= 0).sum(axis=1).max()) <= _SMALL_TABLE
     p_in, lz_in, e_in = _signed_sums(
         net, rows, inner_pos, inner_neg, tolerance if small else np.inf
     )
@@ -643,26 +698,45 @@ def _conditioned(
     return (w @ np.where(used[:, None], p_in, 0.0)) / z, float(np.log(z) + top), err
 
 
-def _clamp_limits(net: Network, prior: FloatArray, present: IntArray) -> Iterator[int]:
-    """Clamp limits for ``_conditioned``, in the order to try them: at least ``_MAX_CLAMPED``,
-    raised (up to ``_MAX_CONDITIONED``) until at most ``_INNER_FINDINGS`` present findings are
-    left to the inner signed sums (which then neither cost 2^k' per row nor cancel much); then
-    one more limit that leaves fewer, for when the first one's bound fails."""
-    first: tuple[int, int] | None = None  # (limit, inner findings it leaves)
-    best = (_MAX_CLAMPED, len(present) + 1)
-    for limit in range(_MAX_CLAMPED, _MAX_CONDITIONED + 1):
-        direct, _ = clamp_choice(net, prior, present, limit)
-        inner = len(present) - len(direct)
-        if first is None:
-            best = min(best, (limit, inner), key=lambda b: (b[1], b[0]))
-            if inner <= _INNER_FINDINGS:
-                first = (limit, inner)
-                yield limit
-        elif inner < first[1]:
-            yield limit
-            return
-    if first is None:
-        yield best[0]
+def _clamp_sets(net: Network, prior: FloatArray, present: IntArray) -> Iterator[IntArray]:
+    """Causes to clamp for ``_conditioned``, in the order to try them.
+
+    Causes are added greedily, each time the one that leaves the fewest present findings with two
+    or more unclamped uncertain parents (the findings the inner signed sums must still take;
+    ties go to the cause with most such children). First the set with the least work
+    (``2^|a| * 2^inner``) among those that leave at most ``_INNER_FINDINGS`` (inner sums that
+    short cancel little), then the cheapest that leaves fewer, for when the first one's bound
+    fails.
+    """
+    live = (prior > 0) & (prior < 1)
+    free = (net.log1m_q[present] < 0) & live[None, :]  # (k, n)
+    chosen: list[int] = []
+    options: list[tuple[int, int, tuple[int, ...]]] = []  # (inner, work, clamped)
+    for _ in range(min(_MAX_CONDITIONED, int(live.sum()))):
+        inner_now = free.sum(axis=1) >= 2
+        if not inner_now.any():
+            break
+        # inner findings left if cause j were clamped too, per j
+        counts = free.sum(axis=1)[:, None] - free  # (k, n)
+        left = ((counts >= 2) & inner_now[:, None]).sum(axis=0)
+        weight = (free & inner_now[:, None]).sum(axis=0)
+        score = np.where(weight > 0, left * (len(present) + 1) - weight, np.iinfo(np.int64).max)
+        j = int(np.argmin(score))
+        chosen.append(j)
+        free[:, j] = False
+        inner = int((free.sum(axis=1) >= 2).sum())
+        options.append((inner, len(chosen) + inner, tuple(sorted(chosen))))
+    if not options:
+        return
+    few = [o for o in options if o[0] <= _INNER_FINDINGS]
+    if not few:
+        yield np.array(min(options)[2], dtype=np.int64)
+        return
+    first = min(few, key=lambda o: (o[1], o[0]))
+    yield np.array(first[2], dtype=np.int64)
+    fewer = [o for o in options if o[0] < first[0]]
+    if fewer:
+        yield np.array(min(fewer, key=lambda o: (o[1], o[0]))[2], dtype=np.int64)
 
 
 def infer(
@@ -692,18 +766,29 @@ def infer(
     prior = np.asarray(prior, dtype=np.float64)
     pos = np.asarray(pos, dtype=np.int64).reshape(prior.shape[0], -1)
     neg = np.asarray(neg, dtype=np.bool_)
-    post, log_z, err = _signed_sums(net, prior, pos, neg, tolerance, exact_log_z, plain)
+    prior, pos, log_add = absorb_single_parents(net, prior, pos)
+    log_add[~np.isfinite(log_add)] = 0.0  # impossible evidence: the signed sums report it
+    # extended precision (a 2^k pass in longdouble) costs more than conditioning: after it
+    post, log_z, err = _signed_sums(
+        net, prior, pos, neg, tolerance, exact_log_z, plain, extended=False
+    )
     for r in np.flatnonzero(err > tolerance):
         p_r, lz_r, e_r = np.full(prior.shape[1], np.nan), np.nan, np.inf
-        for limit in _clamp_limits(net, prior[r], pos[r][pos[r] >= 0]):
-            p_c, lz_c, e_c = _conditioned(net, prior[r], pos[r], neg[r], tolerance, limit)
+        for a in _clamp_sets(net, prior[r], pos[r][pos[r] >= 0]):
+            p_c, lz_c, e_c = _conditioned(net, prior[r], pos[r], neg[r], tolerance, a)
             if e_c < e_r:
                 p_r, lz_r, e_r = p_c, lz_c, e_c
             if e_r <= tolerance:
                 break
+        if e_r > tolerance and int((pos[r] >= 0).sum()) <= _PROBE:
+            p_x, lz_x, e_x = _extended_quickscore(
+                net, prior[r : r + 1], padded_present(net, pos[r : r + 1])[0][0], neg[r : r + 1]
+            )
+            if e_x[0] < e_r:
+                p_r, lz_r, e_r = p_x[0], float(lz_x[0]), float(e_x[0])
         if e_r > tolerance and int((prior[r] > 0).sum()) <= _MAX_ENUMERATED:
             p_e, lz_e = _enumerate(net, prior[r : r + 1], pos[r : r + 1], neg[r : r + 1])
             p_r, lz_r, e_r = p_e[0], float(lz_e[0]), 0.0
         if e_r <= err[r]:
             post[r], log_z[r], err[r] = p_r, lz_r, e_r
-    return post, log_z
+    return post, log_z + log_add
