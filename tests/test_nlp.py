@@ -810,6 +810,105 @@ def test_rules_added_after_batch_18(parse, text: str, expected: dict[str, str]) 
     assert states(parse(text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "Swelling: no" negates backwards only where the clause ends after it
+        (
+            "Examination: no calf tenderness, swelling or redness.",
+            {"calf_warmth_redness": "absent", "unilateral_calf_swelling": "absent"},
+        ),
+        (
+            "Nothing else of note: no fevers, no weight loss.",
+            {"fever": "absent", "weight_loss": "absent"},
+        ),
+        (
+            "Swelling: no. Redness: no",
+            {"unilateral_calf_swelling": "absent", "calf_warmth_redness": "absent"},
+        ),
+        # a phrase that opens with the trigger's own words keeps the negation
+        ("He has no history of DVT.", {"previous_dvt": "absent"}),
+        ("I haven't had a temperature.", {"fever": "absent"}),
+        ("I have had a temperature.", {"fever": "present"}),
+        # a negation after the linking verb inside a phrase
+        ("My urine isn't dark.", {"dark_urine": "absent"}),
+        ("My eyes are not yellow at all.", {"jaundice": "absent"}),
+        ("My kidneys don't work properly.", {"chronic_kidney_disease": "present"}),
+        # habits given up, said before the habit; trying to quit is still the habit
+        ("She quit smoking in 2010.", {"smoker": "absent"}),
+        ("He stopped drinking five years ago.", {"alcohol_excess": "absent"}),
+        ("He smoked 20 a day, gave up in 2015.", {"smoker": "absent"}),
+        ("I've been taking a herbal powder to help me quit smoking.", {"smoker": "present"}),
+        # exam findings said to be preserved, good or without problems
+        (
+            "Reflexes, vibration sense and proprioception were preserved.",
+            {
+                "reduced_reflexes": "absent",
+                "reduced_vibration_sense": "absent",
+                "reduced_position_sense": "absent",
+            },
+        ),
+        (
+            "My balance is fine and my memory is good.",
+            {"balance_problems": "absent", "memory_problems": "absent"},
+        ),
+        ("There's nothing wrong with my balance.", {"balance_problems": "absent"}),
+        ("No proprioception in the toes.", {"reduced_position_sense": "present"}),
+        # an outcome is not the course of the illness
+        ("The leg weakness settled within days.", {"muscle_weakness": "present"}),
+    ],
+)
+def test_negation_rules_added_after_batch_19(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I took a six-hour plane ride last week.", {"recent_immobility_or_surgery": "present"}),
+        (
+            "I strained my calf lifting a 40-pound weight over my head.",
+            {"strenuous_exercise_recent": "present"},
+        ),
+        ("Ice, stretches and ibuprofen helped.", {"relieved_by_stretching": "present"}),
+        ("My legs have felt restless at night.", {"urge_to_move_legs": "present"}),
+        (
+            "Altered sensation in the saddle and perineal area and retention of urine.",
+            {"saddle_numbness": "present", "bladder_or_bowel_dysfunction": "present"},
+        ),
+        (
+            "I sway when I close my eyes.",
+            {"balance_problems": "present", "reduced_position_sense": "present"},
+        ),
+        ("I can't feel vibration in my toes.", {"reduced_vibration_sense": "present"}),
+        ("I only take zinc.", {"zinc_supplement_excess": "present"}),
+        ("She tires more easily with physical activity.", {"fatigue": "present"}),
+        (
+            "Paraesthesia in a stocking-glove pattern.",
+            {"paresthesia_feet": "present", "paresthesia_hands": "present"},
+        ),
+        ("Glove-and-stocking sensory loss.", {"numbness": "present"}),
+        ("He had withdrawal fits.", {"seizure": "present"}),
+        (
+            "History of delirium tremens.",
+            {"alcohol_excess": "present", "memory_problems": "present"},
+        ),
+        (
+            "Tapping in front of her ear made the corner of her mouth twitch.",
+            {"chvostek_or_trousseau_sign": "present", "muscle_spasms": "present"},
+        ),
+        (
+            "The weakness came on over about six months.",
+            {"muscle_weakness": "present", "onset_gradual": "present"},
+        ),
+        ("He keeps repeating himself and gets lost.", {"memory_problems": "present"}),
+        ("My thighs and upper arms have muscle pain.", {"proximal_muscle_aching": "present"}),
+    ],
+)
+def test_lay_phrasings_added_after_batch_19(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
 def test_sex_after_a_bare_age_and_a_one_year_duration(parse) -> None:  # type: ignore[no-untyped-def]
     result = parse("I'm 31, a woman. On hydrochlorothiazide for the past year.")
     assert result.sex == "female"

@@ -47,6 +47,9 @@ class ContextPhrase:
     direction: str
     terminated_by: tuple[str, ...] = ()
     max_scope: int | None = None  # tokens; None: to the end of the sentence
+    # the phrase counts only where a clause ends after it ("Swelling: no." but not the
+    # "no" of "Examination: no calf tenderness", which negates forwards)
+    at_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Combination:
     base: str
     with_any: tuple[str, ...]
     reach: int = 0  # 1: the sentence before counts too ("Hiked all day in the heat. Now I cramp.")
+    unless: tuple[str, ...] = ()  # words in the sentence that block it ("settled within days")
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
                 str(r.get("direction", "FORWARD")).upper(),
                 tuple(str(t).upper() for t in r.get("terminated_by", ())),
                 int(r["max_scope"]) if "max_scope" in r else None,
+                bool(r.get("at_end", False)),
             )
             for r in raw.get("context", [])
             for p in r["phrases"]
@@ -304,6 +309,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
             base=str(c["base"]),
             with_any=tuple(_norm(w) for w in c["with"]),
             reach=int(c.get("reach", 0)),
+            unless=tuple(_norm(w) for w in c.get("unless", ())),
         )
         for c in raw.get("combine", [])
     )

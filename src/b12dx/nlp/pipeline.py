@@ -30,6 +30,7 @@ from .models import Context, EvidenceMention, LabMention, MedicationMention, Mod
 __all__ = ["load_pipeline", "parse_with"]
 
 _EV, _NEG, _ABS, _IGN = "EV", "NEG", "ABS", "IGN"
+_CLAUSE_END = "b12dx_clause_end"
 _MED, _MCL, _LAB, _FAM = "MED", "MCL", "LAB", "FAMX"
 _lock = threading.Lock()
 _parse_lock = threading.Lock()
@@ -65,6 +66,10 @@ def load_pipeline(lexicon: Lexicon) -> Any:
 
 def _build(lexicon: Lexicon) -> Any:
     medspacy, TargetRule, ConTextRule = _import_medspacy()
+    from spacy.tokens import Token
+
+    if not Token.has_extension(_CLAUSE_END):
+        Token.set_extension(_CLAUSE_END, getter=_clause_end)
     nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher"], load_rules=False)
     # spaCy's rule-based sentencizer (punctuation and line breaks) rather than PyRuSH: PyRuSH is
     # pure Python and takes seconds on long runs of digits or spaces; patient text needs no more
@@ -119,7 +124,7 @@ def _build(lexicon: Lexicon) -> Any:
                 ConTextRule(
                     c.phrase,
                     c.category,
-                    pattern=[{"LOWER": t} for t in toks],
+                    pattern=_context_pattern(toks, at_end=c.at_end),
                     direction=c.direction,
                     terminated_by=set(c.terminated_by) or None,
                     max_scope=c.max_scope,
@@ -127,6 +132,22 @@ def _build(lexicon: Lexicon) -> Any:
             )
     nlp.get_pipe("medspacy_context").add(ctx_rules)
     return nlp
+
+
+def _context_pattern(toks: tuple[str, ...], *, at_end: bool) -> list[dict[str, Any]]:
+    pattern: list[dict[str, Any]] = [{"LOWER": t} for t in toks]
+    if at_end and pattern:
+        pattern[-1] = {**pattern[-1], "_": {_CLAUSE_END: True}}
+    return pattern
+
+
+def _clause_end(token: Any) -> bool:
+    """The token ends the text or is followed by punctuation or a line break."""
+    doc = token.doc
+    if token.i + 1 >= len(doc):
+        return True
+    nxt = doc[token.i + 1]
+    return bool(nxt.is_punct or nxt.is_space or nxt.is_sent_start)
 
 
 def _pattern(toks: tuple[str, ...], lexicon: Lexicon, *, filled: bool) -> list[dict[str, Any]]:
@@ -151,8 +172,27 @@ def _pattern(toks: tuple[str, ...], lexicon: Lexicon, *, filled: bool) -> list[d
             and i + 1 < len(toks)
             and toks[i + 1] not in lexicon.filler_words
         ):
+            if t in _COPULAS:  # "my tongue isn't sore": read, then negated (_negated_inside)
+                out.append({"LOWER": {"IN": sorted(_NEG_WORDS)}, "OP": "?"})
             out.append({"LOWER": {"IN": list(lexicon.filler_words)}, "OP": "*"})
     return out
+
+
+_COPULAS = frozenset({"is", "are", "was", "were", "am", "'m", "'s", "'re"})
+_NEG_WORDS = frozenset({"n't", "not", "never"})
+
+
+def _negated_inside(ctx: Context, ent: Any) -> Context:
+    """A negation the phrase itself does not have, standing after its linking verb ("my urine
+    isn't dark", "my eyes are not yellow"), negates the mention."""
+    if ctx.negated:
+        return ctx
+    inside = [t for t in ent if t.lower_ in _NEG_WORDS]
+    literal = str(getattr(ent._, "literal", "") or "").lower().replace("n't", " n't").split()
+    if not inside or len(inside) <= sum(w in _NEG_WORDS for w in literal):
+        return ctx
+    mod = Modifier(category="NEGATED_EXISTENCE", phrase=inside[0].text)
+    return ctx.model_copy(update={"negated": True, "modifiers": (*ctx.modifiers, mod)})
 
 
 def _near_rules(lexicon: Lexicon, TargetRule: Any, *, ignore: bool) -> list[Any]:
@@ -224,6 +264,28 @@ def _list_negation(carry: Any, ent: Any, prev: Any, kind: str, ctx: Context) -> 
         return None, ctx
     mod = Modifier(category="NEGATED_EXISTENCE", phrase=carry.text)
     return carry, ctx.model_copy(update={"negated": True, "modifiers": (*ctx.modifiers, mod)})
+
+
+# A phrase that opens with a trigger's own words ("history of DVT", "had a temperature") swallows
+# the trigger, so ConText drops it: "no history of DVT", "I haven't had a temperature".
+_TRIGGER_LEAD = re.compile(
+    r"^(?:history\s+of|hx\s+of|h/o|had|have|has|'ve|got|previous|prior|any)\b", re.IGNORECASE
+)
+_NEG_JUST_BEFORE = re.compile(
+    r"(?:\b(?:no|not|never|nil|without|denies|denied|deny)|n't)\s*$", re.IGNORECASE
+)
+
+
+def _negated_before(ctx: Context, ent: Any, text: str) -> Context:
+    """Negate a mention whose opening words were a negation trigger's own ("no history of DVT")."""
+    if ctx.negated or not _TRIGGER_LEAD.match(ent.text):
+        return ctx
+    head = text[max(ent.sent.start_char, ent.start_char - 12) : ent.start_char]
+    found = _NEG_JUST_BEFORE.search(head)
+    if found is None:
+        return ctx
+    mod = Modifier(category="NEGATED_EXISTENCE", phrase=found.group(0).strip())
+    return ctx.model_copy(update={"negated": True, "modifiers": (*ctx.modifiers, mod)})
 
 
 def _unfamily(ctx: Context, proxy: str) -> Context:
@@ -343,6 +405,8 @@ def _read(
         if proxy and ctx.family:
             ctx = _unfamily(ctx, proxy)
         sent = ent.sent
+        if kind == _EV:
+            ctx = _negated_inside(_negated_before(ctx, ent, text), ent)
         carry, ctx = _list_negation(carry, ent, ents[idx - 1] if idx else None, kind, ctx)
         if kind == _LAB:
             nxt = _next_start(ents, idx, kind_of=(_LAB,), limit=sent.end_char)
@@ -559,6 +623,8 @@ def _combined(
     for combo in lexicon.combinations:
         where = f"{before} {sentence}" if combo.reach and before else sentence
         if combo.base == ident and _any_word(combo.with_any).search(where):
+            if combo.unless and _any_word(combo.unless).search(sentence):
+                continue  # "the weakness settled within days": an outcome, not the course
             if lexicon.evidence_ids and combo.id not in lexicon.evidence_ids:
                 continue
             yield EvidenceMention(
