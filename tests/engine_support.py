@@ -67,3 +67,21 @@ def networks(draw, max_causes=5, max_findings=7):
     pos = [i for i, s in enumerate(states) if s == "present"]
     neg = [i for i, s in enumerate(states) if s == "absent"]
     return leak, q, prior, pos, neg
+
+
+@st.composite
+def settled_networks(draw):
+    """Networks where some causes are settled (prior 0 or 1, as sex- or history-bound causes
+    are) and some findings have no leak: findings with at most one uncertain parent are then
+    absorbed into that parent's prior instead of entering the signed sums."""
+    leak, q, prior, pos, neg = draw(networks(max_causes=6, max_findings=8))
+    settle = draw(
+        st.lists(st.sampled_from((None, 0.0, 1.0)), min_size=len(prior), max_size=len(prior))
+    )
+    prior = np.array([p if s is None else s for p, s in zip(prior, settle, strict=True)])
+    no_leak = draw(st.lists(st.booleans(), min_size=len(leak), max_size=len(leak)))
+    leak = np.where(no_leak, 0.0, leak)
+    # without a leak a finding's probability can be one tiny link strength, which the
+    # plain-Python oracle computes as 1 - (1 - q) and would itself lose digits for
+    q = np.where(q > 0, np.maximum(q, 1e-3), 0.0)
+    return leak, q, prior, pos, neg

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from b12dx.engine import infer
-from engine_support import brute_force, make_net, networks
+from engine_support import brute_force, make_net, networks, settled_networks
 
 
 def run(leak, q, prior, pos, neg, pad=2):
@@ -319,24 +319,6 @@ def test_probe_skips_routes_that_cannot_settle_a_crowded_row():
     post, log_z = run(leak, q, prior, pos, neg)
     np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
     assert abs(log_z - expected_log_z) < 1e-9
-
-
-@st.composite
-def settled_networks(draw):
-    """Networks where some causes are settled (prior 0 or 1, as sex- or history-bound causes
-    are) and some findings have no leak: findings with at most one uncertain parent are then
-    absorbed into that parent's prior instead of entering the signed sums."""
-    leak, q, prior, pos, neg = draw(networks(max_causes=6, max_findings=8))
-    settle = draw(
-        st.lists(st.sampled_from((None, 0.0, 1.0)), min_size=len(prior), max_size=len(prior))
-    )
-    prior = np.array([p if s is None else s for p, s in zip(prior, settle, strict=True)])
-    no_leak = draw(st.lists(st.booleans(), min_size=len(leak), max_size=len(leak)))
-    leak = np.where(no_leak, 0.0, leak)
-    # without a leak a finding's probability can be one tiny link strength, which the
-    # plain-Python oracle computes as 1 - (1 - q) and would itself lose digits for
-    q = np.where(q > 0, np.maximum(q, 1e-3), 0.0)
-    return leak, q, prior, pos, neg
 
 
 @settings(max_examples=200, deadline=None)

@@ -44,12 +44,14 @@ __all__ = [
     "TOLERANCE",
     "Network",
     "absorb_single_parents",
+    "absorbed_priors",
     "clamp_choice",
     "compile_network",
     "infer",
     "logit",
     "padded_present",
     "pair_shares",
+    "single_parent_terms",
     "subset_masks",
 ]
 
@@ -361,25 +363,31 @@ def _enumerate(
     post = np.zeros_like(prior)
     log_z = np.zeros(n_rows)
     for r in range(n_rows):
-        live = np.flatnonzero(prior[r] > 0)
+        live = np.flatnonzero((prior[r] > 0) & (prior[r] < 1))
+        on = prior[r] >= 1  # settled on: part of every configuration
         configs = np.array(list(itertools.product((0.0, 1.0), repeat=len(live))))
         if len(live) == 0:
             configs = np.zeros((1, 0))
         pr = prior[r, live]
-        with np.errstate(divide="ignore"):
-            log_pc = configs @ np.log(pr) + (1 - configs) @ np.log1p(-pr)
+        log_pc = configs @ np.log(pr) + (1 - configs) @ np.log1p(-pr)
         sub = net.log1m_q[:, live]
+        leak = net.log1m_leak + net.log1m_q[:, on].sum(axis=1)
         pos_r = pos[r][pos[r] >= 0]
         neg_r = np.flatnonzero(neg[r])
-        log_absent_pos = net.log1m_leak[pos_r][None, :] + configs @ sub[pos_r].T
-        log_absent_neg = net.log1m_leak[neg_r][None, :] + configs @ sub[neg_r].T
-        log_like = np.log1p(-np.exp(log_absent_pos)).sum(axis=1) + log_absent_neg.sum(axis=1)
+        log_absent_pos = leak[pos_r][None, :] + configs @ sub[pos_r].T
+        log_absent_neg = leak[neg_r][None, :] + configs @ sub[neg_r].T
+        with np.errstate(divide="ignore"):  # a finding without a leak is impossible when off
+            log_like = np.log1p(-np.exp(log_absent_pos)).sum(axis=1) + log_absent_neg.sum(axis=1)
         log_joint = log_pc + log_like
         m = log_joint.max()
+        if not np.isfinite(m):  # impossible evidence: no posterior
+            post[r], log_z[r] = np.nan, -np.inf
+            continue
         w = np.exp(log_joint - m)
         z = w.sum()
         log_z[r] = np.log(z) + m
         post[r, live] = (w @ configs) / z
+        post[r, on] = 1.0
     return post, log_z
 
 
@@ -449,49 +457,67 @@ def _probe(
     return e_plain, e_diff
 
 
-def absorb_single_parents(
+def single_parent_terms(
     net: Network, prior: FloatArray, pos: IntArray
-) -> tuple[FloatArray, IntArray, FloatArray]:
-    """Present findings with at most one uncertain parent, taken out of the signed sums.
-
-    A cause with prior 0 or 1 is settled, so such a finding's likelihood is a function of one
-    cause ``j`` alone (``g(c_j) = 1 - (1 - leak) prod_{settled on} (1 - q) (1 - q_j)^{c_j}``), or
-    a constant: multiplying it into ``j``'s prior and renormalising is exact (Bayes on one binary
-    variable), and it removes a factor of two from Quickscore's ``2^k`` per finding, together with
-    the cancellation a rare one would cause. Returns the new priors, ``pos`` with those findings
-    replaced by -1, and the log normalisers that ``log P(evidence)`` gains. Rows where such a
-    finding is impossible are left unchanged, with a log normaliser of -inf.
-    """
+) -> tuple[BoolArray, IntArray, FloatArray, FloatArray]:
+    """Per row and present column: whether the finding has at most one uncertain parent (prior
+    strictly between 0 and 1), that parent (-1: none), and ``log g(0)``, ``log g(1)``: the
+    finding's log-probability of being present with that parent off and on. A cause with prior
+    0 or 1 is settled: ``g(c_j) = 1 - (1 - leak) prod_{settled on} (1 - q) (1 - q_j)^{c_j}``."""
     valid = pos >= 0
-    if not valid.any():
-        return prior, pos, np.zeros(prior.shape[0])
-    lq = net.log1m_q[np.where(valid, pos, 0)]  # (N, K, n)
-    uncertain = (prior > 0) & (prior < 1)
+    idx = np.where(valid, pos, 0)
+    lq = net.log1m_q[idx]  # (N, K, n)
     linked = lq < 0
-    live = linked & uncertain[:, None, :]
+    live = linked & ((prior > 0) & (prior < 1))[:, None, :]
     n_live = live.sum(axis=2)
     take = valid & (n_live <= 1)
-    if not take.any():
-        return prior, pos, np.zeros(prior.shape[0])
-    settled_on = np.where(linked & (prior >= 1)[:, None, :], lq, 0.0).sum(axis=2)
-    base = net.log1m_leak[np.where(valid, pos, 0)] + settled_on  # (N, K): log P(absent | j off)
+    parent = np.where(take & (n_live == 1), live.argmax(axis=2), -1)
+    base = net.log1m_leak[idx] + np.where(linked & (prior >= 1)[:, None, :], lq, 0.0).sum(axis=2)
     lq_j = np.where(live, lq, 0.0).sum(axis=2)
     with np.errstate(divide="ignore"):
         log_g0 = np.where(take, np.log(-np.expm1(base)), 0.0)
         log_g1 = np.where(take, np.log(-np.expm1(base + lq_j)), 0.0)
-    # per cause: the summed log-likelihoods of the findings it alone decides
-    single = take & (n_live == 1)
-    weight = np.where(single[:, :, None], live, False).astype(np.float64)  # (N, K, n)
-    l0 = np.einsum("NK,NKn->Nn", log_g0, weight)
-    l1 = np.einsum("NK,NKn->Nn", log_g1, weight)
-    constant = np.where(take & (n_live == 0), log_g0, 0.0).sum(axis=1)
-    touched = weight.any(axis=1)
+    return take, parent, log_g0, log_g1
+
+
+def absorbed_priors(
+    prior: FloatArray, take: BoolArray, parent: IntArray, log_g0: FloatArray, log_g1: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The priors with the ``take`` findings multiplied in (``single_parent_terms``), and the log
+    normalisers ``log P(evidence)`` gains (-inf where a finding is impossible)."""
+    n = prior.shape[1]
+    single = (take & (parent >= 0))[:, :, None] & (parent[:, :, None] == np.arange(n))
+    l0 = np.where(single, log_g0[:, :, None], 0.0).sum(axis=1)  # (N, n)
+    l1 = np.where(single, log_g1[:, :, None], 0.0).sum(axis=1)
+    touched = single.any(axis=1)
+    constant = np.where(take & (parent < 0), log_g0, 0.0).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         on = np.log(prior) + l1
         off = np.log1p(-prior) + l0
         log_norm = np.where(touched, np.logaddexp(on, off), 0.0)
         new_prior = np.where(touched, np.exp(on - log_norm), prior)
-    log_add = log_norm.sum(axis=1) + constant
+    return new_prior, log_norm.sum(axis=1) + constant
+
+
+def absorb_single_parents(
+    net: Network, prior: FloatArray, pos: IntArray
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Present findings with at most one uncertain parent, taken out of the signed sums.
+
+    Such a finding's likelihood is a function of one cause ``j`` alone, or a constant
+    (``single_parent_terms``): multiplying it into ``j``'s prior and renormalising is exact
+    (Bayes on one binary variable), and it removes a factor of two from Quickscore's ``2^k`` per
+    finding, together with the cancellation a rare one would cause. Returns the new priors,
+    ``pos`` with those findings replaced by -1, and the log normalisers that ``log P(evidence)``
+    gains. Rows where such a finding is impossible are left unchanged, with a log normaliser of
+    -inf.
+    """
+    if not (pos >= 0).any():
+        return prior, pos, np.zeros(prior.shape[0])
+    take, parent, log_g0, log_g1 = single_parent_terms(net, prior, pos)
+    if not take.any():
+        return prior, pos, np.zeros(prior.shape[0])
+    new_prior, log_add = absorbed_priors(prior, take, parent, log_g0, log_g1)
     ok = np.isfinite(log_add)
     if not ok.all():  # impossible evidence: those rows keep their findings, log_add is -inf
         new_prior = np.where(ok[:, None], new_prior, prior)
@@ -577,8 +603,9 @@ def clamp_choice(
     net: Network, prior: FloatArray, present: IntArray, limit: int
 ) -> tuple[IntArray, IntArray]:
     """For conditioning: the positions in ``present`` of the findings to take out of the signed
-    sum (fewest parents first) and their live parents to clamp, at most ``limit`` of them."""
-    live = np.flatnonzero(prior > 0)
+    sum (fewest parents first) and their uncertain parents to clamp, at most ``limit`` of them
+    (a cause with prior 0 or 1 is settled already)."""
+    live = np.flatnonzero((prior > 0) & (prior < 1))
     parents = net.log1m_q[np.ix_(present, live)] < 0  # (k, L)
     clamped: set[int] = set()
     direct: list[int] = []

@@ -26,6 +26,7 @@ the exact fallbacks).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,10 +42,12 @@ from .engine import (
     FloatArray,
     IntArray,
     Network,
+    absorbed_priors,
     clamp_choice,
     infer,
     padded_present,
     pair_shares,
+    single_parent_terms,
     subset_masks,
 )
 
@@ -76,7 +79,7 @@ class Variant:
     ``add_pos``/``add_neg``: findings observed present/absent in addition (already observed ones
     are not counted twice); ``drop_pos``/``drop_neg``: observations removed (where the row has
     them); ``shift``: ``(cause, delta)`` pairs added to the logit of a cause's prior (causes with
-    prior 0 stay at 0).
+    prior 0 or 1 stay there).
     """
 
     add_pos: tuple[int, ...] = ()
@@ -110,7 +113,7 @@ class Variant:
             delta = np.zeros_like(prior)
             for j, d in self.shift:
                 delta[j] += d
-            touched = (delta != 0) & (prior > 0)
+            touched = (delta != 0) & (prior > 0) & (prior < 1)  # 0 and 1 are settled
             lg = np.log(prior[touched]) - np.log1p(-prior[touched]) + delta[touched]
             new_prior[touched] = 1.0 / (1.0 + np.exp(-lg))
         return new_prior, np.array(present or [-1], dtype=np.int64), new_neg
@@ -606,10 +609,12 @@ def _conditioned(
     neg: BoolArray,
     limit: int,
     acc: _Accuracy,
+    known: IntArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """One row, every variant, with the parents ``A`` of its rarest present findings ``D``
     clamped (as ``engine`` does for single rows): given ``A`` those findings are plain products,
     so only the other present findings go through the signed sums, which then cancel far less.
+    ``known``: present findings already outside the sums (absorbed; -1 padded).
     """
     present = pos[pos >= 0]
     direct, a = clamp_choice(net, prior, present, limit)
@@ -629,7 +634,7 @@ def _conditioned(
         np.tile(neg, (len(bits), 1)),
         np.float64,
         acc,
-        np.tile(present[direct], (len(bits), 1)),
+        np.tile(np.concatenate([present[direct], known[known >= 0]]), (len(bits), 1)),
     )  # (C, V, n), (C, V)
     # outer log-weights per configuration and variant: P_v(A = bits) * P(D present | A)
     shift = np.zeros((n_v, a.size))
@@ -645,19 +650,22 @@ def _conditioned(
         f = present[direct]
         log_absent = net.log1m_leak[f][None, :] + bits @ net.log1m_q[np.ix_(f, a)].T  # (C, D)
         log_f = np.log(-np.expm1(log_absent))
-    log_w = log_w + log_f @ (~dropped).T.astype(np.float64)
+    # a masked sum, not a product: log_f is -inf where D is impossible given A (no leak)
+    log_w = log_w + np.where((~dropped).T[None, :, :], log_f[:, :, None], 0.0).sum(axis=1)
     total = log_w + lz_in
     top = np.max(np.where(np.isfinite(total), total, -np.inf), axis=0)  # (V,)
     ok = np.isfinite(top)
     w = np.exp(total - np.where(ok, top, 0.0)[None, :])
     w = np.where(np.isfinite(w), w, 0.0)
     z = w.sum(axis=0)
-    post = np.einsum("CV,CVn->Vn", w, np.where(w[:, :, None] > 0, p_in, 0.0)) / z[:, None]
     used = w > 0
-    with np.errstate(invalid="ignore"):
+    # z = 0: impossible evidence for that variant (err = inf: the caller falls back)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        post = np.einsum("CV,CVn->Vn", w, np.where(w[:, :, None] > 0, p_in, 0.0)) / z[:, None]
         err = 2 * np.where(used, w * e_in, 0.0).sum(axis=0) / z
-    err = np.where(ok & np.all(~used | np.isfinite(e_in), axis=0), err, np.inf)
-    return post, np.log(z) + top, err
+        log_z = np.log(z) + top
+    err = np.where(ok & (z > 0) & np.all(~used | np.isfinite(e_in), axis=0), err, np.inf)
+    return np.nan_to_num(post), log_z, err
 
 
 @dataclass(frozen=True)
@@ -697,6 +705,167 @@ def _outcome_probability(log_z: FloatArray, groups: _Groups) -> FloatArray:
     out = np.empty_like(log_z)
     out[:, groups.order] = np.where(np.repeat(ok, size, axis=1), p, 1.0)
     return out
+
+
+@dataclass(frozen=True)
+class _Absorbed:
+    """The rows with their one-parent present findings multiplied into the priors
+    (``engine.absorb_single_parents``), the variants restated for them, and what each (row,
+    variant)'s log P(evidence) gains back."""
+
+    prior: FloatArray
+    pos: IntArray
+    known: IntArray  # (N, K) the absorbed findings (-1 elsewhere): present, outside the sums
+    variants: tuple[Variant, ...]
+    offset: FloatArray  # (N, V)
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What a tuple of variants does to findings and causes (cached per tuple)."""
+
+    observed: frozenset[int]  # findings some variant observes absent or un-observes
+    dropping: dict[int, tuple[int, ...]]  # present finding -> the variants that drop it
+    shifting: dict[int, tuple[int, ...]]  # cause -> the variants that shift its prior
+
+
+@functools.lru_cache(maxsize=512)
+def _held(variants: tuple[Variant, ...]) -> _Held:
+    dropping: dict[int, list[int]] = {}
+    shifting: dict[int, list[int]] = {}
+    for v, var in enumerate(variants):
+        for f in var.drop_pos:
+            dropping.setdefault(f, []).append(v)
+        for j, _ in var.shift:
+            shifting.setdefault(j, []).append(v)
+    return _Held(
+        frozenset(i for var in variants for i in (*var.add_neg, *var.drop_neg)),
+        {f: tuple(vs) for f, vs in dropping.items()},
+        {j: tuple(vs) for j, vs in shifting.items()},
+    )
+
+
+def _absorb(
+    net: Network, prior: FloatArray, pos: IntArray, variants: Sequence[Variant]
+) -> _Absorbed | None:
+    """Present findings with at most one uncertain parent leave the signed sums, as in
+    ``engine.infer``: halving the shared table per finding, and removing the cancellation a
+    rare one causes. The variants still see the original rows:
+
+    * adding an absorbed finding again changes nothing (it is ``known``);
+    * a logit shift of its parent commutes with it (the absorbed prior's odds are the prior's
+      times the findings' likelihood ratio); only the normaliser changes, per variant;
+    * dropping it (one row only) is the shift that divides its likelihood ratio back out, with
+      the normaliser changed to match.
+
+    With several rows the variants are shared, so findings that a variant drops, or whose parent
+    a variant shifts, stay in the sums. Findings a variant observes absent stay too, and so do
+    findings with an infinite likelihood ratio (a shift could not undo them)."""
+    held = _held(tuple(variants))
+    one = prior.shape[0] == 1
+    out = held.observed if one else held.observed | held.dropping.keys()
+    if one:  # the common case (one assessment): a cheap look before any array work
+        unc = ((prior[0] > 0) & (prior[0] < 1)).tolist()
+        row = pos[0].tolist()
+        if not any(
+            f >= 0 and f not in out and sum(unc[j] for j in net.parents[f]) <= 1 for f in row
+        ):
+            return None
+        free = np.array([[f not in out for f in row]])
+    elif not (pos >= 0).any():
+        return None
+    else:
+        free = ~np.isin(pos, list(out))
+    take, parent, log_g0, log_g1 = single_parent_terms(net, prior, pos)
+    take &= free & np.isfinite(log_g0) & np.isfinite(log_g1)
+    if not one and held.shifting:
+        take &= ~np.isin(parent, list(held.shifting))
+    if not take.any():
+        return None
+    new_prior, log_add = absorbed_priors(prior, take, parent, log_g0, log_g1)
+    offset = np.repeat(log_add[:, None], len(variants), axis=1)
+    restated = tuple(variants)
+    if one:
+        restated, gains = _restated(
+            prior[0], pos[0], take[0], parent[0], log_g0[0], log_g1[0], variants, held
+        )
+        offset[0] += gains
+    return _Absorbed(new_prior, np.where(take, -1, pos), np.where(take, pos, -1), restated, offset)
+
+
+def _restated(
+    prior: FloatArray,
+    pos: IntArray,
+    take: BoolArray,
+    parent: IntArray,
+    log_g0: FloatArray,
+    log_g1: FloatArray,
+    variants: Sequence[Variant],
+    held: _Held,
+) -> tuple[tuple[Variant, ...], FloatArray]:
+    """One row's variants for its absorbed priors, and the change of each variant's log
+    normaliser: where a variant shifts an absorbing cause or drops an absorbed finding, the
+    cause's normaliser ``log(p e^{L1} + (1 - p) e^{L0})`` is recomputed with the variant's prior
+    and findings (plain floats: one row, a few causes)."""
+    absorbed = {
+        f: (j, g0, g1)
+        for f, j, g0, g1, t in zip(
+            pos.tolist(),
+            parent.tolist(),
+            log_g0.tolist(),
+            log_g1.tolist(),
+            take.tolist(),
+            strict=True,
+        )
+        if t
+    }
+    sums: dict[int, list[float]] = {}
+    for j, g0, g1 in absorbed.values():
+        if j >= 0:
+            l0l1 = sums.setdefault(j, [0.0, 0.0])
+            l0l1[0] += g0
+            l0l1[1] += g1
+    affected = sorted(
+        {v for f in absorbed for v in held.dropping.get(f, ())}
+        | {v for j in sums for v in held.shifting.get(j, ())}
+    )
+    out = list(variants)
+    gains = np.zeros(len(variants))
+    for v in affected:
+        var = variants[v]
+        dropped = [f for f in var.drop_pos if f in absorbed]
+        extra: list[tuple[int, float]] = []
+        change = {j: (0.0, 0.0) for j, _ in var.shift if j in sums}
+        for f in dropped:
+            j, g0, g1 = absorbed[f]
+            if j < 0:
+                gains[v] -= g0
+                continue
+            extra.append((j, g0 - g1))
+            c0, c1 = change.get(j, (0.0, 0.0))
+            change[j] = (c0 + g0, c1 + g1)
+        for j, (c0, c1) in change.items():
+            l0, l1 = sums[j]
+            delta = sum(d for jj, d in var.shift if jj == j)
+            p = float(prior[j])
+            gains[v] += _log_norm(p, delta, l0 - c0, l1 - c1) - _log_norm(p, 0.0, l0, l1)
+        out[v] = Variant(
+            var.add_pos,
+            var.add_neg,
+            tuple(f for f in var.drop_pos if f not in absorbed),
+            var.drop_neg,
+            (*var.shift, *extra),
+        )
+    return tuple(out), gains
+
+
+def _log_norm(p: float, delta: float, l0: float, l1: float) -> float:
+    """``log(p' e^{l1} + (1 - p') e^{l0})`` with ``p'`` the prior ``p`` shifted by ``delta`` in
+    log-odds."""
+    lg = math.log(p) - math.log1p(-p) + delta
+    a = l1 - math.log1p(math.exp(-lg)) if lg > -700 else l1 + lg
+    b = l0 - math.log1p(math.exp(lg)) if lg < 700 else l0 - lg
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
 
 
 def _per_variant(value: Any, n_v: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
@@ -754,6 +923,14 @@ def infer_variants(
     log_z = np.zeros((n_rows, n_v))
     if n_v == 0 or n_rows == 0:
         return post, log_z
+    original = (prior, pos, variants)
+    absorbed = _absorb(net, prior, pos, variants)
+    if absorbed is None:
+        known = np.full((n_rows, 1), -1, dtype=np.int64)
+        offset = np.zeros((n_rows, n_v))
+    else:
+        prior, pos, variants = absorbed.prior, absorbed.pos, absorbed.variants
+        known, offset = absorbed.known, absorbed.offset
     plan = _plan(net, variants)
     tol = _per_variant(tolerance, n_v, np.float64)
     err = np.full((n_rows, n_v), np.inf)
@@ -768,7 +945,7 @@ def infer_variants(
         """Variants of rows ``r`` whose (outcome-weighted) error bound exceeds the tolerance."""
         e = np.atleast_2d(err[r])
         if groups is not None:
-            e = e * _outcome_probability(np.atleast_2d(log_z[r]), groups)
+            e = e * _outcome_probability(np.atleast_2d(log_z[r] + offset[r]), groups)
         return np.asarray(e > tol[None, :])
 
     f64 = np.float64
@@ -786,18 +963,20 @@ def infer_variants(
         for s in range(0, len(rows_k), step):
             r, sub, diff = rows_k[s : s + step], sel_k[s : s + step], first[s : s + step]
             if not diff.any():
-                post[r], log_z[r], err[r] = _kernel(net, plan, prior[r], sub, neg[r], f64, acc)
+                post[r], log_z[r], err[r] = _kernel(
+                    net, plan, prior[r], sub, neg[r], f64, acc, known[r]
+                )
                 continue
             differential.update(r[diff].tolist())
             rd = r[diff]
             ordered = _rarest_last(net, prior[rd], sub[diff], log_absent[s : s + step][diff])
             post[rd], log_z[rd], err[rd] = _kernel_differential(
-                net, plan, prior[rd], ordered, neg[rd], f64, acc, ordered=True
+                net, plan, prior[rd], ordered, neg[rd], f64, acc, known[rd], ordered=True
             )
             if not diff.all():
                 rp = r[~diff]
                 post[rp], log_z[rp], err[rp] = _kernel(
-                    net, plan, prior[rp], sub[~diff], neg[rp], f64, acc
+                    net, plan, prior[rp], sub[~diff], neg[rp], f64, acc, known[rp]
                 )
         retried += rows_k[unsettled(rows_k).any(axis=1)].tolist()
     # where rounding bites: the failing variants of each row again on a shared table, first with
@@ -822,6 +1001,7 @@ def infer_variants(
                     neg[row : row + 1],
                     np.float64 if retry < 0 else np.longdouble,
                     acc.take(bad),
+                    known[row : row + 1],
                 )
                 p_x, lz_x, e_x = p_x[0], lz_x[0], e_x[0]
             else:
@@ -834,12 +1014,17 @@ def infer_variants(
                     neg[row],
                     retry,
                     acc.take(bad),
+                    known[row],
                 )
             better = e_x < err[row, bad]
             idx = bad[better]
             post[row, idx], log_z[row, idx] = p_x[better], lz_x[better]
             err[row, idx] = e_x[better]
-    # ... and what is still unsettled goes through infer's exact fallbacks
+    # back to the original rows' log P(evidence)
+    log_z += offset
+    offset = np.zeros_like(offset)
+    # ... and what is still unsettled goes through infer's exact fallbacks, on the original rows
+    prior, pos, variants = original
     for i, v in zip(*np.nonzero(unsettled(again)), strict=True) if again.size else ():
         row = int(again[i])
         p_x, pos_x, neg_x = variants[v].apply(prior[row], pos[row], neg[row])
