@@ -795,10 +795,18 @@ def infer(
     neg = np.asarray(neg, dtype=np.bool_)
     prior, pos, log_add = absorb_single_parents(net, prior, pos)
     log_add[~np.isfinite(log_add)] = 0.0  # impossible evidence: the signed sums report it
-    # extended precision (a 2^k pass in longdouble) costs more than conditioning: after it
-    post, log_z, err = _signed_sums(
-        net, prior, pos, neg, tolerance, exact_log_z, plain, extended=False
-    )
+    # rows with many present findings left go to conditioning first (a few thousand inner
+    # terms, where a 2^k signed sum, or even its probe, costs more); extended precision (a 2^k
+    # pass in longdouble) also comes after conditioning
+    crowded = (pos >= 0).sum(axis=1) > _PROBE
+    post = np.full(prior.shape, np.nan)
+    log_z = np.full(prior.shape[0], np.nan)
+    err = np.full(prior.shape[0], np.inf)
+    easy = np.flatnonzero(~crowded)
+    if easy.size:
+        post[easy], log_z[easy], err[easy] = _signed_sums(
+            net, prior[easy], pos[easy], neg[easy], tolerance, exact_log_z, plain, extended=False
+        )
     for r in np.flatnonzero(err > tolerance):
         p_r, lz_r, e_r = np.full(prior.shape[1], np.nan), np.nan, np.inf
         for a in _clamp_sets(net, prior[r], pos[r][pos[r] >= 0]):
@@ -807,6 +815,19 @@ def infer(
                 p_r, lz_r, e_r = p_c, lz_c, e_c
             if e_r <= tolerance:
                 break
+        if e_r > tolerance and crowded[r]:  # the signed sums, probed, after all
+            p_s, lz_s, e_s = _signed_sums(
+                net,
+                prior[r : r + 1],
+                pos[r : r + 1],
+                neg[r : r + 1],
+                tolerance,
+                exact_log_z,
+                plain,
+                extended=False,
+            )
+            if e_s[0] < e_r:
+                p_r, lz_r, e_r = p_s[0], float(lz_s[0]), float(e_s[0])
         if e_r > tolerance and int((pos[r] >= 0).sum()) <= _PROBE:
             p_x, lz_x, e_x = _extended_quickscore(
                 net, prior[r : r + 1], padded_present(net, pos[r : r + 1])[0][0], neg[r : r + 1]
