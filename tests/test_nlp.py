@@ -909,6 +909,67 @@ def test_lay_phrasings_added_after_batch_19(parse, text: str, expected: dict[str
     assert states(parse(text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "not on"/"not taking" negate what a person takes, not a condition later in the list
+        (
+            "Type 2 diabetes, not on insulin, and high blood pressure.",
+            {"type_2_diabetes": "present", "hypertension_known": "present"},
+        ),
+        ("I'm not taking any zinc supplements.", {"zinc_supplement_excess": "absent"}),
+        ("He is not on dialysis.", {}),
+        # a past habit said to have stopped after "but"
+        (
+            "He drank heavily for ten years, but he has hardly touched alcohol since rehab.",
+            {"alcohol_excess": "absent"},
+        ),
+        # coordinated organs share the noun
+        (
+            "No known renal or liver disease.",
+            {"chronic_kidney_disease": "absent", "cirrhosis": "absent"},
+        ),
+        # bilateral swelling, vitiligo's pale patches and a falling lab value are not findings
+        ("Swelling of both lower legs.", {}),
+        ("Vitiligo, pale patches on my skin.", {}),
+        ("The magnesium kept falling despite supplements.", {}),
+        ("She kept falling at home.", {"balance_problems": "present"}),
+        ("Generalised tiredness.", {"fatigue": "present"}),
+        ("I've been worn out for ages and it won't lift.", {"fatigue": "present"}),
+        (
+            "All of a sudden my arms and legs went weak and I could hardly move them.",
+            {
+                "onset_sudden": "present",
+                "muscle_weakness": "present",
+                "widespread_muscle_symptoms": "present",
+            },
+        ),
+        (
+            "Acute weakness of the proximal lower limbs.",
+            {
+                "muscle_weakness": "present",
+                "onset_sudden": "present",
+                "proximal_muscle_aching": "present",
+            },
+        ),
+        ("I haven't had any fits or jerking.", {"seizure": "absent"}),
+    ],
+)
+def test_rules_added_after_batch_20(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+def test_medicine_negation_and_values_after_under_or_over(parse) -> None:  # type: ignore[no-untyped-def]
+    result = parse(
+        "He is not taking omeprazole or any PPI. TSH was under 0.01; CK came back over 10,000."
+    )
+    assert {(m.name, m.drug_class, m.state) for m in result.medications} == {
+        ("omeprazole", None, "absent"),
+        (None, "ppi", "absent"),
+    }
+    assert [(lab.test, lab.value) for lab in result.labs] == [("tsh", 0.01), ("ck", 10000.0)]
+
+
 def test_sex_after_a_bare_age_and_a_one_year_duration(parse) -> None:  # type: ignore[no-untyped-def]
     result = parse("I'm 31, a woman. On hydrochlorothiazide for the past year.")
     assert result.sex == "female"

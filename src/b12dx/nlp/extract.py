@@ -152,7 +152,8 @@ def find_lab_value(after: str, units: Sequence[str]) -> tuple[float, str | None,
         r"^(?:\s*(?:(?:levels?|results?|value|count|tests?|was|is|were|came\s+back|back|at|of|"
         r"only|just|a|around|about|low|high|very|still|now|measured|reading|serum|plasma|"
         r"normal|abnormal|borderline|raised|elevated|reduced|down|up|peaked|peak|rose|reached|"
-        r"to)\b|[=:~-]))*"
+        r"to|under|over|below|above|less\s+than|more\s+than|greater\s+than|turned\s+out\s+to\s+be)\b"
+        r"|[=:~-]))*"
         r"\s*(?:<|>|≤|≥)?\s*(\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:[.,]\d+)?)"
         r"(?!\s*(?:years?|yrs?|weeks?|months?|days?|x)\b)"
         r"(?:\s*(" + unit_re + r")(?![\w/]))?",

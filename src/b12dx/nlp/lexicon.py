@@ -116,6 +116,10 @@ class Lexicon:
     # bare names of an event that are the current problem unless dated or said to be past
     # ("CT: DVT of the left leg" is today's diagnosis, "a DVT in 2015" is a previous one)
     past_only: frozenset[str] = field(default_factory=frozenset)
+    # triggers that negate what a person takes ("not on", "not taking"): they negate medicines and
+    # the ids in taken_ids, never a condition further on ("not on insulin, and high blood pressure")
+    treatment_negations: frozenset[str] = field(default_factory=frozenset)
+    taken_ids: frozenset[str] = field(default_factory=frozenset)
     # optional words after a linking verb inside a phrase ("is really sore")
     filler_after: frozenset[str] = field(default_factory=frozenset)
     filler_words: tuple[str, ...] = ()
@@ -339,6 +343,10 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         recent_only=frozenset(str(i) for i in raw.get("current_only", {}).get("recent_ids", [])),
         long_ago=frozenset(_norm(p) for p in raw.get("current_only", {}).get("long_ago", [])),
         past_only=frozenset(_norm(p) for p in raw.get("current_only", {}).get("past_only", [])),
+        treatment_negations=frozenset(
+            _norm(p) for p in raw.get("treatment_negation", {}).get("phrases", [])
+        ),
+        taken_ids=frozenset(str(i) for i in raw.get("treatment_negation", {}).get("ids", [])),
         filler_after=frozenset(_norm(w) for w in raw.get("fillers", {}).get("after", [])),
         filler_words=tuple(_norm(w) for w in raw.get("fillers", {}).get("words", [])),
         inflections=_inflections(raw),

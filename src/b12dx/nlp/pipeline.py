@@ -288,6 +288,18 @@ def _negated_before(ctx: Context, ent: Any, text: str) -> Context:
     return ctx.model_copy(update={"negated": True, "modifiers": (*ctx.modifiers, mod)})
 
 
+def _treatment_negation_only(ctx: Context, ident: str, lexicon: Lexicon) -> Context:
+    """ "Not on insulin, and high blood pressure": a trigger that negates what a person takes does
+    not negate a condition (only medicines and the lexicon's taken ids)."""
+    negs = [m for m in ctx.modifiers if m.category == "NEGATED_EXISTENCE"]
+    if not negs or ident in lexicon.taken_ids:
+        return ctx
+    if not all(" ".join(m.phrase.lower().split()) in lexicon.treatment_negations for m in negs):
+        return ctx
+    kept = tuple(m for m in ctx.modifiers if m.category != "NEGATED_EXISTENCE")
+    return ctx.model_copy(update={"negated": False, "modifiers": kept})
+
+
 def _unfamily(ctx: Context, proxy: str) -> Context:
     """Drop the FAMILY modifiers that name the relative the text is about."""
     family = [m for m in ctx.modifiers if m.category == "FAMILY"]
@@ -407,6 +419,8 @@ def _read(
         sent = ent.sent
         if kind == _EV:
             ctx = _negated_inside(_negated_before(ctx, ent, text), ent)
+        if kind in (_EV, _ABS) and ctx.negated:
+            ctx = _treatment_negation_only(ctx, ident, lexicon)
         carry, ctx = _list_negation(carry, ent, ents[idx - 1] if idx else None, kind, ctx)
         if kind == _LAB:
             nxt = _next_start(ents, idx, kind_of=(_LAB,), limit=sent.end_char)
