@@ -214,3 +214,37 @@ def test_unknown_evidence_is_marginalised(mini_kb):
         kb=mini_kb,
     )
     assert a == b
+
+
+COMPLAINTS = [
+    "muscle_cramps",
+    "nocturnal_leg_cramps",
+    "muscle_tightness",
+    "muscle_spasms",
+    "cramps_after_exercise",
+    "cramps_in_heat",
+    "carpopedal_spasm",
+]
+
+
+@pytest.mark.parametrize("complaint", COMPLAINTS)
+def test_a_recorded_complaint_needs_no_scope_note(complaint):
+    a = assess(person(complaint, "paresthesia_feet"))
+    assert not any(w.id == "no_muscle_complaint" for w in a.warnings)
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        [{"id": "paresthesia_feet"}, {"id": "fatigue"}],
+        [{"id": "paresthesia_feet"}, {"id": "muscle_cramps", "state": "absent"}],
+        [],
+    ],
+    ids=["other-symptoms", "cramps-denied", "nothing"],
+)
+def test_no_recorded_complaint_gets_the_scope_note_with_its_sources(evidence):
+    a = assess({"age": 70, "sex": "female", "evidence": evidence})
+    notes = [w for w in a.warnings if w.id == "no_muscle_complaint"]
+    assert len(notes) == 1 and notes[0].sources
+    cited = {s.id for s in a.sources}
+    assert set(notes[0].sources) <= cited

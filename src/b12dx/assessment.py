@@ -186,7 +186,7 @@ def assess_with_context(
         "diet": plan.diet(ctx),
         "prevention": plan.prevention(ctx),
         "comparison": plan.comparison(ctx),
-        "warnings": treat_warnings,
+        "warnings": plan.scope(ctx) + treat_warnings,
         "disclaimer": kb.meta.disclaimer,
     }
     refs = _source_refs(kb)

@@ -384,6 +384,8 @@ class Plan(_Model):
     prevention: tuple[Advice, ...]
     comparison: tuple[ComparisonRow, ...]
     never_folate_alone: Advice
+    # said when the case records none of the muscle complaints b12dx is built to explain
+    no_muscle_complaint: Advice | None = None
 
 
 class FollowupRule(Provenance):

@@ -262,6 +262,12 @@ def _advice(a: KbAdvice) -> Advice:
     return trusted(Advice, {"id": a.id, "text": a.text, "sources": list(a.sources)})
 
 
+def scope(ctx: Context) -> list[Advice]:
+    """A note when the case records none of the muscle complaints b12dx is built for."""
+    note = ctx.kb.plan.no_muscle_complaint
+    return [_advice(note)] if note is not None and holds(note.when, ctx) else []
+
+
 def monitoring(ctx: Context) -> list[Advice]:
     return [_advice(a) for a in ctx.kb.plan.monitoring if holds(a.when, ctx)]
 
