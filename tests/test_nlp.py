@@ -959,6 +959,42 @@ def test_rules_added_after_batch_20(parse, text: str, expected: dict[str, str]) 
     assert states(parse(text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "My blood pressure is high, and I used to smoke.",
+            {"hypertension_known": "present", "smoker": "absent"},
+        ),
+        (
+            "I used to get cramps at night.",
+            {"nocturnal_leg_cramps": "present", "muscle_cramps": "present"},
+        ),
+        (
+            "My thighs and lower back have been really painful.",
+            {"proximal_muscle_aching": "present"},
+        ),
+        ("Labelled as idiopathic generalised epilepsy in her teens.", {"seizure": "present"}),
+        ("I watched him have a fit, shaking all over.", {"seizure": "present"}),
+        ("Two runs of ventricular tachycardia.", {}),
+        ("Brief vertigo on standing up suddenly.", {"dizziness_on_standing": "present"}),
+        ("51F with dysthymia.", {"low_mood": "present"}),
+        # what something "can cause" is not what the person has
+        (
+            "Too much water can also cause headaches, muscle weakness, twitching, vomiting"
+            " and confusion.",
+            {},
+        ),
+        (
+            "The statin can cause muscle pain, and I have had cramps for a month.",
+            {"muscle_cramps": "present"},
+        ),
+    ],
+)
+def test_rules_added_after_batch_21(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
 def test_medicine_negation_and_values_after_under_or_over(parse) -> None:  # type: ignore[no-untyped-def]
     result = parse(
         "He is not taking omeprazole or any PPI. TSH was under 0.01; CK came back over 10,000."
