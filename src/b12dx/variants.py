@@ -648,7 +648,9 @@ def _conditioned(
     with np.errstate(divide="ignore"):
         log_w = bits @ np.log(p_v).T + (1 - bits) @ np.log1p(-p_v).T  # (C, V)
         f = present[direct]
-        log_absent = net.log1m_leak[f][None, :] + bits @ net.log1m_q[np.ix_(f, a)].T  # (C, D)
+        # causes with prior 1 are on in every configuration (clamp_choice leaves them out)
+        settled = net.log1m_leak[f] + net.log1m_q[np.ix_(f, np.flatnonzero(prior >= 1))].sum(axis=1)
+        log_absent = settled[None, :] + bits @ net.log1m_q[np.ix_(f, a)].T  # (C, D)
         log_f = np.log(-np.expm1(log_absent))
     # a masked sum, not a product: log_f is -inf where D is impossible given A (no leak)
     log_w = log_w + np.where((~dropped).T[None, :, :], log_f[:, :, None], 0.0).sum(axis=1)
@@ -762,69 +764,84 @@ def _absorb(
     a variant shifts, stay in the sums. Findings a variant observes absent stay too, and so do
     findings with an infinite likelihood ratio (a shift could not undo them)."""
     held = _held(tuple(variants))
-    one = prior.shape[0] == 1
-    out = held.observed if one else held.observed | held.dropping.keys()
-    if one:  # the common case (one assessment): a cheap look before any array work
-        unc = ((prior[0] > 0) & (prior[0] < 1)).tolist()
-        row = pos[0].tolist()
-        if not any(
-            f >= 0 and f not in out and sum(unc[j] for j in net.parents[f]) <= 1 for f in row
-        ):
-            return None
-        free = np.array([[f not in out for f in row]])
-    elif not (pos >= 0).any():
+    if prior.shape[0] == 1:
+        return _absorb_one(net, prior, pos, variants, held)
+    if not (pos >= 0).any():
         return None
-    else:
-        free = ~np.isin(pos, list(out))
     take, parent, log_g0, log_g1 = single_parent_terms(net, prior, pos)
-    take &= free & np.isfinite(log_g0) & np.isfinite(log_g1)
-    if not one and held.shifting:
+    take &= ~np.isin(pos, list(held.observed | held.dropping.keys()))
+    take &= np.isfinite(log_g0) & np.isfinite(log_g1)
+    if held.shifting:
         take &= ~np.isin(parent, list(held.shifting))
     if not take.any():
         return None
     new_prior, log_add = absorbed_priors(prior, take, parent, log_g0, log_g1)
     offset = np.repeat(log_add[:, None], len(variants), axis=1)
-    restated = tuple(variants)
-    if one:
-        restated, gains = _restated(
-            prior[0], pos[0], take[0], parent[0], log_g0[0], log_g1[0], variants, held
-        )
-        offset[0] += gains
-    return _Absorbed(new_prior, np.where(take, -1, pos), np.where(take, pos, -1), restated, offset)
+    known = np.where(take, pos, -1)
+    return _Absorbed(new_prior, np.where(take, -1, pos), known, tuple(variants), offset)
+
+
+def _absorb_one(
+    net: Network, prior: FloatArray, pos: IntArray, variants: Sequence[Variant], held: _Held
+) -> _Absorbed | None:
+    """``_absorb`` for one row (one assessment), in plain floats: a finding or two, a cause or
+    two, where array operations would cost more than the arithmetic."""
+    p = prior[0].tolist()
+    row = pos[0].tolist()
+    absorbed: dict[int, tuple[int, float, float]] = {}  # finding -> (parent or -1, log g0, g1)
+    cols: list[int] = []
+    for col, f in enumerate(row):
+        if f < 0 or f in held.observed or f in absorbed:
+            continue
+        parents = net.parents[f]
+        live = [j for j in parents if 0.0 < p[j] < 1.0]
+        if len(live) > 1:
+            continue
+        lq = net.log1m_q[f]
+        base = float(net.log1m_leak[f]) + sum(float(lq[j]) for j in parents if p[j] >= 1.0)
+        j = live[0] if live else -1
+        if base >= 0.0 or (j >= 0 and base + float(lq[j]) >= 0.0):
+            continue  # present with probability 0 in some state: not absorbed (no shift undoes it)
+        g0 = math.log(-math.expm1(base))
+        g1 = math.log(-math.expm1(base + float(lq[j]))) if j >= 0 else g0
+        absorbed[f] = (j, g0, g1)
+        cols.append(col)
+    if not absorbed:
+        return None
+    sums: dict[int, tuple[float, float]] = {}
+    log_add = 0.0
+    for j, g0, g1 in absorbed.values():
+        if j < 0:
+            log_add += g0
+            continue
+        l0, l1 = sums.get(j, (0.0, 0.0))
+        sums[j] = (l0 + g0, l1 + g1)
+    new_prior = prior.copy()
+    for j, (l0, l1) in sums.items():
+        norm = _log_norm(p[j], 0.0, l0, l1)
+        new_prior[0, j] = math.exp(math.log(p[j]) + l1 - norm)
+        log_add += norm
+    new_pos = pos.copy()
+    known = np.full_like(pos, -1)
+    new_pos[0, cols] = -1
+    known[0, cols] = pos[0, cols]
+    restated, gains = _restated(p, absorbed, sums, variants, held)
+    offset = (log_add + gains)[None, :]
+    return _Absorbed(new_prior, new_pos, known, restated, offset)
 
 
 def _restated(
-    prior: FloatArray,
-    pos: IntArray,
-    take: BoolArray,
-    parent: IntArray,
-    log_g0: FloatArray,
-    log_g1: FloatArray,
+    prior: list[float],
+    absorbed: dict[int, tuple[int, float, float]],
+    sums: dict[int, tuple[float, float]],
     variants: Sequence[Variant],
     held: _Held,
 ) -> tuple[tuple[Variant, ...], FloatArray]:
     """One row's variants for its absorbed priors, and the change of each variant's log
     normaliser: where a variant shifts an absorbing cause or drops an absorbed finding, the
     cause's normaliser ``log(p e^{L1} + (1 - p) e^{L0})`` is recomputed with the variant's prior
-    and findings (plain floats: one row, a few causes)."""
-    absorbed = {
-        f: (j, g0, g1)
-        for f, j, g0, g1, t in zip(
-            pos.tolist(),
-            parent.tolist(),
-            log_g0.tolist(),
-            log_g1.tolist(),
-            take.tolist(),
-            strict=True,
-        )
-        if t
-    }
-    sums: dict[int, list[float]] = {}
-    for j, g0, g1 in absorbed.values():
-        if j >= 0:
-            l0l1 = sums.setdefault(j, [0.0, 0.0])
-            l0l1[0] += g0
-            l0l1[1] += g1
+    and findings. ``absorbed``: finding -> (parent or -1, log g0, log g1); ``sums``: per parent,
+    the summed (log g0, log g1) of its absorbed findings."""
     affected = sorted(
         {v for f in absorbed for v in held.dropping.get(f, ())}
         | {v for j in sums for v in held.shifting.get(j, ())}
@@ -833,10 +850,11 @@ def _restated(
     gains = np.zeros(len(variants))
     for v in affected:
         var = variants[v]
-        dropped = [f for f in var.drop_pos if f in absorbed]
         extra: list[tuple[int, float]] = []
         change = {j: (0.0, 0.0) for j, _ in var.shift if j in sums}
-        for f in dropped:
+        for f in var.drop_pos:
+            if f not in absorbed:
+                continue
             j, g0, g1 = absorbed[f]
             if j < 0:
                 gains[v] -= g0
@@ -847,8 +865,9 @@ def _restated(
         for j, (c0, c1) in change.items():
             l0, l1 = sums[j]
             delta = sum(d for jj, d in var.shift if jj == j)
-            p = float(prior[j])
-            gains[v] += _log_norm(p, delta, l0 - c0, l1 - c1) - _log_norm(p, 0.0, l0, l1)
+            gains[v] += _log_norm(prior[j], delta, l0 - c0, l1 - c1) - _log_norm(
+                prior[j], 0.0, l0, l1
+            )
         out[v] = Variant(
             var.add_pos,
             var.add_neg,
