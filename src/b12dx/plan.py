@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from .context import Context, WhatIf, holds
-from .engine import FloatArray
+from .engine import FloatArray, IntArray
 from .kb import Advice as KbAdvice
 from .kb import Band, KnowledgeBase, LabTest, TestRule
 from .result import (
@@ -140,17 +140,28 @@ def _gains(
     h0: float, post: FloatArray, log_z: FloatArray, index: tuple[tuple[str, int], ...]
 ) -> dict[str, float]:
     """Expected entropy after each test: outcomes weighted by their probability."""
+    tests, order, starts, sizes = _outcome_layout(index)
+    lz = log_z[order]
+    top = np.maximum.reduceat(lz, starts)
+    w = np.exp(lz - np.repeat(top, sizes))
+    h = np.add.reduceat(w * entropy(post[order]), starts) / np.add.reduceat(w, starts)
+    return {t: max(0.0, h0 - g) for t, g in zip(tests, h.tolist(), strict=True)}
+
+
+@functools.lru_cache(maxsize=256)
+def _outcome_layout(
+    index: tuple[tuple[str, int], ...],
+) -> tuple[tuple[str, ...], IntArray, IntArray, IntArray]:
+    """The outcome variants grouped by test: the tests, the variants in test order, and each
+    test's first position and number of outcomes (once per set of tests)."""
     rows: dict[str, list[int]] = {}
     for tid, r in index:
         rows.setdefault(tid, []).append(r)
-    tests = list(rows)
-    order = np.array([r for t in tests for r in rows[t]])
-    starts = np.cumsum([0] + [len(rows[t]) for t in tests])[:-1]
-    lz = log_z[order]
-    top = np.maximum.reduceat(lz, starts)
-    w = np.exp(lz - np.repeat(top, np.diff(np.append(starts, len(order)))))
-    h = np.add.reduceat(w * entropy(post[order]), starts) / np.add.reduceat(w, starts)
-    return {t: max(0.0, h0 - float(g)) for t, g in zip(tests, h, strict=True)}
+    tests = tuple(rows)
+    order = np.array([r for t in tests for r in rows[t]], dtype=np.int64)
+    sizes = np.array([len(rows[t]) for t in tests], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    return tests, order, starts, sizes
 
 
 def _by_priority(kb: KnowledgeBase) -> list[TestRule]:
