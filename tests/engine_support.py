@@ -85,3 +85,28 @@ def settled_networks(draw):
     # plain-Python oracle computes as 1 - (1 - q) and would itself lose digits for
     q = np.where(q > 0, np.maximum(q, 1e-3), 0.0)
     return leak, q, prior, pos, neg
+
+
+@st.composite
+def crowded_networks(draw, max_causes=6):
+    """Many present findings (more than the probe's ``_PROBE``), some of them rare (small leak,
+    weak links): the plain signed sum cancels, so the probe, the skipped retries and the
+    share-weighted conditioning all run. (Leaks stay >= 1e-4: the plain-Python oracle computes
+    ``1 - (1 - leak)`` and would itself lose digits below that.)"""
+    n = draw(st.integers(2, max_causes))
+    k = draw(st.integers(9, 13))
+    m = k + 2
+    leak = np.array(draw(st.lists(st.sampled_from((1e-4, 1e-3, 0.05)), min_size=m, max_size=m)))
+    q = np.array(
+        draw(
+            st.lists(
+                st.lists(
+                    st.sampled_from((0.0, 0.0, 0.002, 0.05, 0.3, 0.9)), min_size=n, max_size=n
+                ),
+                min_size=m,
+                max_size=m,
+            )
+        )
+    )
+    prior = np.array(draw(st.lists(st.floats(0.001, 0.3), min_size=n, max_size=n)))
+    return leak, q, prior, list(range(k)), [k, k + 1]

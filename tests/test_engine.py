@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from b12dx.engine import infer
-from engine_support import brute_force, make_net, networks, settled_networks
+from engine_support import brute_force, crowded_networks, make_net, networks, settled_networks
 
 
 def run(leak, q, prior, pos, neg, pad=2):
@@ -218,31 +218,6 @@ def test_differential_form_settles_what_plain_quickscore_cannot():
     expected, _ = brute_force(leak, q, prior, pos, neg)
     assert err[0] < plain[0] / 100 and err[0] < 1e-9
     np.testing.assert_allclose(post[0], expected, atol=err[0], rtol=0)
-
-
-@st.composite
-def crowded_networks(draw, max_causes=6):
-    """Many present findings (more than the probe's ``_PROBE``), some of them rare (small leak,
-    weak links): the plain signed sum cancels, so the probe, the skipped retries and the
-    share-weighted conditioning all run. (Leaks stay >= 1e-4: the plain-Python oracle computes
-    ``1 - (1 - leak)`` and would itself lose digits below that.)"""
-    n = draw(st.integers(2, max_causes))
-    k = draw(st.integers(9, 13))
-    m = k + 2
-    leak = np.array(draw(st.lists(st.sampled_from((1e-4, 1e-3, 0.05)), min_size=m, max_size=m)))
-    q = np.array(
-        draw(
-            st.lists(
-                st.lists(
-                    st.sampled_from((0.0, 0.0, 0.002, 0.05, 0.3, 0.9)), min_size=n, max_size=n
-                ),
-                min_size=m,
-                max_size=m,
-            )
-        )
-    )
-    prior = np.array(draw(st.lists(st.floats(0.001, 0.3), min_size=n, max_size=n)))
-    return leak, q, prior, list(range(k)), [k, k + 1]
 
 
 @settings(max_examples=60, deadline=None)

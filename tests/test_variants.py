@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from b12dx import variants as V
 from b12dx.engine import infer
 from b12dx.variants import Variant, infer_variants
-from engine_support import brute_force, make_net, networks, settled_networks
+from engine_support import brute_force, crowded_networks, make_net, networks, settled_networks
 
 
 @st.composite
@@ -285,3 +285,19 @@ def test_variants_of_rows_with_absorbed_findings_equal_infer(data, case):
             for r in range(rows):
                 np.testing.assert_allclose(post[r, v], e_post, atol=1e-9, rtol=0)
                 assert abs(log_z[r, v] - e_lz) < 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data(), crowded_networks())
+def test_crowded_rows_equal_infer(data, case):
+    """A single row with more than ten present findings skips the shared table and goes
+    straight to conditioning; every variant still equals ``infer`` on the changed row."""
+    leak, q, prior, pos, neg = case
+    net = make_net(leak, q)
+    vs = data.draw(variant_lists(len(prior), len(leak), pos, neg))
+    p, n_mask = encode_row(len(leak), pos, neg)
+    post, log_z = infer_variants(net, prior[None, :], p[None, :], n_mask[None, :], vs)
+    for v, var in enumerate(vs):
+        e_post, e_lz, *_ = explicit(net, prior, p, n_mask, var)
+        np.testing.assert_allclose(post[0, v], e_post, atol=1e-9, rtol=0)
+        assert abs(log_z[0, v] - e_lz) < 1e-9

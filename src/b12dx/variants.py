@@ -66,6 +66,9 @@ _RETRIES = (-1, _FEW_CLAMPED, 0, _MAX_CLAMPED)
 _PREDICTED_MISS = 20.0
 
 _TINY = 1e-300
+# One row with more present findings than this (after absorption) skips the shared table: its
+# 2^k signed sums cost more than conditioning, and cancel.
+_CROWDED = 10
 _LOG_ROUNDING = float(np.log(4 * np.finfo(np.float64).eps))  # the plain kernel's per-term eps
 
 # Elements of the largest (rows x subsets x pairs) intermediate per kernel call.
@@ -972,6 +975,10 @@ def infer_variants(
     differential: set[int] = set()  # rows that started in differential form
     for sel_k, rows_k in padded_present(net, pos):
         k = sel_k.shape[1]
+        if k > _CROWDED and n_rows == 1:  # straight to the conditioned retries
+            differential.update(rows_k.tolist())
+            retried += rows_k.tolist()
+            continue
         per_row = (1 << k) * max(plan.pair_c.size, len(plan.owner), n + 1)
         step = max(1, _BUDGET // per_row)
         if k:
