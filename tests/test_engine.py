@@ -20,14 +20,19 @@ def run(leak, q, prior, pos, neg, pad=2):
     return post[0], log_z[0]
 
 
+def assert_infer_equals(expected, expected_log_z, leak, q, prior, pos, neg):
+    """``infer`` gives the brute-force posteriors and log P(evidence), to 1e-9."""
+    post, log_z = run(leak, q, prior, pos, neg)
+    np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
+    assert abs(log_z - expected_log_z) < 1e-9
+
+
 @settings(max_examples=300, deadline=None)
 @given(networks())
 def test_engine_equals_brute_force(case):
     leak, q, prior, pos, neg = case
-    post, log_z = run(leak, q, prior, pos, neg)
     expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
-    np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
-    assert abs(log_z - expected_log_z) < 1e-9
+    assert_infer_equals(expected, expected_log_z, leak, q, prior, pos, neg)
 
 
 @settings(max_examples=100, deadline=None)
@@ -227,9 +232,7 @@ def test_many_rare_present_findings_equal_brute_force(case):
     expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
     if not np.isfinite(expected_log_z):
         return  # impossible evidence (a present finding with no way to occur)
-    post, log_z = run(leak, q, prior, pos, neg)
-    np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
-    assert abs(log_z - expected_log_z) < 1e-9
+    assert_infer_equals(expected, expected_log_z, leak, q, prior, pos, neg)
 
 
 @settings(max_examples=60, deadline=None)
@@ -291,9 +294,7 @@ def test_probe_skips_routes_that_cannot_settle_a_crowded_row():
     e_plain, e_diff = engine._probe(net, prior[None, :], sel, n_mask, True)
     assert e_plain[0] > 1e-10 and e_diff[0] > 1e-10
     expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
-    post, log_z = run(leak, q, prior, pos, neg)
-    np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
-    assert abs(log_z - expected_log_z) < 1e-9
+    assert_infer_equals(expected, expected_log_z, leak, q, prior, pos, neg)
 
 
 @settings(max_examples=200, deadline=None)
@@ -304,9 +305,7 @@ def test_absorbing_single_parent_findings_equals_brute_force(case):
         expected, expected_log_z = brute_force(leak, q, prior, pos, neg)
     if not np.isfinite(expected_log_z):
         return  # impossible evidence: no posterior to compare
-    post, log_z = run(leak, q, prior, pos, neg)
-    np.testing.assert_allclose(post, expected, atol=1e-9, rtol=0)
-    assert abs(log_z - expected_log_z) < 1e-9
+    assert_infer_equals(expected, expected_log_z, leak, q, prior, pos, neg)
 
 
 def test_absorption_takes_out_exactly_the_findings_with_one_uncertain_parent():
