@@ -20,7 +20,7 @@ from .engine import compile_network
 from .kb import KnowledgeBase, load_kb
 from .labs import LabReading, interpret
 from .priors import PriorShift, person_prior
-from .result import Advice, Assessment, KbStamp, LabInterpretation, SourceRef
+from .result import Advice, Assessment, KbStamp, LabInterpretation, SourceRef, trusted
 from .variants import Variant
 
 __all__ = ["assess", "assess_with_context", "build_context"]
@@ -79,20 +79,23 @@ def _lab_out(r: LabReading) -> LabInterpretation:
     text = (
         band.text if band is not None else f"No guideline band applies to this {r.test.name} value."
     )
-    return LabInterpretation(
-        test=r.test.id,
-        name=r.test.name,
-        value=round(r.value, 6),
-        unit=r.test.unit,
-        band=band.id if band else None,
-        band_label=band.label if band else None,
-        abnormal=bool(band and band.abnormal),
-        text=text,
-        original_value=r.original_value,
-        original_unit=r.original_unit,
-        reference="local" if r.local_range_used else ("guideline" if band else "none"),
-        derived=r.derived,
-        sources=list(band.sources if band else r.test.sources),
+    return trusted(
+        LabInterpretation,
+        {
+            "test": r.test.id,
+            "name": r.test.name,
+            "value": round(r.value, 6),
+            "unit": r.test.unit,
+            "band": band.id if band else None,
+            "band_label": band.label if band else None,
+            "abnormal": bool(band and band.abnormal),
+            "text": text,
+            "original_value": r.original_value,
+            "original_unit": r.original_unit,
+            "reference": "local" if r.local_range_used else ("guideline" if band else "none"),
+            "derived": r.derived,
+            "sources": list(band.sources if band else r.test.sources),
+        },
     )
 
 

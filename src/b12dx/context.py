@@ -206,14 +206,29 @@ def holds(cond: Condition, ctx: Context) -> bool:
     if got is None or got[0] is not cond:
         if len(_compiled) > 4096:
             _compiled.clear()
-        got = _compiled[id(cond)] = (cond, _compile(cond))
-    return all(check(ctx) for check in got[1])
+        got = _compiled[id(cond)] = (cond, _joined(_compile(cond)))
+    return got[1](ctx)
 
 
 _Check = Callable[[Context], bool]
-# each condition's checks, once (the KB's conditions are read a hundred times per assessment);
-# the condition itself is kept so that its id cannot be reused while it is in here
-_compiled: dict[int, tuple[Condition, tuple[_Check, ...]]] = {}
+# each condition as one check, once (the KB's conditions are read a hundred times per
+# assessment); the condition itself is kept so that its id cannot be reused while it is in here
+_compiled: dict[int, tuple[Condition, _Check]] = {}
+
+
+def _always(ctx: Context) -> bool:
+    return True
+
+
+def _joined(checks: tuple[_Check, ...]) -> _Check:
+    """One check that holds when all of ``checks`` do, tried in order (nested ``and``: no
+    generator per call)."""
+    if not checks:
+        return _always
+    head, tail = checks[0], _joined(checks[1:]) if len(checks) > 1 else None
+    if tail is None:
+        return head
+    return lambda ctx: head(ctx) and tail(ctx)
 
 
 def _has_all(ids: frozenset[str], ctx: Context) -> bool:

@@ -195,12 +195,19 @@ def differential(ctx: Context, shifts: list[PriorShift]) -> list[CauseResult]:
     ks, js, side = ks[order], js[order], side[order]
     values = shown[order].tolist()
     sources = {k: _sources(ctx, items[k]) for k in set(ks.tolist())}
-    heads = [{"evidence": p.key, "label": p.label, "state": p.state} for p in items]
+    keys, labels = [p.key for p in items], [p.label for p in items]
+    states = [p.state for p in items]
     cause_ids = net.cause_ids
     made = trusted_all(
         Contribution,
         [
-            {**heads[k], "log_odds": lo, "sources": list(sources[k][cause_ids[j]])}
+            {
+                "evidence": keys[k],
+                "label": labels[k],
+                "state": states[k],
+                "log_odds": lo,
+                "sources": list(sources[k][cause_ids[j]]),
+            }
             for k, j, lo in zip(ks.tolist(), js.tolist(), values, strict=True)
         ],
     )

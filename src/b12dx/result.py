@@ -8,6 +8,8 @@ every id used anywhere in the Assessment.
 
 from __future__ import annotations
 
+from collections import deque
+from itertools import repeat
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,23 +47,42 @@ _M = TypeVar("_M", bound=_Out)
 
 def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     """An output model from values that are valid by construction (validated KB data and
-    computed numbers), every field given by its Python name. This is ``model_construct`` without
-    its per-field default and alias pass, which matters for the hundreds of contributions of an
-    assessment; ``tests/test_result.py`` checks the two agree."""
+    computed numbers), every field of the model given by its Python name. This is
+    ``model_construct`` without its per-field default and alias pass, which matters for the
+    hundreds of contributions of an assessment; ``tests/test_result.py`` checks the two agree."""
     return trusted_all(cls, [values])[0]
+
+
+# pydantic's instance slots, set through their descriptors: cheaper than object.__setattr__
+_SET_DICT, _SET_FIELDS, _SET_EXTRA, _SET_PRIVATE = (
+    vars(BaseModel)[slot].__set__
+    for slot in (
+        "__dict__",
+        "__pydantic_fields_set__",
+        "__pydantic_extra__",
+        "__pydantic_private__",
+    )
+)
+_all_fields: dict[type[BaseModel], frozenset[str]] = {}
 
 
 def trusted_all(cls: type[_M], rows: list[dict[str, Any]]) -> list[_M]:
     """``trusted`` for many rows of one model (the explanation's contributions)."""
-    new, put = cls.__new__, object.__setattr__
-    out = []
-    for values in rows:
-        m = new(cls)
-        put(m, "__dict__", values)
-        put(m, "__pydantic_fields_set__", set(values))
-        put(m, "__pydantic_extra__", None)
-        put(m, "__pydantic_private__", None)
-        out.append(m)
+    names = _all_fields.get(cls)
+    if names is None:
+        names = _all_fields[cls] = frozenset(cls.model_fields)
+    n = len(rows)
+    out = list(map(cls.__new__, repeat(cls, n)))
+    # every field is given, so every instance's set of given fields is the model's fields (the
+    # set is pydantic's to hold; a frozen model never adds to it)
+    given = set(names)
+    for setter, values in (
+        (_SET_DICT, rows),
+        (_SET_FIELDS, repeat(given, n)),
+        (_SET_EXTRA, repeat(None, n)),
+        (_SET_PRIVATE, repeat(None, n)),
+    ):
+        deque(map(setter, out, values), maxlen=0)
     return out
 
 
