@@ -995,6 +995,86 @@ def test_rules_added_after_batch_21(parse, text: str, expected: dict[str, str]) 
     assert states(parse(text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # worsening dated in days is not a gradual course
+        (
+            "For two months my legs have been weak, and over the last ten days it all got worse.",
+            {"muscle_weakness": "present"},
+        ),
+        (
+            "My legs have been weak for a year and it slowly got worse.",
+            {"muscle_weakness": "present", "onset_gradual": "present"},
+        ),
+        (
+            "The doctors found my muscle tone, strength and feeling were all normal.",
+            {"muscle_weakness": "absent", "numbness": "absent"},
+        ),
+        # rest relieving chest pain is not claudication; exercise as a trigger is not a recent bout
+        (
+            "Chest pain brought on by intense exercise that settled with rest.",
+            {"chest_pain": "present"},
+        ),
+        (
+            "My calves hurt after two blocks and the pain settles with rest.",
+            {"exertional_leg_pain_relieved_by_rest": "present"},
+        ),
+        # a professional's sport is his job, not a match before the cramp
+        (
+            "I play football professionally. For three years both my calves have cramped.",
+            {"muscle_cramps": "present"},
+        ),
+        (
+            "I played football yesterday. My calves cramped badly.",
+            {
+                "strenuous_exercise_recent": "present",
+                "muscle_cramps": "present",
+                "cramps_after_exercise": "present",
+            },
+        ),
+        (
+            "Fasciculations in the arms, trunk and legs, and cramps worse after physical activity.",
+            {
+                "muscle_spasms": "present",
+                "muscle_cramps": "present",
+                "widespread_muscle_symptoms": "present",
+                "cramps_after_exercise": "present",
+            },
+        ),
+        (
+            "She seemed to go senile, and lost her usual concentration.",
+            {"memory_problems": "present"},
+        ),
+        ("Treated for Alzheimer's disease.", {"memory_problems": "present"}),
+        (
+            "Breast carcinoma with bone metastases; recently diagnosed multiple myeloma.",
+            {"active_cancer": "present"},
+        ),
+        ("I had throat cancer in the past.", {}),
+        ("She took more and more laxatives.", {}),
+        (
+            "Three years ago I had a stent put in for unstable angina."
+            " I haven't had any angina since.",
+            {"chest_pain": "absent"},
+        ),
+        ("My arms and legs have been puffy all over.", {}),
+        ("Normal height and weight.", {}),
+    ],
+)
+def test_rules_added_after_batch_22(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["When I came off the PPI it went back to normal.", "I stopped taking omeprazole."]
+)
+def test_medicine_stopped_is_not_taken(parse, text: str) -> None:  # type: ignore[no-untyped-def]
+    result = parse(text)
+    assert result.medications
+    assert all(m.state == "absent" for m in result.medications)
+
+
 def test_medicine_negation_and_values_after_under_or_over(parse) -> None:  # type: ignore[no-untyped-def]
     result = parse(
         "He is not taking omeprazole or any PPI. TSH was under 0.01; CK came back over 10,000."

@@ -18,7 +18,14 @@ from ..errors import KnowledgeBaseError
 from ..kb import KnowledgeBase
 from .inflect import InflectionTable
 
-__all__ = ["CONTEXT_CATEGORIES", "Combination", "ContextPhrase", "Lexicon", "build_lexicon"]
+__all__ = [
+    "CONTEXT_CATEGORIES",
+    "Block",
+    "Combination",
+    "ContextPhrase",
+    "Lexicon",
+    "build_lexicon",
+]
 
 LEXICON_FILE = "nlp_lexicon.toml"
 CONTEXT_CATEGORIES = (
@@ -61,6 +68,16 @@ class Combination:
     with_any: tuple[str, ...]
     reach: int = 0  # 1: the sentence before counts too ("Hiked all day in the heat. Now I cramp.")
     unless: tuple[str, ...] = ()  # words in the sentence that block it ("settled within days")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A mention of ``id`` is not read where its sentence holds a word of ``when`` and none of
+    ``unless`` (rest relieving chest pain is not claudication)."""
+
+    id: str
+    when: tuple[str, ...]
+    unless: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,11 @@ class Lexicon:
     # and the negation phrases that say so
     absent_means_present: frozenset[str] = field(default_factory=frozenset)
     absence_words: frozenset[str] = field(default_factory=frozenset)
+    # sentence words that stop a reading ("chest pain ... settled with rest" is not claudication)
+    blocks: tuple[Block, ...] = ()
+    # ignored phrases that combinations do not see either ("I play football professionally" is
+    # not a match before the cramp)
+    masked: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def key(self) -> str:
@@ -202,7 +224,8 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
             concepts[_norm(p)] = ident
     negated = {_norm(p): ident for ident, ps in raw.get("negated_concepts", {}).items() for p in ps}
     absent_only = {_norm(p): ident for ident, ps in raw.get("absent_only", {}).items() for p in ps}
-    ignore = frozenset(_norm(p) for p in raw.get("ignore", {}).get("phrases", []))
+    masked = frozenset(_norm(p) for p in raw.get("ignore", {}).get("masked", []))
+    ignore = frozenset(_norm(p) for p in raw.get("ignore", {}).get("phrases", [])) | masked
     locators = tuple(
         Locator(
             id=str(loc["id"]),
@@ -317,6 +340,14 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         )
         for c in raw.get("combine", [])
     )
+    blocks = tuple(
+        Block(
+            id=str(b["id"]),
+            when=tuple(_norm(w) for w in b["when"]),
+            unless=tuple(_norm(w) for w in b.get("unless", ())),
+        )
+        for b in raw.get("block", [])
+    )
     implies = {k: tuple(v) for k, v in raw.get("implies", {}).items()}
     fam = raw.get("family", {})
     uniq_units = sorted({u for u in units if u.strip()}, key=lambda u: (-len(u), u))
@@ -357,6 +388,8 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         absence_words=frozenset(
             _norm(w) for w in raw.get("absent_only_inverse", {}).get("phrases", [])
         ),
+        blocks=blocks,
+        masked=masked,
     )
 
 
@@ -380,6 +413,7 @@ def lexicon_ids(lexicon: Lexicon) -> set[str]:
     ids |= set(lexicon.implies) | {i for v in lexicon.implies.values() for i in v}
     ids |= set(lexicon.family_ids) | {lexicon.family_history_id}
     ids |= set(lexicon.current_only) | set(lexicon.recent_only)
+    ids |= {b.id for b in lexicon.blocks}
     return ids
 
 

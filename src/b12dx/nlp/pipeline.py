@@ -349,8 +349,7 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     before = ""
     proxy = find_proxy_relative(text)
     for (offset, end), doc in zip(segments, docs, strict=True):
-        _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs, before, proxy)
-        before = text[offset:end].lower()
+        before = _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs, before, proxy)
     evidence.extend(_implied(evidence, lexicon))
     labs.extend(_symbol_labs(text, lexicon, labs))
     pregnant = find_pregnant(text)
@@ -401,12 +400,13 @@ def _read(
     labs: list[LabMention],
     before: str = "",
     proxy: str | None = None,
-) -> None:
+) -> str:
     """Collect the mentions of one piece of text (*offset*: where it starts in the whole;
     *before*: the piece before it, for combinations that reach back one sentence; *proxy*: the
     relative the whole text is about, "My father is 66 ...", whose mentions are not family
-    history)."""
+    history). Returns the piece as combinations see it (lower case, masked phrases blanked)."""
     ents = list(doc.ents)
+    seen = _masked_lower(text, ents, lexicon)
     carry: Any = None  # a phrase that states an absence and heads a list ("does not smoke, ...")
     for idx, ent in enumerate(ents):
         kind, _, ident = ent.label_.partition(":")
@@ -469,7 +469,34 @@ def _read(
                 elif ident in loc.sites:  # "feet tingle" may also say "hands and feet"
                     idents = list(dict.fromkeys([ident, *_locate(ent, loc, ents, idx)]))
         for one in idents:
-            evidence.extend(_mention(kind, one, ent, ctx, lexicon, offset, before))
+            evidence.extend(_mention(kind, one, ent, ctx, lexicon, offset, before, seen))
+    return seen
+
+
+def _masked_lower(text: str, ents: list[Any], lexicon: Lexicon) -> str:
+    """*text* in lower case with the masked ignore phrases blanked (same length), so that a
+    combination does not read "football" in "I play football professionally"."""
+    low = text.lower()
+    if not lexicon.masked:
+        return low
+    for ent in ents:
+        if ent.label_.startswith(f"{_IGN}:") and _bare(ent.text) in lexicon.masked:
+            a, b = ent.start_char, ent.end_char
+            low = low[:a] + " " * (b - a) + low[b:]
+    return low
+
+
+def _bare(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _blocked(ident: str, sentence: str, lexicon: Lexicon) -> bool:
+    """A word of a block rule for *ident* in the sentence, and none of its exceptions."""
+    for b in lexicon.blocks:
+        hit = b.id == ident and _any_word(b.when).search(sentence)
+        if hit and not (b.unless and _any_word(b.unless).search(sentence)):
+            return True
+    return False
 
 
 _SHARED = re.compile(r"^\W*(?:both|all(?:\s+of\s+them)?|each)\b", re.IGNORECASE)
@@ -553,7 +580,14 @@ def _locate(ent: Any, loc: Locator, ents: list[Any], idx: int) -> list[str]:
 
 
 def _mention(
-    kind: str, ident: str, ent: Any, ctx: Context, lexicon: Lexicon, offset: int, before: str = ""
+    kind: str,
+    ident: str,
+    ent: Any,
+    ctx: Context,
+    lexicon: Lexicon,
+    offset: int,
+    before: str = "",
+    seen: str = "",
 ) -> list[EvidenceMention]:
     span = (offset + ent.start_char, offset + ent.end_char)
     out: list[EvidenceMention] = []
@@ -576,6 +610,8 @@ def _mention(
     bare = " ".join(ent.text.lower().split())
     if state == "present" and not ctx.historical and bare in lexicon.past_only:
         state = "unknown"  # "CT: DVT of the left leg" is the current problem, not a previous one
+    if kind == _EV and state != "unknown" and _blocked(ident, ent.sent.text.lower(), lexicon):
+        state = "unknown"  # "chest pain ... settled with rest" is not claudication
     if kind == _ABS:
         state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
         if state == "absent" and _absence_of_function(ident, ctx, lexicon):
@@ -584,7 +620,8 @@ def _mention(
         EvidenceMention(id=ident, state=state, span=span, phrase=ent.text, context=ctx, via=via)
     )
     if kind == _EV and not ctx.family:
-        sentence = ent.sent.text.lower()
+        sent = ent.sent
+        sentence = seen[sent.start_char : sent.end_char] if seen else sent.text.lower()
         out.extend(_combined(ident, state, span, ent.text, ctx, sentence, lexicon, before))
     return out
 
