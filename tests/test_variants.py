@@ -298,3 +298,35 @@ def test_crowded_rows_equal_infer(data, case):
     straight to conditioning; every variant still equals ``infer`` on the changed row (crowded
     networks have leaks, so every row's evidence is possible)."""
     assert_variants_equal_infer(data, case)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.one_of(networks(), settled_networks()), st.sampled_from([1, 2]))
+def test_variants_adding_a_finding_restated_as_shifts_equal_infer(data, case, rows):
+    """With the restatement on for every row size (it normally waits for seven present
+    findings), a variant that adds one finding with at most one uncertain parent becomes that
+    parent's shift; every variant still equals ``infer`` on the changed row."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(V, "_RESTATE_ADDED_FROM", 0)
+        assert_variants_equal_infer(data, case, rows)
+
+
+def test_a_variant_adding_a_one_parent_finding_becomes_a_shift(monkeypatch):
+    monkeypatch.setattr(V, "_RESTATE_ADDED_FROM", 0)
+    leak = np.array([0.01, 0.02, 0.05])
+    q = np.array([[0.8, 0.0], [0.3, 0.6], [0.0, 0.0]])  # finding 0: one parent (cause 0)
+    prior = np.array([0.1, 0.2])
+    net = make_net(leak, q)
+    p, n_mask = encode_row(3, [1], [])
+    vs = [Variant(add_pos=(0,)), Variant(add_pos=(2,)), Variant(add_neg=(0,))]
+    absorbed = V._absorb(net, prior[None, :], p[None, :], n_mask[None, :], vs)
+    restated = absorbed.variants
+    assert restated[0].add_pos == () and [j for j, _ in restated[0].shift] == [0]
+    assert restated[1] == Variant()  # no parent: only the normaliser changes
+    assert restated[2] == vs[2]
+    post, log_z = infer_variants(net, prior[None, :], p[None, :], n_mask[None, :], vs)
+    for v, var in enumerate(vs):
+        _, _, e_prior, e_pos, e_neg = explicit(net, prior, p, n_mask, var)
+        b_post, b_lz = brute_force(leak, q, e_prior, e_pos, e_neg)
+        np.testing.assert_allclose(post[0, v], b_post, atol=1e-12, rtol=0)
+        assert abs(log_z[0, v] - b_lz) < 1e-12

@@ -71,6 +71,11 @@ _TINY = 1e-300
 _CROWDED = 10
 _LOG_ROUNDING = float(np.log(4 * np.finfo(np.float64).eps))  # the plain kernel's per-term eps
 
+# One row's variants that add a finding are restated as shifts (``_restated_added``) only from
+# this many present findings left in the sums: below it the kernel's cost is mostly per call,
+# not per sub-sum, and the restatement costs more than it saves (measured on the examples).
+_RESTATE_ADDED_FROM = 7
+
 # Elements of the largest (rows x subsets x pairs) intermediate per kernel call.
 _BUDGET = 1 << 22
 
@@ -726,16 +731,29 @@ class _Absorbed:
 
 
 @dataclass(frozen=True)
+class _Adds:
+    """The variants that add exactly one present finding, none of whose parents they shift:
+    candidates for ``_restated_added``."""
+
+    var: IntArray  # (E,) variant
+    finding: IntArray  # (E,) the finding it adds
+    parents: BoolArray  # (E, n) the finding's parents
+    log1m_q: FloatArray  # (E, n) log(1 - q) of its links (0 off its parents)
+    log1m_leak: FloatArray  # (E,)
+
+
+@dataclass(frozen=True)
 class _Held:
-    """What a tuple of variants does to findings and causes (cached per tuple)."""
+    """What a tuple of variants does to findings and causes (cached per network and tuple)."""
 
     observed: frozenset[int]  # findings some variant observes absent or un-observes
     dropping: dict[int, tuple[int, ...]]  # present finding -> the variants that drop it
     shifting: dict[int, tuple[int, ...]]  # cause -> the variants that shift its prior
+    adds: _Adds | None
 
 
 @functools.lru_cache(maxsize=512)
-def _held(variants: tuple[Variant, ...]) -> _Held:
+def _held(net: Network, variants: tuple[Variant, ...]) -> _Held:
     dropping: dict[int, list[int]] = {}
     shifting: dict[int, list[int]] = {}
     for v, var in enumerate(variants):
@@ -747,11 +765,36 @@ def _held(variants: tuple[Variant, ...]) -> _Held:
         frozenset(i for var in variants for i in (*var.add_neg, *var.drop_neg)),
         {f: tuple(vs) for f, vs in dropping.items()},
         {j: tuple(vs) for j, vs in shifting.items()},
+        _adds(net, variants),
+    )
+
+
+def _adds(net: Network, variants: tuple[Variant, ...]) -> _Adds | None:
+    rows = [
+        (v, var.add_pos[0])
+        for v, var in enumerate(variants)
+        if len(var.add_pos) == 1
+        and var.add_pos[0] not in var.add_neg
+        and var.add_pos[0] not in var.drop_neg
+        and not {j for j, _ in var.shift} & set(net.parents[var.add_pos[0]])
+    ]
+    if not rows:
+        return None
+    fs = np.array([f for _, f in rows], dtype=np.int64)
+    parents = np.zeros((len(rows), net.n_causes), dtype=np.bool_)
+    for e, f in enumerate(fs.tolist()):
+        parents[e, list(net.parents[f])] = True
+    return _Adds(
+        np.array([v for v, _ in rows], dtype=np.int64),
+        fs,
+        parents,
+        np.where(parents, net.log1m_q[fs], 0.0),
+        net.log1m_leak[fs],
     )
 
 
 def _absorb(
-    net: Network, prior: FloatArray, pos: IntArray, variants: Sequence[Variant]
+    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, variants: Sequence[Variant]
 ) -> _Absorbed | None:
     """Present findings with at most one uncertain parent leave the signed sums, as in
     ``engine.infer``: halving the shared table per finding, and removing the cancellation a
@@ -761,14 +804,17 @@ def _absorb(
     * a logit shift of its parent commutes with it (the absorbed prior's odds are the prior's
       times the findings' likelihood ratio); only the normaliser changes, per variant;
     * dropping it (one row only) is the shift that divides its likelihood ratio back out, with
-      the normaliser changed to match.
+      the normaliser changed to match;
+    * (one row only) a variant that adds one finding with at most one uncertain parent is
+      restated the same way: the shift that multiplies its likelihood ratio in
+      (``_restated_added``), so it needs one signed sub-sum instead of two.
 
     With several rows the variants are shared, so findings that a variant drops, or whose parent
     a variant shifts, stay in the sums. Findings a variant observes absent stay too, and so do
     findings with an infinite likelihood ratio (a shift could not undo them)."""
-    held = _held(tuple(variants))
+    held = _held(net, tuple(variants))
     if prior.shape[0] == 1:
-        return _absorb_one(net, prior, pos, variants, held)
+        return _absorb_one(net, prior, pos, neg, tuple(variants), held)
     if not (pos >= 0).any():
         return None
     take, parent, log_g0, log_g1 = single_parent_terms(net, prior, pos)
@@ -785,7 +831,12 @@ def _absorb(
 
 
 def _absorb_one(
-    net: Network, prior: FloatArray, pos: IntArray, variants: Sequence[Variant], held: _Held
+    net: Network,
+    prior: FloatArray,
+    pos: IntArray,
+    neg: BoolArray,
+    variants: tuple[Variant, ...],
+    held: _Held,
 ) -> _Absorbed | None:
     """``_absorb`` for one row (one assessment), in plain floats: a finding or two, a cause or
     two, where array operations would cost more than the arithmetic."""
@@ -809,8 +860,6 @@ def _absorb_one(
         g1 = math.log(-math.expm1(base + float(lq[j]))) if j >= 0 else g0
         absorbed[f] = (j, g0, g1)
         cols.append(col)
-    if not absorbed:
-        return None
     sums: dict[int, tuple[float, float]] = {}
     log_add = 0.0
     for j, g0, g1 in absorbed.values():
@@ -828,9 +877,86 @@ def _absorb_one(
     known = np.full_like(pos, -1)
     new_pos[0, cols] = -1
     known[0, cols] = pos[0, cols]
-    restated, gains = _restated(p, absorbed, sums, variants, held)
+    restated, gains, changed = _restated(p, absorbed, sums, variants, held)
+    seen = [f for f in row if f >= 0]
+    added = None
+    if len(seen) - len(cols) >= _RESTATE_ADDED_FROM:
+        added = _restated_added(net, new_prior[0], seen, neg[0], variants, held, changed)
+    if added is not None:
+        mods, more = added
+        if mods:
+            out = list(restated)
+            for v, var in mods:
+                out[v] = var
+            restated = tuple(out)
+        gains = gains + more
+    elif not absorbed:
+        return None
     offset = (log_add + gains)[None, :]
     return _Absorbed(new_prior, new_pos, known, restated, offset)
+
+
+def _restated_added(
+    net: Network,
+    prior: FloatArray,
+    seen: list[int],
+    neg: BoolArray,
+    variants: tuple[Variant, ...],
+    held: _Held,
+    changed: list[int],
+) -> tuple[tuple[tuple[int, Variant], ...], FloatArray] | None:
+    """One row's variants that add a finding with at most one uncertain parent, restated as
+    that parent's logit shift (its likelihood ratio, as ``_absorb`` does for the row's own
+    findings) and the change of the variant's log normaliser: the variant then needs one signed
+    sub-sum instead of two. ``prior``: the row's (absorbed) priors; ``seen``: its present and
+    absorbed findings; ``changed``: variants ``_restated`` rewrote (left as they are). Returns
+    the rewritten (variant, restated variant) pairs and every variant's normaliser change."""
+    adds = held.adds
+    if adds is None:
+        return None
+    uncertain = (prior > 0.0) & (prior < 1.0)
+    settled_on = prior >= 1.0
+    live = adds.parents & uncertain[None, :]
+    n_live = live.sum(axis=1)
+    has = neg.copy()
+    has[seen] = True
+    ok = (n_live <= 1) & ~has[adds.finding]
+    if changed:
+        rewritten = np.zeros(len(variants), dtype=np.bool_)
+        rewritten[changed] = True
+        ok &= ~rewritten[adds.var]
+    parent = np.where(n_live == 1, live.argmax(axis=1), -1)
+    base = adds.log1m_leak + np.where(settled_on[None, :], adds.log1m_q, 0.0).sum(axis=1)
+    lq = np.where(parent >= 0, adds.log1m_q[np.arange(parent.size), parent], 0.0)
+    ok &= (base < 0.0) & (base + lq < 0.0)  # present with probability 0 somewhere: left as is
+    e = np.flatnonzero(ok)
+    if e.size == 0:
+        return None
+    parent, base, lq = parent[e], base[e], lq[e]
+    g0 = np.log(-np.expm1(base))
+    g1 = np.log(-np.expm1(base + lq))
+    p = np.where(parent >= 0, prior[np.maximum(parent, 0)], 0.5)  # no uncertain parent: g0
+    logit = np.log(p) - np.log1p(-p)
+    norm = np.logaddexp(g1 - np.logaddexp(0.0, -logit), g0 - np.logaddexp(0.0, logit))
+    gains = np.zeros(len(variants))
+    gains[adds.var[e]] = np.where(parent >= 0, norm, g0)
+    # the rewritten variants depend only on these (the shifts on the network's numbers)
+    key = (net, variants, e.tobytes(), parent.tobytes(), settled_on.tobytes())
+    mods = _added_cache.get(key)
+    if mods is None:
+        rewrite = []
+        shifts = (g1 - g0).tolist()
+        for v, j, shift in zip(adds.var[e].tolist(), parent.tolist(), shifts, strict=True):
+            var = variants[v]
+            moved = (*var.shift, (j, shift)) if j >= 0 else var.shift
+            rewrite.append((v, Variant((), var.add_neg, var.drop_pos, var.drop_neg, moved)))
+        if len(_added_cache) > 256:
+            _added_cache.clear()
+        mods = _added_cache[key] = tuple(rewrite)
+    return mods, gains
+
+
+_added_cache: dict[tuple[object, ...], tuple[tuple[int, Variant], ...]] = {}
 
 
 def _restated(
@@ -839,12 +965,12 @@ def _restated(
     sums: dict[int, tuple[float, float]],
     variants: Sequence[Variant],
     held: _Held,
-) -> tuple[tuple[Variant, ...], FloatArray]:
-    """One row's variants for its absorbed priors, and the change of each variant's log
-    normaliser: where a variant shifts an absorbing cause or drops an absorbed finding, the
-    cause's normaliser ``log(p e^{L1} + (1 - p) e^{L0})`` is recomputed with the variant's prior
-    and findings. ``absorbed``: finding -> (parent or -1, log g0, log g1); ``sums``: per parent,
-    the summed (log g0, log g1) of its absorbed findings."""
+) -> tuple[tuple[Variant, ...], FloatArray, list[int]]:
+    """One row's variants for its absorbed priors, the change of each variant's log
+    normaliser, and the variants rewritten: where a variant shifts an absorbing cause or drops
+    an absorbed finding, the cause's normaliser ``log(p e^{L1} + (1 - p) e^{L0})`` is recomputed
+    with the variant's prior and findings. ``absorbed``: finding -> (parent or -1, log g0,
+    log g1); ``sums``: per parent, the summed (log g0, log g1) of its absorbed findings."""
     affected = sorted(
         {v for f in absorbed for v in held.dropping.get(f, ())}
         | {v for j in sums for v in held.shifting.get(j, ())}
@@ -878,7 +1004,7 @@ def _restated(
             var.drop_neg,
             (*var.shift, *extra),
         )
-    return tuple(out), gains
+    return tuple(out), gains, affected
 
 
 def _log_norm(p: float, delta: float, l0: float, l1: float) -> float:
@@ -946,7 +1072,7 @@ def infer_variants(
     if n_v == 0 or n_rows == 0:
         return post, log_z
     original = (prior, pos, variants)
-    absorbed = _absorb(net, prior, pos, variants)
+    absorbed = _absorb(net, prior, pos, neg, variants)
     if absorbed is None:
         known = np.full((n_rows, 1), -1, dtype=np.int64)
         offset = np.zeros((n_rows, n_v))
