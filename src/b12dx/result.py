@@ -50,7 +50,29 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     computed numbers), every field of the model given by its Python name. This is
     ``model_construct`` without its per-field default and alias pass, which matters for the
     hundreds of contributions of an assessment; ``tests/test_result.py`` checks the two agree."""
-    return trusted_all(cls, [values])[0]
+    m = cls.__new__(cls)
+    _SET_DICT(m, values)
+    _SET_FIELDS(m, set(_fields(cls)))
+    _SET_EXTRA(m, None)
+    _SET_PRIVATE(m, None)
+    return m
+
+
+def trusted_all(cls: type[_M], rows: list[dict[str, Any]]) -> list[_M]:
+    """``trusted`` for many rows of one model (the explanation's contributions)."""
+    n = len(rows)
+    out = list(map(cls.__new__, repeat(cls, n)))
+    # every field is given, so every instance's set of given fields is the model's fields (the
+    # set is pydantic's to hold; a frozen model never adds to it)
+    given = set(_fields(cls))
+    for setter, values in (
+        (_SET_DICT, rows),
+        (_SET_FIELDS, repeat(given, n)),
+        (_SET_EXTRA, repeat(None, n)),
+        (_SET_PRIVATE, repeat(None, n)),
+    ):
+        deque(map(setter, out, values), maxlen=0)
+    return out
 
 
 # pydantic's instance slots, set through their descriptors: cheaper than object.__setattr__
@@ -66,24 +88,11 @@ _SET_DICT, _SET_FIELDS, _SET_EXTRA, _SET_PRIVATE = (
 _all_fields: dict[type[BaseModel], frozenset[str]] = {}
 
 
-def trusted_all(cls: type[_M], rows: list[dict[str, Any]]) -> list[_M]:
-    """``trusted`` for many rows of one model (the explanation's contributions)."""
+def _fields(cls: type[BaseModel]) -> frozenset[str]:
     names = _all_fields.get(cls)
     if names is None:
         names = _all_fields[cls] = frozenset(cls.model_fields)
-    n = len(rows)
-    out = list(map(cls.__new__, repeat(cls, n)))
-    # every field is given, so every instance's set of given fields is the model's fields (the
-    # set is pydantic's to hold; a frozen model never adds to it)
-    given = set(names)
-    for setter, values in (
-        (_SET_DICT, rows),
-        (_SET_FIELDS, repeat(given, n)),
-        (_SET_EXTRA, repeat(None, n)),
-        (_SET_PRIVATE, repeat(None, n)),
-    ):
-        deque(map(setter, out, values), maxlen=0)
-    return out
+    return names
 
 
 class Reason(_Out):
