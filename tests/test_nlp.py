@@ -1067,6 +1067,67 @@ def test_rules_added_after_batch_22(parse, text: str, expected: dict[str, str]) 
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Intrinsic factor blocking antibody positive.", {"autoimmune_gastritis": "present"}),
+        (
+            "Numbness starting in the feet and spreading up both legs over a month.",
+            {"numbness": "present", "onset_gradual": "present"},
+        ),
+        (
+            "The neurologist found I'd lost my sense of where my joints are and of vibration.",
+            {"reduced_position_sense": "present", "reduced_vibration_sense": "present"},
+        ),
+        # "no falls" does not say the balance is good
+        ("No chest pain, and no falls or injuries.", {"chest_pain": "absent"}),
+        ("I keep falling over.", {"balance_problems": "present"}),
+        # tingling all over is not widespread *muscle* symptoms; the tingling is in hands and feet
+        (
+            "For three months I've had numbness and tingling all over my body.",
+            {"numbness": "present", "paresthesia_feet": "present", "paresthesia_hands": "present"},
+        ),
+        (
+            "My muscles ache all over.",
+            {"widespread_muscle_symptoms": "present", "proximal_muscle_aching": "present"},
+        ),
+        ("He took a blow to the knee during a game.", {"strenuous_exercise_recent": "present"}),
+    ],
+)
+def test_rules_added_after_batch_23(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert states(parse(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "age", "sex"),
+    [
+        ("My aunt Susie is 78 and lives on her own.", 78, "female"),
+        ("My son is 9. He has a fever.", 9, "male"),
+        ("I'm a 16-year-old boy on the wrestling team.", 16, "male"),
+        ("23F admitted with numbness. Her mother died aged 30.", 23, "female"),
+        ("I'm 45 and have had cramps for 20 years.", 45, None),
+    ],
+)
+def test_age_and_sex_after_batch_23(parse, text: str, age: int, sex: str | None) -> None:  # type: ignore[no-untyped-def]
+    result = parse(text)
+    assert (result.age, result.sex) == (age, sex)
+
+
+def test_a_medicine_stopped_later_is_not_taken(parse) -> None:  # type: ignore[no-untyped-def]
+    data = parse(
+        "My GP put me on simvastatin 40 mg. Four months ago the specialist stopped the"
+        " simvastatin and gave me pravastatin instead. My potassium was low, down to 3.1 mmol/L."
+    ).case_data()
+    assert data["medications"] == [{"name": "pravastatin"}]
+    assert data["labs"] == [{"test": "potassium", "value": 3.1, "unit": "mmol/L"}]
+
+
+def test_hydrodiuril_is_hydrochlorothiazide(parse) -> None:  # type: ignore[no-untyped-def]
+    assert parse("She was sent home on Hydrodiuril.").case_data()["medications"] == [
+        {"name": "hydrochlorothiazide"}
+    ]
+
+
+@pytest.mark.parametrize(
     "text", ["When I came off the PPI it went back to normal.", "I stopped taking omeprazole."]
 )
 def test_medicine_stopped_is_not_taken(parse, text: str) -> None:  # type: ignore[no-untyped-def]

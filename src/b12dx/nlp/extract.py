@@ -153,7 +153,7 @@ def find_lab_value(after: str, units: Sequence[str]) -> tuple[float, str | None,
         r"only|just|a|around|about|low|high|very|still|now|measured|reading|serum|plasma|"
         r"normal|abnormal|borderline|raised|elevated|reduced|down|up|peaked|peak|rose|reached|"
         r"to|under|over|below|above|less\s+than|more\s+than|greater\s+than|turned\s+out\s+to\s+be)\b"
-        r"|[=:~-]))*"
+        r"|[=:~,-]))*"
         r"\s*(?:<|>|≤|≥)?\s*(\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:[.,]\d+)?)"
         r"(?!\s*(?:years?|yrs?|weeks?|months?|days?|x)\b)"
         r"(?:\s*(" + unit_re + r")(?![\w/]))?",
@@ -182,7 +182,7 @@ def _number(text: str) -> float:
 
 
 _AGE_PATTERNS = [
-    re.compile(r"\b(\d{2,3})\s*[- ]?\s*(?:years?|yrs?|yo|y)\s*[- ]?\s*old\b", re.IGNORECASE),
+    re.compile(r"\b(\d{1,3})\s*[- ]?\s*(?:years?|yrs?|yo|y)\s*[- ]?\s*old\b", re.IGNORECASE),
     re.compile(
         r"\b(\d{2,3})\s*(?:yo|y/o|y\.o\.?|yrs?|years?)\b"
         r"(?!\s*(?:ago|of|on|since|at|smok|pack|x\b|later|before|after))",
@@ -208,13 +208,16 @@ _AGE_PATTERNS = [
         r"\b(?:woman|man|lady|gentleman|male|female)\s+(?:of|aged)\s+(\d{2,3})\b", re.IGNORECASE
     ),
     re.compile(
-        r"^\W*(?:my\s+)?(?:dad|father|mum|mom|mother|husband|wife|son|daughter|brother|"
+        r"^\W*(?:my\s+|our\s+)?(?:dad|father|mum|mom|mother|husband|wife|son|daughter|brother|"
         r"sister|grandad|grandfather|grandmother|nan|partner|he|she|(?:best\s+)?friend|neighbou?r|"
-        r"colleague)\s+(?:is|'s)\s+"
-        r"(\d{2,3})\b",
+        r"colleague|aunt|auntie|uncle|grandma|grandpa|granny|gran|grandson|granddaughter|niece|"
+        r"nephew|boy|girl|baby|child)(?:\s+(?-i:[A-Z][a-z]+))?\s+(?:is|'s)\s+"
+        r"(\d{1,3})\b(?!\s*(?:weeks?|months?|days?|kg|lbs?|%|cm))",
         re.IGNORECASE,
     ),
 ]
+# ages under 10 are read only where the words say it is an age ("a 9-year-old", "my son is 9")
+_CHILD_AGE_PATTERNS = (0, len(_AGE_PATTERNS) - 1)
 
 
 _DURATION_BEFORE_AGE = re.compile(
@@ -225,22 +228,34 @@ _DURATION_BEFORE_AGE = re.compile(
 
 
 def find_age(text: str) -> float | None:
-    """The person's age when stated; "for 12 yrs" is a duration, not an age."""
-    for pat in _AGE_PATTERNS:
+    """The person's age when stated; "for 12 yrs" is a duration, not an age. A note that opens
+    with the age ("23F ...") is not overruled by a relative's age later ("mother died aged 30")."""
+    found: list[tuple[int, float]] = []
+    for n, pat in enumerate(_AGE_PATTERNS):
         for m in pat.finditer(text):
             if _DURATION_BEFORE_AGE.search(text[max(0, m.start() - 12) : m.start()]):
                 continue
             age = float(m.group(1))
-            if 10 <= age <= 120:
-                return age
-    return None
+            if (1 if n in _CHILD_AGE_PATTERNS else 10) <= age <= 120:
+                found.append((m.start(), age))
+                break
+        if found and n == 0:
+            break  # "N years old" is the clearest statement of an age
+    if not found:
+        return None
+    opening = [a for pos, a in found if _OPENING.match(text[:pos])]
+    return opening[0] if opening else found[0][1]
+
+
+# only punctuation or a short lead-in ("Patient:", "Pt is a") before the age
+_OPENING = re.compile(r"^\W*(?:(?:pt|patient|case|history)\W*)?$", re.IGNORECASE)
 
 
 _FEMALE = (
     r"woman|female|lady|girl|mother of|mum of|mom of|wife|grandmother|housewife|"
     r"postmenopausal|menopausal|post-menopausal"
 )
-_MALE = r"man|male|gentleman|gent|guy|bloke|husband|father of|dad of|grandfather"
+_MALE = r"man|male|gentleman|gent|guy|bloke|husband|father of|dad of|grandfather|boy|lad"
 _SELF = (
     r"(?:i'?m|i\s+am|im|as)\s+an?\s+(?:\d{2,3}\s*[- ]?(?:years?|yrs?|yo|y)?\s*[- ]?(?:old)?\s*)?"
     r"(?:\w+\s+)?"
@@ -278,15 +293,28 @@ def find_sex(text: str) -> str | None:
     if m:
         return "female" if m.group(1) in ("woman", "lady", "female") else "male"
     m = re.match(
-        r"\W*my\s+(dad|father|husband|son|brother|grandad|grandfather|"
-        r"mum|mom|mother|wife|daughter|sister|nan|grandmother)\s+(?:is|'s)\s+\d",
+        r"\W*my\s+(dad|father|husband|son|brother|grandad|grandfather|uncle|grandpa|nephew|"
+        r"grandson|mum|mom|mother|wife|daughter|sister|nan|grandmother|aunt|auntie|grandma|"
+        r"granny|niece|granddaughter)(?:\s+[a-z]+)?\s+(?:is|'s)\s+\d",
         low,
     )
     if m:
         return (
             "male"
             if m.group(1)
-            in ("dad", "father", "husband", "son", "brother", "grandad", "grandfather")
+            in (
+                "dad",
+                "father",
+                "husband",
+                "son",
+                "brother",
+                "grandad",
+                "grandfather",
+                "uncle",
+                "grandpa",
+                "nephew",
+                "grandson",
+            )
             else "female"
         )
     if re.search(r"\b(?:[Mm]rs|[Mm]s|[Mm]iss)\.?\s+[A-Z]", text):
@@ -336,7 +364,7 @@ _RELATIVES = (
 _PROXY = re.compile(
     r"^\W*(?:my|our)\s+(?:elderly\s+|older\s+|younger\s+|old\s+)?"
     + _RELATIVES
-    + r"\s*(?:,\s*|\(\s*)?(?:is\s+|was\s+|aged\s+|who\s+is\s+)?\d{1,3}\b",
+    + r"(?:\s+(?-i:[A-Z][a-z]+))?\s*(?:,\s*|\(\s*)?(?:is\s+|was\s+|aged\s+|who\s+is\s+)?\d{1,3}\b",
     re.IGNORECASE,
 )
 # "My elderly mother has ..." names the person the text is about without giving an age

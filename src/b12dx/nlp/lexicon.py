@@ -153,6 +153,8 @@ class Lexicon:
     # ignored phrases that combinations do not see either ("I play football professionally" is
     # not a match before the cramp)
     masked: frozenset[str] = field(default_factory=frozenset)
+    # phrases whose negation says nothing ("no falls" does not mean good balance)
+    negation_uninformative: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def key(self) -> str:
@@ -390,6 +392,9 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         ),
         blocks=blocks,
         masked=masked,
+        negation_uninformative=frozenset(
+            _norm(p) for p in raw.get("negation_uninformative", {}).get("phrases", [])
+        ),
     )
 
 

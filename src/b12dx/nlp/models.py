@@ -111,9 +111,14 @@ class ParseResult(_Out):
         ]
         meds: dict[str, dict[str, Any]] = {}
         for m in self.medications:
+            key = m.name or f"class:{m.drug_class}"
+            if m.state == "absent":
+                # a medicine stopped later in the story is not taken now ("put me on simvastatin
+                # ... stopped the simvastatin and gave me pravastatin instead")
+                meds.pop(key, None)
+                continue
             if m.state != "present":
                 continue
-            key = m.name or f"class:{m.drug_class}"
             entry = meds.setdefault(
                 key, {"name": m.name} if m.name else {"drug_class": m.drug_class}
             )

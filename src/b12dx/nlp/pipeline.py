@@ -612,6 +612,8 @@ def _mention(
         state = "unknown"  # "CT: DVT of the left leg" is the current problem, not a previous one
     if kind == _EV and state != "unknown" and _blocked(ident, ent.sent.text.lower(), lexicon):
         state = "unknown"  # "chest pain ... settled with rest" is not claudication
+    if kind == _EV and state == "absent" and bare in lexicon.negation_uninformative:
+        state = "unknown"  # "no falls" does not say the balance is good
     if kind == _ABS:
         state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
         if state == "absent" and _absence_of_function(ident, ctx, lexicon):
