@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	# registry's multi-GB CUDA one
 	$(PY) -m pip install -q 'torch==2.13.0'
 	$(PY) -m pip install -q -e '.[all,dev]'
+	# byte-compile the editable sources as pip does for installed packages, so a cold
+	# `b12dx` process does not compile them when bytecode writing is off
+	# (PYTHONDONTWRITEBYTECODE); a source edited later is compiled in memory as usual
+	$(PY) -m compileall -q src
 	touch $(STAMP)
 
 dev: $(STAMP)
