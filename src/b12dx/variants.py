@@ -860,6 +860,10 @@ def _absorb_one(
         g1 = math.log(-math.expm1(base + float(lq[j]))) if j >= 0 else g0
         absorbed[f] = (j, g0, g1)
         cols.append(col)
+    seen = [f for f in row if f >= 0]
+    restate_added = len(seen) - len(cols) >= _RESTATE_ADDED_FROM
+    if not absorbed and not restate_added:
+        return None
     sums: dict[int, tuple[float, float]] = {}
     log_add = 0.0
     for j, g0, g1 in absorbed.values():
@@ -878,9 +882,8 @@ def _absorb_one(
     new_pos[0, cols] = -1
     known[0, cols] = pos[0, cols]
     restated, gains, changed = _restated(p, absorbed, sums, variants, held)
-    seen = [f for f in row if f >= 0]
     added = None
-    if len(seen) - len(cols) >= _RESTATE_ADDED_FROM:
+    if restate_added:
         added = _restated_added(net, new_prior[0], seen, neg[0], variants, held, changed)
     if added is not None:
         mods, more = added
