@@ -6,6 +6,8 @@ import datetime as dt
 import importlib.util
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,15 @@ if os.environ.get("CI") != "true" and (
 ):
     pytest.skip("needs pyspark and a Java runtime (required in CI)", allow_module_level=True)
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from b12dx.kb import KnowledgeBase
+from b12dx.screen import spark as spark_module
 from b12dx.screen.run import RunConfig, run_screen
 from b12dx.screen.spark import run_spark
+from b12dx.screen.spark_input import remove_stale, rewrite_parts, work_dir
 from test_screen_kernel import MINI_RULES
 from test_screen_run import AS_OF, MINI, population
 
@@ -39,11 +44,20 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
-# 500: six row groups, split by Spark's scan; 3,000: one row group, spread over the cores by
-# run_spark (a hash repartition on the row number).
-@pytest.mark.parametrize("row_group_size", [500, 3_000])
+# A small file goes to one task of Spark's scan, whatever its row groups: run_spark rewrites it
+# into one file per core. With a split size under half the file, Spark's scan gives each core
+# row groups itself (as for a large file).
+@pytest.mark.parametrize(
+    ("row_group_size", "split", "spread"),
+    [(500, True, "scan"), (500, False, "rewrite"), (3_000, False, "rewrite")],
+)
 def test_spark_output_equals_local(
-    spark: Any, mini_kb: KnowledgeBase, tmp_path: Path, row_group_size: int
+    spark: Any,
+    mini_kb: KnowledgeBase,
+    tmp_path: Path,
+    row_group_size: int,
+    split: bool,
+    spread: str,
 ) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text(MINI_RULES, encoding="utf-8")
@@ -63,13 +77,28 @@ def test_spark_output_equals_local(
         mini_kb,
     )
     out = tmp_path / "spark_out"
-    summary = run_spark(src, out, mini_kb, as_of=AS_OF, rules=rules, kb_dir=str(MINI), spark=spark)
+    key = "spark.sql.files.maxPartitionBytes"
+    if split:
+        spark.conf.set(key, str(src.stat().st_size // 2 + 1))
+    try:
+        summary = run_spark(
+            src, out, mini_kb, as_of=AS_OF, rules=rules, kb_dir=str(MINI), spark=spark
+        )
+    finally:
+        spark.conf.unset(key)
     want = pq.read_table(local).sort_by("row")
     got = pq.read_table(out).sort_by("row")
     assert got.schema.equals(want.schema)
     assert got.num_rows == want.num_rows == summary.screened
     # the small input is spread over the session's two cores, not screened by one task
-    assert len(list(out.glob("part-*.parquet"))) == 2
+    assert summary.spread == spread
+    parts = sorted(out.glob("part-*.parquet"))
+    assert len(parts) == 2
+    # each task screened consecutive rows, in order: the part files in name order are the
+    # output in row order
+    in_order = [r for f in parts for r in pq.read_table(f).column("row").to_pylist()]
+    assert in_order == sorted(in_order)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # scratch removed
     for name in want.column_names:
         a, b = got.column(name).to_pylist(), want.column(name).to_pylist()
         if name.startswith("p_"):
@@ -118,3 +147,79 @@ def test_spark_folder_rows_run_on_across_files(
     rej_one = pq.read_table(one.rejects).sort_by("row").column("row").to_pylist()
     rej_many = pq.read_table(many.rejects).sort_by("row").column("row").to_pylist()
     assert rej_many == rej_one
+
+
+def _screened(out: Path, rejects: Path) -> tuple[pa.Table, pa.Table]:
+    return pq.read_table(out).sort_by("row"), pq.read_table(rejects).sort_by("row")
+
+
+@pytest.mark.parametrize("why", ["large", "timestamp column", "not local"])
+def test_spark_shuffles_what_it_does_not_rewrite(
+    spark: Any,
+    mini_kb: KnowledgeBase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    why: str,
+) -> None:
+    """A small one-row-group input that is over the rewrite limit, has a column type pyarrow
+    might not write back as Spark read it, or belongs to a non-local session keeps the hash
+    repartition, with the same output as the rewrite."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(MINI_RULES, encoding="utf-8")
+    table = population(mini_kb, 2_000, seed=7)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table, plain)
+    kw: dict[str, Any] = {"as_of": AS_OF, "rules": rules, "kb_dir": str(MINI), "spark": spark}
+    rewritten = run_spark(plain, tmp_path / "a", mini_kb, **kw)
+    assert rewritten.spread == "rewrite"
+    if why == "not local":
+        declared = spark_module._declared_schema(plain)
+        assert declared is not None
+        args = (spark, plain, [plain], 2, declared)
+        assert spark_module._spread(*args, local=False) == "repartition"
+        assert spark_module._spread(*args, local=True) == "rewrite"
+        return
+    src = plain
+    if why == "large":
+        monkeypatch.setattr(spark_module, "_REWRITE_MAX_BYTES", plain.stat().st_size - 1)
+    else:
+        src = tmp_path / "stamped.parquet"
+        stamp = pa.array([dt.datetime(2026, 1, 1)] * table.num_rows, pa.timestamp("us"))
+        pq.write_table(table.append_column("loaded_at", stamp), src)
+    shuffled = run_spark(src, tmp_path / "b", mini_kb, **kw)
+    assert shuffled.spread == "repartition"
+    assert (shuffled.screened, shuffled.rejected) == (rewritten.screened, rewritten.rejected)
+    want, want_rej = _screened(tmp_path / "a", rewritten.rejects)
+    got, got_rej = _screened(tmp_path / "b", shuffled.rejects)
+    assert got.equals(want)
+    assert got_rej.equals(want_rej)
+
+
+@pytest.mark.parametrize(("rows", "parts"), [(0, 2), (1, 2), (5, 2), (7, 3), (1_000, 4)])
+def test_rewrite_parts_keeps_rows_in_order(tmp_path: Path, rows: int, parts: int) -> None:
+    table = pa.table(
+        {"id": [f"p{i}" for i in range(rows)], "x": pa.array(range(rows), pa.float64())}
+    )
+    src = tmp_path / "in.parquet"
+    pq.write_table(table, src)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    files = rewrite_parts(src, folder, parts)
+    assert files == sorted(files)
+    assert len(files) == max(1, min(rows, parts))
+    sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    assert max(sizes) - min(sizes) <= 1
+    back = pa.concat_tables(pq.read_table(f) for f in files)
+    assert back.equals(pq.read_table(src))
+
+
+def test_scratch_left_by_a_killed_run_is_removed(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+    mine = work_dir(output)
+    stale = mine.with_name(mine.name.replace(f"-{os.getpid()}-", f"-{gone.pid}-"))
+    stale.mkdir()
+    (stale / "part-00000.parquet").write_bytes(b"")
+    assert remove_stale(output) == [stale]
+    assert mine.exists() and not stale.exists()  # this run's folder is kept

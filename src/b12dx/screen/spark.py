@@ -17,12 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -39,12 +40,17 @@ __all__ = ["SparkSummary", "run_spark", "screen_dataframe", "spark_schema"]
 _REASON = "reason"
 
 
+Spread = Literal["scan", "rewrite", "repartition"]
+
+
 @dataclass
 class SparkSummary:
     screened: int
     rejected: int
     output: Path
     rejects: Path
+    spread: Spread = "scan"
+    """How the rows reached the cores (see ``_spread``)."""
 
 
 def _combined_schema(kernel: Kernel) -> pa.Schema:
@@ -163,6 +169,11 @@ def screen_dataframe(
 # Neither applies when the user sets driver Java options or the JVM already runs (spark-submit).
 _QUICK_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-DontCompileHugeMethods"
 _QUICK_JVM_MAX_BYTES = 8 << 20
+
+# A single local file that Spark's scan would give to fewer tasks than cores is rewritten into
+# one file per core when it is at most this size (the rewrite streams batch by batch, but a row
+# group is held whole; larger inputs are shuffled as before).
+_REWRITE_MAX_BYTES = 256 << 20
 
 
 def _session(master: str | None = None, *, input_bytes: int = 0) -> Any:
@@ -345,24 +356,93 @@ def run_spark(
     the_mapping = load_mapping(mapping, screen_schema(kb))
     files = _parquet_files(input)
     spark = spark or _session(input_bytes=sum(p.stat().st_size for p in files))
-    reader = spark.read
+    rejects = rejects or output.with_name(output.name + ".rejects")
     declared = _declared_schema(input) if not input.is_dir() else None
-    if declared is not None:
-        reader = reader.schema(declared)
-    df = reader.parquet(*[str(f) for f in files]) if input.is_dir() else reader.parquet(str(input))
-    df = df.select("*", (F.col("_metadata.row_index") + _file_offsets(files)).alias("_row"))
     cores = int(spark.sparkContext.defaultParallelism)
-    if _scan_tasks(spark, files, cores) < cores:
-        # Spark's scan would leave cores idle (one row group, a small file): spread the rows.
-        # A shuffle costs less JVM time than one filtered scan per core (measured: 6.9 vs 9.1
-        # CPU seconds of Spark tasks at 100,000 rows), and the output is compared by `row`.
-        df = df.repartition(cores, "_row")
+    local = str(spark.sparkContext.master).startswith("local")
+    spread = _spread(spark, input, files, cores, declared, local=local)
+    scratch: Path | None = None
+    try:
+        if spread == "rewrite":
+            scratch, files = _rewrite(input, output, cores)
+            if scratch is None:
+                spread = "repartition"
+        reader = spark.read
+        if declared is not None:
+            reader = reader.schema(declared)
+        df = reader.parquet(*[str(f) for f in files])
+        df = df.select("*", (F.col("_metadata.row_index") + _file_offsets(files)).alias("_row"))
+        if spread == "repartition":
+            # A shuffle costs less JVM time than one filtered scan per core (measured: 6.9 vs
+            # 9.1 CPU seconds of Spark tasks at 100,000 rows); the output is compared by `row`.
+            df = df.repartition(cores, "_row")
+        screened, rejected = _screen_and_write(
+            df, kb, output, rejects, kb_dir, rules, the_mapping, as_of
+        )
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return SparkSummary(
+        screened=screened, rejected=rejected, output=output, rejects=rejects, spread=spread
+    )
+
+
+def _spread(
+    spark: Any, input: Path, files: list[Path], cores: int, declared: Any, *, local: bool
+) -> Spread:
+    """How the rows reach the cores: Spark's scan already gives every core rows (``scan``); a
+    small single file is rewritten into one file per core (``rewrite``: Spark then reads files
+    that the driver wrote, so only when the session is *local*, driver and executors sharing
+    the disk, and only for a plain schema (*declared*), which pyarrow writes back unchanged);
+    otherwise a hash shuffle on the row number (``repartition``)."""
+    if _scan_tasks(spark, files, cores) >= cores:
+        return "scan"
+    if (
+        local
+        and not input.is_dir()
+        and declared is not None
+        and input.stat().st_size <= _REWRITE_MAX_BYTES
+    ):
+        return "rewrite"
+    return "repartition"
+
+
+def _rewrite(input: Path, output: Path, cores: int) -> tuple[Path | None, list[Path]]:
+    """*input* rewritten into one file per core in a scratch folder beside *output* (measured at
+    100,000 rows, 2 MB: 0.3 s, against 2.4 s for the shuffle); ``(None, [input])`` if that fails
+    (then the caller shuffles)."""
+    from .spark_input import rewrite_parts, work_dir
+
+    scratch: Path | None = None
+    try:
+        scratch = work_dir(output)
+        return scratch, rewrite_parts(input, scratch, cores)
+    except BaseException as exc:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        if isinstance(exc, (OSError, pa.ArrowException)):
+            return None, [input]
+        raise
+
+
+def _screen_and_write(
+    df: Any,
+    kb: KnowledgeBase,
+    output: Path,
+    rejects: Path,
+    kb_dir: str | None,
+    rules: Path | None,
+    the_mapping: Mapping,
+    as_of: dt.date | None,
+) -> tuple[int, int]:
+    """Screen *df* (with ``_row``), write the output and rejects; (screened, rejected)."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
     rules_text = rules.read_text(encoding="utf-8") if rules is not None else None
     result = screen_dataframe(
         df, kb, kb_dir=kb_dir, rules_text=rules_text, mapping=the_mapping, as_of=as_of
     )
-    from pyspark.sql import Observation
-
     counts = Observation("b12dx_screen_counts")
     result = result.persist()
     try:
@@ -372,13 +452,10 @@ def run_spark(
         )
         good = observed.filter(F.col(_REASON).isNull()).drop(_REASON)
         bad = result.filter(F.col(_REASON).isNotNull()).select("row", "id", _REASON)
-        rejects = rejects or output.with_name(output.name + ".rejects")
         good.write.mode("overwrite").parquet(str(output))
         bad.write.mode("overwrite").parquet(str(rejects))
         got = counts.get
     finally:
         result.unpersist()
     rejected = int(got["rejected"])
-    return SparkSummary(
-        screened=int(got["rows"]) - rejected, rejected=rejected, output=output, rejects=rejects
-    )
+    return int(got["rows"]) - rejected, rejected
