@@ -720,7 +720,7 @@ def test_rules_added_after_batch_13(parse, text: str, expected: dict[str, str]) 
         ("Romberg positive.", {"balance_problems": "present"}),
         ("Bladder and bowels unaffected.", {"bladder_or_bowel_dysfunction": "absent"}),
         ("I eat everything.", {"vegetarian_diet": "absent"}),
-        ("I drink about 7 units a week.", {}),
+        ("I drink about 7 units a week.", {"alcohol_excess": "absent"}),
         ("Her urine has turned dark.", {"dark_urine": "present"}),
         ("Bilateral foot drop.", {"muscle_weakness": "present"}),
     ],
@@ -1145,6 +1145,73 @@ def test_medicine_negation_and_values_after_under_or_over(parse) -> None:  # typ
         (None, "ppi", "absent"),
     }
     assert [(lab.test, lab.value) for lab in result.labs] == [("tsh", 0.01), ("ck", 10000.0)]
+
+
+@pytest.mark.parametrize(
+    ("text", "state"),
+    [
+        ("I have one drink a day.", "absent"),
+        ("I drink about 7 units a week.", "absent"),
+        ("Two units of alcohol a week.", "absent"),
+        ("He drinks 2-4 cans of beer a day.", "present"),
+        ("She drinks a bottle of wine a day.", "present"),
+        ("He has 3 drinks a day.", "present"),
+        ("I drink 20 units a week.", "present"),
+    ],
+)
+def test_an_amount_of_alcohol_is_excess_only_above_the_sourced_threshold(  # type: ignore[no-untyped-def]
+    parse, text: str, state: str
+) -> None:
+    assert parse(text).final_evidence() == {"alcohol_excess": state}
+
+
+def test_the_alcohol_threshold_is_a_sourced_record() -> None:
+    from b12dx.nlp.amounts import amounts, weekly_amount
+
+    record = amounts().get("alcohol_excess")
+    assert record is not None and record.sources and record.evidence and record.rationale
+    assert weekly_amount("one drink a day", record) == pytest.approx(7 * 1.75)
+    assert weekly_amount("a drink", record) is None  # no period: nothing to compare
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "case_value"),
+    [
+        (
+            "I went home with a sodium of 121 mEq/L, eleven days later it was 130 mmol/L.",
+            [121.0, 130.0],
+            130.0,
+        ),
+        ("Na 131 mmol/L on admission. Na fell to 125 mmol/L.", [131.0, 125.0], 125.0),
+        ("Sodium 131 mmol/L, then fell to 125 mmol/L.", [131.0, 125.0], 125.0),
+        ("Sodium 130 mmol/L, chloride 90 mmol/L.", [130.0], 130.0),
+    ],
+)
+def test_a_later_value_of_the_same_test_is_kept_and_the_case_takes_the_last(  # type: ignore[no-untyped-def]
+    parse, text: str, values: list[float], case_value: float
+) -> None:
+    result = parse(text)
+    assert [lab.value for lab in result.labs if lab.test == "sodium"] == values
+    (lab,) = result.case_data()["labs"]
+    assert (lab["test"], lab["value"]) == ("sodium", case_value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Everything settled once the simvastatin was stopped.", {}),
+        ("My sugar came back to normal when I lost weight.", {"weight_loss": "present"}),
+        (
+            "42M with general weakness.",
+            {"muscle_weakness": "present", "widespread_muscle_symptoms": "present"},
+        ),
+        ("Her cramps were stopped by quinine.", {"muscle_cramps": "present"}),
+    ],
+)
+def test_general_rules_after_batch_24(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    result = parse(text)
+    assert result.final_evidence() == expected
+    assert all(m.state == "absent" for m in result.medications)
 
 
 def test_sex_after_a_bare_age_and_a_one_year_duration(parse) -> None:  # type: ignore[no-untyped-def]

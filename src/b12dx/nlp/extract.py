@@ -13,6 +13,7 @@ __all__ = [
     "find_age",
     "find_duration_years",
     "find_lab_value",
+    "find_next_lab_value",
     "find_pregnant",
     "find_proxy_relative",
     "find_sex",
@@ -152,6 +153,7 @@ def find_lab_value(after: str, units: Sequence[str]) -> tuple[float, str | None,
         r"^(?:\s*(?:(?:levels?|results?|value|count|tests?|was|is|were|came\s+back|back|at|of|"
         r"only|just|a|around|about|low|high|very|still|now|measured|reading|serum|plasma|"
         r"normal|abnormal|borderline|raised|elevated|reduced|down|up|peaked|peak|rose|reached|"
+        r"the|lowest|highest|nadir|fell|dropped|climbed|"
         r"to|under|over|below|above|less\s+than|more\s+than|greater\s+than|turned\s+out\s+to\s+be)\b"
         r"|[=:~,-]))*"
         r"\s*(?:<|>|≤|≥)?\s*(\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:[.,]\d+)?)"
@@ -169,6 +171,129 @@ def find_lab_value(after: str, units: Sequence[str]) -> tuple[float, str | None,
         unit = canon.get(unit.lower(), unit)
         unit = unit.replace("μ", "µ")
     return value, unit, m.end()
+
+
+# Words that may stand between a lab value and a later value of the same test ("sodium 121 mEq/L,
+# eleven days later it was 130 mmol/L", "B12 413 pg/mL in 1992, 256 pg/mL in 1994", "fell to 125
+# mEq/L"). Any other word (another test's name: "chloride 90 mmol/L") ends the search.
+_LATER_WORDS = frozenset(
+    [
+        "it",
+        "its",
+        "was",
+        "is",
+        "had",
+        "has",
+        "then",
+        "later",
+        "and",
+        "after",
+        "afterwards",
+        "subsequently",
+        "by",
+        "next",
+        "following",
+        "the",
+        "a",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "from",
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "hour",
+        "hours",
+        "fell",
+        "dropped",
+        "rose",
+        "risen",
+        "fallen",
+        "climbed",
+        "went",
+        "came",
+        "back",
+        "down",
+        "up",
+        "increased",
+        "decreased",
+        "lowest",
+        "highest",
+        "nadir",
+        "peak",
+        "peaked",
+        "repeat",
+        "repeated",
+        "rechecked",
+        "recheck",
+        "level",
+        "levels",
+        "value",
+        "now",
+        "when",
+        "discharge",
+        "discharged",
+        "admission",
+        "admitted",
+        "home",
+        "follow-up",
+        "followup",
+        "ago",
+        "before",
+        "previously",
+        "earlier",
+        "initially",
+        "first",
+        "again",
+        "since",
+        "back",
+        "improved",
+        "rising",
+        "falling",
+    ]
+)
+_GAP_TOKEN = re.compile(
+    r"[a-z]+(?:-[a-z]+)?|\d{4}|\d+(?=\s+(?:days?|weeks?|months?|years?|hours?))|[,;]"
+)
+
+
+def find_next_lab_value(
+    after: str, units: Sequence[str], first_unit: str | None
+) -> tuple[float, str, int, int] | None:
+    """A later value of the same test after the one just read (*after* starts where that value
+    ended): a value with a unit reached across only time and change words, or, with the same unit
+    as the first, across a comma. Returns (value, unit, start, end) within *after*."""
+    if first_unit is None:
+        return None
+    unit_re = "|".join(re.escape(u) for u in units)
+    m = re.compile(
+        r"(\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:[.,]\d+)?)\s*(" + unit_re + r")(?![\w/])",
+        re.IGNORECASE,
+    ).search(after)
+    if m is None:
+        return None
+    gap = after[: m.start()].lower()
+    words = _GAP_TOKEN.findall(gap)
+    if re.sub(r"[\s\w,;-]", "", gap.replace("'", "")) or len(words) > 12:
+        return None  # a full stop, a bracket or a long stretch: not the same statement
+    if sum(len(w) for w in words) != len(re.sub(r"[\s]", "", gap)):
+        return None  # something the token pattern did not take (a stray number)
+    names = [w for w in words if w not in (",", ";") and not w.isdigit()]
+    if any(w not in _LATER_WORDS and not to_number(w) for w in names):
+        return None
+    unit = m.group(2)
+    canon = {u.lower(): u for u in reversed(units)}
+    unit = canon.get(unit.lower(), unit).replace("μ", "µ")
+    if not names and unit.lower() != first_unit.lower():
+        return None  # "B12 413 pg/mL in 1992, 256 pg/mL": a bare comma only with the same unit
+    return _number(m.group(1)), unit, m.start(), m.end()
 
 
 _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")

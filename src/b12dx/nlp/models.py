@@ -125,9 +125,12 @@ class ParseResult(_Out):
             if m.years is not None:
                 entry["years"] = max(m.years, entry.get("years", 0.0))
         out["medications"] = list(meds.values())
+        # one value per test: the last one the text states ("sodium 131 ... fell to 125": 125),
+        # the latest in a story told in order, so the Case describes the person now
         labs: dict[str, dict[str, Any]] = {}
-        for lab in self.labs:
-            if lab.unit is not None and lab.test not in labs:
+        for lab in sorted(self.labs, key=lambda one: one.span[0]):
+            if lab.unit is not None:
+                labs.pop(lab.test, None)
                 labs[lab.test] = {"test": lab.test, "value": lab.value, "unit": lab.unit}
         out["labs"] = list(labs.values())
         return out

@@ -19,6 +19,7 @@ from .extract import (
     find_age,
     find_duration_years,
     find_lab_value,
+    find_next_lab_value,
     find_pregnant,
     find_proxy_relative,
     find_sex,
@@ -437,6 +438,7 @@ def _read(
                         phrase=text[ent.start_char : ent.end_char + end],
                     )
                 )
+                labs.extend(_later_values(ident, after, end, unit, lexicon, offset + ent.end_char))
             continue
         if kind in (_MED, _MCL):
             nxt = _next_start(ents, idx, kind_of=(_MED, _MCL), limit=sent.end_char)
@@ -614,6 +616,8 @@ def _mention(
         state = "unknown"  # "chest pain ... settled with rest" is not claudication
     if kind == _EV and state == "absent" and bare in lexicon.negation_uninformative:
         state = "unknown"  # "no falls" does not say the balance is good
+    if kind == _EV and state == "present" and _amount_not_over(ident, ent.text):
+        state = "absent"  # "one drink a day" states an amount that is not alcohol excess
     if kind == _ABS:
         state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
         if state == "absent" and _absence_of_function(ident, ctx, lexicon):
@@ -626,6 +630,17 @@ def _mention(
         sentence = seen[sent.start_char : sent.end_char] if seen else sent.text.lower()
         out.extend(_combined(ident, state, span, ent.text, ctx, sentence, lexicon, before))
     return out
+
+
+def _amount_not_over(ident: str, phrase: str) -> bool:
+    """The phrase states an amount at or below the sourced threshold of ``nlp_amounts.toml``."""
+    from .amounts import amounts, weekly_amount
+
+    record = amounts().get(ident)
+    if record is None:
+        return False
+    weekly = weekly_amount(phrase, record)
+    return weekly is not None and weekly <= record.per_week_over
 
 
 def _absence_of_function(ident: str, ctx: Context, lexicon: Lexicon) -> bool:
@@ -685,6 +700,31 @@ def _combined(
             )
 
 
+def _later_values(
+    test: str, after: str, end: int, unit: str | None, lexicon: Lexicon, base: int
+) -> list[LabMention]:
+    """Later values of the same test in the same statement ("a sodium of 121 mEq/L, eleven days
+    later it was 130 mmol/L"); *after* is the text after the test's name, *end* where its first
+    value ended, *base* where *after* starts in the whole text."""
+    out: list[LabMention] = []
+    for _ in range(3):
+        found = find_next_lab_value(after[end:], lexicon.units, unit)
+        if found is None:
+            break
+        value, unit, start, stop = found
+        start, end = end + start, end + stop
+        out.append(
+            LabMention(
+                test=test,
+                value=value,
+                unit=unit,
+                span=(base + start, base + end),
+                phrase=after[start:end],
+            )
+        )
+    return out
+
+
 def _symbol_labs(text: str, lexicon: Lexicon, found: list[LabMention]) -> list[LabMention]:
     """Element symbols in notes ("K 3.1 mmol/L", "Na: 128 mmol/L"), read only with a unit."""
     if not lexicon.lab_symbols:
@@ -713,7 +753,8 @@ def _symbol_pattern(symbols: tuple[str, ...], units: tuple[str, ...]) -> re.Patt
     syms = "|".join(re.escape(s) for s in sorted(symbols, key=len, reverse=True))
     unit_re = "|".join(re.escape(u) for u in units)
     return re.compile(
-        r"(?<![\w+])(" + syms + r")\+?\s*(?:[=:]|\bwas\b|\bof\b|\bnow\b|\bis\b|\bat\b)?\s*"
+        r"(?<![\w+])(" + syms + r")\+?\s*(?:[=:]|\bwas\b|\bof\b|\bnow\b|\bis\b|\bat\b|"
+        r"\b(?:fell|dropped|rose|climbed|increased|decreased|went\s+(?:up|down))\s+to\b)?\s*"
         r"(\d+(?:[.,]\d+)?)\s*"
         r"(" + unit_re + r")(?![\w/])"
     )

@@ -1,0 +1,114 @@
+"""Amounts stated in text compared with a sourced threshold (``knowledge/nlp_amounts.toml``).
+
+"One drink a day" matches the lexicon's alcohol phrases, but it is not alcohol excess: the amount
+is converted to the record's quantity per week and compared with its ``per_week_over``. The
+numbers live in the TOML file with their sources; this module only does the arithmetic.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import lru_cache
+from importlib import resources
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from ..errors import KnowledgeBaseError
+from .extract import to_number
+
+__all__ = ["AMOUNTS_FILE", "Amount", "Amounts", "amounts", "weekly_amount"]
+
+AMOUNTS_FILE = "nlp_amounts.toml"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(_Frozen):
+    id: str
+    title: str
+    body: str
+    url: str
+    kind: str
+    year: int | None = None
+    note: str = ""
+
+
+class Measure(_Frozen):
+    words: tuple[str, ...]
+    size: float
+    sources: tuple[str, ...]
+    evidence: str
+    rationale: str
+
+
+class Period(_Frozen):
+    words: tuple[str, ...]
+    per_week: float
+
+
+class Amount(_Frozen):
+    id: str
+    quantity: str
+    per_week_over: float
+    sources: tuple[str, ...]
+    evidence: str
+    rationale: str
+    measure: tuple[Measure, ...]
+    period: tuple[Period, ...]
+
+
+class Amounts(_Frozen):
+    version: str
+    source: tuple[Source, ...]
+    amount: tuple[Amount, ...]
+
+    @model_validator(mode="after")
+    def _sourced(self) -> Amounts:
+        known = {s.id for s in self.source}
+        for a in self.amount:
+            cited = [*a.sources, *(s for m in a.measure for s in m.sources)]
+            missing = sorted({s for s in cited if s not in known})
+            if missing or not a.sources or any(not m.sources for m in a.measure):
+                raise ValueError(f"amount {a.id!r}: every number needs a listed source {missing}")
+        return self
+
+    def get(self, ident: str) -> Amount | None:
+        return next((a for a in self.amount if a.id == ident), None)
+
+
+@lru_cache(maxsize=1)
+def amounts() -> Amounts:
+    """The packaged amounts file, read and checked once."""
+    from ..errors import Issue
+
+    entry = resources.files("b12dx.knowledge") / AMOUNTS_FILE
+    try:
+        return Amounts.model_validate(tomllib.loads(entry.read_text(encoding="utf-8")))
+    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise KnowledgeBaseError([Issue(AMOUNTS_FILE, f"cannot read: {exc}")]) from None
+
+
+_NUM = re.compile(r"(\d+(?:[.,]\d+)?|[a-z]+)")
+
+
+def _has(words: tuple[str, ...], text: str) -> bool:
+    return any(re.search(r"(?<!\w)" + re.escape(w) + r"(?!\w)", text) for w in words)
+
+
+def weekly_amount(phrase: str, amount: Amount) -> float | None:
+    """The amount a phrase states per week in the record's quantity ("one drink a day": 12.25
+    units), or None when it names no number, measure or period the record knows."""
+    low = " ".join(phrase.lower().split())
+    measure = next((m for m in amount.measure if _has(m.words, low)), None)
+    period = next((p for p in amount.period if _has(p.words, low)), None)
+    if measure is None or period is None:
+        return None
+    number = next(
+        (n for tok in _NUM.findall(low) if (n := to_number(tok)) is not None and n > 0), None
+    )
+    if number is None:
+        return None
+    return number * measure.size * period.per_week
