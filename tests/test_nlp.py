@@ -1214,6 +1214,45 @@ def test_general_rules_after_batch_24(parse, text: str, expected: dict[str, str]
     assert all(m.state == "absent" for m in result.medications)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "23M, no past history, one month of progressive diffuse weakness.",
+            {
+                "onset_gradual": "present",
+                "widespread_muscle_symptoms": "present",
+                "muscle_weakness": "present",
+            },
+        ),
+        ("Non-smoker, non-alcoholic.", {"smoker": "absent", "alcohol_excess": "absent"}),
+        ("Non-alcoholic fatty liver disease.", {}),
+        ("I have irritable bowel and reflux.", {}),
+        ("Nothing runs in the family.", {"family_history_b12_or_autoimmune": "absent"}),
+        ("Reflexes and light touch intact.", {"reduced_reflexes": "absent", "numbness": "absent"}),
+        ("She couldn't keep her attention or concentrate.", {"memory_problems": "present"}),
+        (
+            "For months I'd felt not quite right, foggy in the head and tired.",
+            {"memory_problems": "present", "fatigue": "present"},
+        ),
+        (
+            "I have cramps in my arms and legs.",
+            {"muscle_cramps": "present", "widespread_muscle_symptoms": "present"},
+        ),
+    ],
+)
+def test_general_rules_after_batch_25(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert parse(text).final_evidence() == expected
+
+
+def test_a_dose_is_not_a_lab_value_and_a_medicine_stopped_after_its_name(parse) -> None:  # type: ignore[no-untyped-def]
+    result = parse(
+        "IM B12 500 mcg/day. CK 5000 IU/L. Omeprazole stopped and changed to famotidine."
+    )
+    assert [(lab.test, lab.value) for lab in result.labs] == [("ck", 5000.0)]
+    assert result.case_data()["medications"] == [{"name": "famotidine"}]
+
+
 def test_sex_after_a_bare_age_and_a_one_year_duration(parse) -> None:  # type: ignore[no-untyped-def]
     result = parse("I'm 31, a woman. On hydrochlorothiazide for the past year.")
     assert result.sex == "female"

@@ -153,11 +153,15 @@ def find_lab_value(after: str, units: Sequence[str]) -> tuple[float, str | None,
         r"^(?:\s*(?:(?:levels?|results?|value|count|tests?|was|is|were|came\s+back|back|at|of|"
         r"only|just|a|around|about|low|high|very|still|now|measured|reading|serum|plasma|"
         r"normal|abnormal|borderline|raised|elevated|reduced|down|up|peaked|peak|rose|reached|"
-        r"the|lowest|highest|nadir|fell|dropped|climbed|"
+        r"the|lowest|highest|nadir|fell|dropped|climbed|came|went|got|returned|improved|increased|"
+        r"decreased|"
         r"to|under|over|below|above|less\s+than|more\s+than|greater\s+than|turned\s+out\s+to\s+be)\b"
         r"|[=:~,-]))*"
         r"\s*(?:<|>|≤|≥)?\s*(\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:[.,]\d+)?)"
         r"(?!\s*(?:years?|yrs?|weeks?|months?|days?|x)\b)"
+        # a dose is not a result ("IM B12 500 mcg/day", "vitamin D 1000 IU daily")
+        r"(?!\d)(?!\s*(?:mcg|micrograms?|mg|milligrams?|iu|units?)"
+        r"(?:\s*/\s*(?:day|d|dose|wk|week|month|kg)\b|\s+(?:a|per|every|daily|od|bd|weekly)\b|(?![\w/])))"
         r"(?:\s*(" + unit_re + r")(?![\w/]))?",
         re.IGNORECASE,
     )

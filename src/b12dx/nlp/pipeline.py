@@ -449,6 +449,8 @@ def _read(
                 if (ctx.hypothetical or ctx.uncertain or ctx.family)
                 else ("absent" if ctx.negated else "present")
             )
+            if state == "present" and _STOPPED_AFTER.match(text[ent.end_char : ent.end_char + 40]):
+                state = "absent"  # "Omeprazole stopped and changed to famotidine"
             meds.append(
                 MedicationMention(
                     name=ident if kind == _MED else None,
@@ -698,6 +700,16 @@ def _combined(
             yield EvidenceMention(
                 id=combo.id, state=state, span=span, phrase=phrase, context=ctx, via="combined"
             )
+
+
+# a medicine named and then said to be stopped ("Omeprazole stopped and changed to famotidine",
+# "the simvastatin was discontinued"); the forward "stopped" trigger of a given-up habit has the
+# same words, so ConText keeps that one and this reads the order the other way
+_STOPPED_AFTER = re.compile(
+    r"^\s*(?:\([^)]*\)\s*)?(?:(?:was|were|has\s+been|had\s+been|is|then)\s+)?"
+    r"(?:stopped|discontinued|withdrawn|ceased|held|switched|changed)\b",
+    re.IGNORECASE,
+)
 
 
 def _later_values(
