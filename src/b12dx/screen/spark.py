@@ -3,7 +3,9 @@
 The input Parquet is read by Spark; each Arrow batch is standardized and screened by the very
 ``Kernel`` the local engine uses, so the output is identical (compare sorted by ``row``). The row
 number is Spark's ``_metadata.row_index`` of the Parquet file, which is the local engine's
-``row`` (for a folder, plus the rows of the files before it in name order). Output and
+``row`` (for a folder, plus the rows of the files before it in name order). A small single file
+that Spark would give to fewer tasks than cores is, in local mode, rewritten into one file per
+core that each task reads with pyarrow (see ``_spread``). Output and
 rejects are written by Spark as Parquet folders (``OUTPUT`` and ``OUTPUT.rejects`` unless
 ``rejects`` is given).
 
@@ -142,14 +144,51 @@ def screen_dataframe(
     same KB as *kb* (checked by content hash). *rules_text*: screening flags TOML (``None``:
     the packaged ``screen.toml``).
     """
+    return _map_in_arrow(df, _screen_partition, kb, kb_dir, rules_text, mapping, as_of)
+
+
+def _read_parts(
+    ids: Iterator[pa.RecordBatch], *, parts: list[tuple[str, int]], batch_rows: int, **screen: Any
+) -> Iterator[pa.RecordBatch]:
+    """Runs on the executors of a local session: read the Parquet files ``parts[id]`` (path, row
+    number of its first row) for the ``id``s of this task with pyarrow, as the local engine
+    reads, and screen them."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    def read() -> Iterator[pa.RecordBatch]:
+        for batch in ids:
+            for i in batch.column("id").to_pylist():
+                path, row = parts[i]
+                for rb in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_rows):
+                    rows = pa.array(np.arange(row, row + rb.num_rows, dtype=np.int64))
+                    yield rb.append_column("_row", rows)
+                    row += rb.num_rows
+
+    yield from _screen_partition(read(), **screen)
+
+
+def _map_in_arrow(
+    df: Any,
+    fn: Any,
+    kb: KnowledgeBase,
+    kb_dir: str | None,
+    rules_text: str | None,
+    mapping: Mapping | None,
+    as_of: dt.date | None,
+    **extra: Any,
+) -> Any:
+    """``df.mapInArrow`` of the screening function *fn* (given the screening arguments and
+    *extra*), with the combined output schema."""
     kernel = Kernel(kb, load_rules(kb, rules_text) if rules_text is not None else None)
     fn = functools.partial(
-        _screen_partition,
+        fn,
         kb_dir=kb_dir,
         rules_text=rules_text,
         sha256=kb.sha256,
         mapping_json=(mapping or Mapping()).model_dump_json(),
         as_of=(as_of or dt.date.today()).isoformat(),
+        **extra,
     )
     with warnings.catch_warnings():
         # mapInArrow checks the pandas version although the Arrow path never uses pandas
@@ -361,24 +400,44 @@ def run_spark(
     cores = int(spark.sparkContext.defaultParallelism)
     local = str(spark.sparkContext.master).startswith("local")
     spread = _spread(spark, input, files, cores, declared, local=local)
+    rules_text = rules.read_text(encoding="utf-8") if rules is not None else None
     scratch: Path | None = None
     try:
         if spread == "rewrite":
-            scratch, files = _rewrite(input, output, cores)
-            if scratch is None:
-                spread = "repartition"
-        reader = spark.read
-        if declared is not None:
-            reader = reader.schema(declared)
-        df = reader.parquet(*[str(f) for f in files])
-        df = df.select("*", (F.col("_metadata.row_index") + _file_offsets(files)).alias("_row"))
-        if spread == "repartition":
-            # A shuffle costs less JVM time than one filtered scan per core (measured: 6.9 vs
-            # 9.1 CPU seconds of Spark tasks at 100,000 rows); the output is compared by `row`.
-            df = df.repartition(cores, "_row")
-        screened, rejected = _screen_and_write(
-            df, kb, output, rejects, kb_dir, rules, the_mapping, as_of
-        )
+            scratch, parts = _rewrite(input, output, cores)
+            spread = "repartition" if scratch is None else spread
+        if scratch is not None:
+            # The tasks read the rewritten files themselves: no Parquet decoding and Arrow
+            # conversion of every input column in the JVM (the largest JVM cost of a small
+            # run); spark.range gives task i the id i.
+            batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch"))
+            ids = spark.range(0, len(parts), 1, len(parts))
+            result = _map_in_arrow(
+                ids,
+                _read_parts,
+                kb,
+                kb_dir,
+                rules_text,
+                the_mapping,
+                as_of,
+                parts=parts,
+                batch_rows=batch_rows,
+            )
+        else:
+            reader = spark.read
+            if declared is not None:
+                reader = reader.schema(declared)
+            df = reader.parquet(*[str(f) for f in files])
+            row = F.col("_metadata.row_index") + _file_offsets(files)
+            df = df.select("*", row.alias("_row"))
+            if spread == "repartition":
+                # A shuffle costs less JVM time than one filtered scan per core (measured:
+                # 6.9 vs 9.1 CPU seconds of Spark tasks at 100,000 rows).
+                df = df.repartition(cores, "_row")
+            result = screen_dataframe(
+                df, kb, kb_dir=kb_dir, rules_text=rules_text, mapping=the_mapping, as_of=as_of
+            )
+        screened, rejected = _write(result, output, rejects)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -391,10 +450,11 @@ def _spread(
     spark: Any, input: Path, files: list[Path], cores: int, declared: Any, *, local: bool
 ) -> Spread:
     """How the rows reach the cores: Spark's scan already gives every core rows (``scan``); a
-    small single file is rewritten into one file per core (``rewrite``: Spark then reads files
-    that the driver wrote, so only when the session is *local*, driver and executors sharing
-    the disk, and only for a plain schema (*declared*), which pyarrow writes back unchanged);
-    otherwise a hash shuffle on the row number (``repartition``)."""
+    small single file is rewritten into one file per core, each read by one task with pyarrow
+    (``rewrite``: the tasks read files that the driver wrote, so only when the session is
+    *local*, driver and executors sharing the disk, and only for a plain schema (*declared*),
+    which pyarrow writes back unchanged); otherwise a hash shuffle on the row number
+    (``repartition``)."""
     if _scan_tasks(spark, files, cores) >= cores:
         return "scan"
     if (
@@ -407,42 +467,37 @@ def _spread(
     return "repartition"
 
 
-def _rewrite(input: Path, output: Path, cores: int) -> tuple[Path | None, list[Path]]:
+def _rewrite(input: Path, output: Path, cores: int) -> tuple[Path | None, list[tuple[str, int]]]:
     """*input* rewritten into one file per core in a scratch folder beside *output* (measured at
-    100,000 rows, 2 MB: 0.3 s, against 2.4 s for the shuffle); ``(None, [input])`` if that fails
-    (then the caller shuffles)."""
+    100,000 rows, 2 MB: 0.3 s), as (path, row number of its first row); ``(None, [])`` if that
+    fails (then the caller shuffles)."""
+    import pyarrow.parquet as pq
+
     from .spark_input import rewrite_parts, work_dir
 
     scratch: Path | None = None
     try:
         scratch = work_dir(output)
-        return scratch, rewrite_parts(input, scratch, cores)
+        parts = []
+        first = 0
+        for f in rewrite_parts(input, scratch, cores):
+            parts.append((str(f), first))
+            first += pq.ParquetFile(f).metadata.num_rows
+        return scratch, parts
     except BaseException as exc:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
         if isinstance(exc, (OSError, pa.ArrowException)):
-            return None, [input]
+            return None, []
         raise
 
 
-def _screen_and_write(
-    df: Any,
-    kb: KnowledgeBase,
-    output: Path,
-    rejects: Path,
-    kb_dir: str | None,
-    rules: Path | None,
-    the_mapping: Mapping,
-    as_of: dt.date | None,
-) -> tuple[int, int]:
-    """Screen *df* (with ``_row``), write the output and rejects; (screened, rejected)."""
+def _write(result: Any, output: Path, rejects: Path) -> tuple[int, int]:
+    """Write the screened rows of *result* to *output* and its rejects to *rejects*; (screened,
+    rejected)."""
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    rules_text = rules.read_text(encoding="utf-8") if rules is not None else None
-    result = screen_dataframe(
-        df, kb, kb_dir=kb_dir, rules_text=rules_text, mapping=the_mapping, as_of=as_of
-    )
     counts = Observation("b12dx_screen_counts")
     result = result.persist()
     try:
