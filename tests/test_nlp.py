@@ -1253,6 +1253,19 @@ def test_a_dose_is_not_a_lab_value_and_a_medicine_stopped_after_its_name(parse) 
     assert result.case_data()["medications"] == [{"name": "famotidine"}]
 
 
+@pytest.mark.parametrize(
+    ("text", "taken"),
+    [
+        ("Omeprazole switched to famotidine last month.", ["famotidine"]),
+        ("Lansoprazole was changed over to ranitidine.", ["ranitidine"]),
+        ("The metformin changed nothing for my sugars.", ["metformin"]),
+        ("Metformin switched my sugars around.", ["metformin"]),
+    ],
+)
+def test_only_a_medicine_changed_to_another_is_stopped(parse, text: str, taken: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert [m["name"] for m in parse(text).case_data()["medications"]] == taken
+
+
 def test_sex_after_a_bare_age_and_a_one_year_duration(parse) -> None:  # type: ignore[no-untyped-def]
     result = parse("I'm 31, a woman. On hydrochlorothiazide for the past year.")
     assert result.sex == "female"

@@ -703,11 +703,12 @@ def _combined(
 
 
 # a medicine named and then said to be stopped ("Omeprazole stopped and changed to famotidine",
-# "the simvastatin was discontinued"); the forward "stopped" trigger of a given-up habit has the
-# same words, so ConText keeps that one and this reads the order the other way
+# "the simvastatin was discontinued", "omeprazole switched to famotidine"; "changed" alone is
+# not stopping: "the metformin changed nothing"); the forward "stopped" trigger of a given-up
+# habit has the same words, so ConText keeps that one and this reads the order the other way
 _STOPPED_AFTER = re.compile(
     r"^\s*(?:\([^)]*\)\s*)?(?:(?:was|were|has\s+been|had\s+been|is|then)\s+)?"
-    r"(?:stopped|discontinued|withdrawn|ceased|held|switched|changed)\b",
+    r"(?:stopped|discontinued|withdrawn|ceased|held|(?:switched|changed)(?:\s+over)?\s+to)\b",
     re.IGNORECASE,
 )
 
