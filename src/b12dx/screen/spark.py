@@ -160,10 +160,11 @@ def _read_parts(
         for batch in ids:
             for i in batch.column("id").to_pylist():
                 path, row = parts[i]
-                for rb in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_rows):
-                    rows = pa.array(np.arange(row, row + rb.num_rows, dtype=np.int64))
-                    yield rb.append_column("_row", rows)
-                    row += rb.num_rows
+                with pq.ParquetFile(path, pre_buffer=False) as pf:
+                    for rb in pf.iter_batches(batch_rows):
+                        rows = pa.array(np.arange(row, row + rb.num_rows, dtype=np.int64))
+                        yield rb.append_column("_row", rows)
+                        row += rb.num_rows
 
     yield from _screen_partition(read(), **screen)
 

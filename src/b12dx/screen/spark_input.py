@@ -82,4 +82,5 @@ def rewrite_parts(source: Path, folder: Path, parts: int) -> list[Path]:
     finally:
         for w in writers:
             w.close()
+        src.close()
     return files
