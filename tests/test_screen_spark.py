@@ -77,6 +77,8 @@ def test_spark_output_equals_local(
         mini_kb,
     )
     out = tmp_path / "spark_out"
+    mine, _ = _stale_scratch(out)  # one left by a killed run is removed, whichever the path
+    mine.rmdir()
     key = "spark.sql.files.maxPartitionBytes"
     if split:
         spark.conf.set(key, str(src.stat().st_size // 2 + 1))
@@ -213,13 +215,19 @@ def test_rewrite_parts_keeps_rows_in_order(tmp_path: Path, rows: int, parts: int
     assert back.equals(pq.read_table(src))
 
 
-def test_scratch_left_by_a_killed_run_is_removed(tmp_path: Path) -> None:
-    output = tmp_path / "out"
+def _stale_scratch(output: Path) -> tuple[Path, Path]:
+    """A scratch folder beside *output* of this process and one of a process that is gone."""
     gone = subprocess.Popen([sys.executable, "-c", ""])
     gone.wait()
     mine = work_dir(output)
     stale = mine.with_name(mine.name.replace(f"-{os.getpid()}-", f"-{gone.pid}-"))
     stale.mkdir()
     (stale / "part-00000.parquet").write_bytes(b"")
+    return mine, stale
+
+
+def test_scratch_left_by_a_killed_run_is_removed(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    mine, stale = _stale_scratch(output)
     assert remove_stale(output) == [stale]
     assert mine.exists() and not stale.exists()  # this run's folder is kept

@@ -402,6 +402,10 @@ def run_spark(
     local = str(spark.sparkContext.master).startswith("local")
     spread = _spread(spark, input, files, cores, declared, local=local)
     rules_text = rules.read_text(encoding="utf-8") if rules is not None else None
+    if output.parent.is_dir():
+        from .spark_input import remove_stale
+
+        remove_stale(output)  # a scratch folder left beside this output by a killed run
     scratch: Path | None = None
     try:
         if spread == "rewrite":
