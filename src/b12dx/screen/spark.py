@@ -5,7 +5,7 @@ The input Parquet is read by Spark; each Arrow batch is standardized and screene
 number is Spark's ``_metadata.row_index`` of the Parquet file, which is the local engine's
 ``row`` (for a folder, plus the rows of the files before it in name order). A small single file
 that Spark would give to fewer tasks than cores is, in local mode, rewritten into one file per
-core that each task reads with pyarrow (see ``_spread``). Output and
+core, which Spark reads with one task each (see ``_spread``). Output and
 rejects are written by Spark as Parquet folders (``OUTPUT`` and ``OUTPUT.rejects`` unless
 ``rejects`` is given).
 
@@ -144,52 +144,14 @@ def screen_dataframe(
     same KB as *kb* (checked by content hash). *rules_text*: screening flags TOML (``None``:
     the packaged ``screen.toml``).
     """
-    return _map_in_arrow(df, _screen_partition, kb, kb_dir, rules_text, mapping, as_of)
-
-
-def _read_parts(
-    ids: Iterator[pa.RecordBatch], *, parts: list[tuple[str, int]], batch_rows: int, **screen: Any
-) -> Iterator[pa.RecordBatch]:
-    """Runs on the executors of a local session: read the Parquet files ``parts[id]`` (path, row
-    number of its first row) for the ``id``s of this task with pyarrow, as the local engine
-    reads, and screen them."""
-    import numpy as np
-    import pyarrow.parquet as pq
-
-    def read() -> Iterator[pa.RecordBatch]:
-        for batch in ids:
-            for i in batch.column("id").to_pylist():
-                path, row = parts[i]
-                with pq.ParquetFile(path, pre_buffer=False) as pf:
-                    for rb in pf.iter_batches(batch_rows):
-                        rows = pa.array(np.arange(row, row + rb.num_rows, dtype=np.int64))
-                        yield rb.append_column("_row", rows)
-                        row += rb.num_rows
-
-    yield from _screen_partition(read(), **screen)
-
-
-def _map_in_arrow(
-    df: Any,
-    fn: Any,
-    kb: KnowledgeBase,
-    kb_dir: str | None,
-    rules_text: str | None,
-    mapping: Mapping | None,
-    as_of: dt.date | None,
-    **extra: Any,
-) -> Any:
-    """``df.mapInArrow`` of the screening function *fn* (given the screening arguments and
-    *extra*), with the combined output schema."""
     kernel = Kernel(kb, load_rules(kb, rules_text) if rules_text is not None else None)
     fn = functools.partial(
-        fn,
+        _screen_partition,
         kb_dir=kb_dir,
         rules_text=rules_text,
         sha256=kb.sha256,
         mapping_json=(mapping or Mapping()).model_dump_json(),
         as_of=(as_of or dt.date.today()).isoformat(),
-        **extra,
     )
     with warnings.catch_warnings():
         # mapInArrow checks the pandas version although the Arrow path never uses pandas
@@ -410,38 +372,23 @@ def run_spark(
     try:
         if spread == "rewrite":
             scratch, parts = _rewrite(input, output, cores)
-            spread = "repartition" if scratch is None else spread
-        if scratch is not None:
-            # The tasks read the rewritten files themselves: no Parquet decoding and Arrow
-            # conversion of every input column in the JVM (the largest JVM cost of a small
-            # run); spark.range gives task i the id i.
-            batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch"))
-            ids = spark.range(0, len(parts), 1, len(parts))
-            result = _map_in_arrow(
-                ids,
-                _read_parts,
-                kb,
-                kb_dir,
-                rules_text,
-                the_mapping,
-                as_of,
-                parts=parts,
-                batch_rows=batch_rows,
-            )
-        else:
-            reader = spark.read
-            if declared is not None:
-                reader = reader.schema(declared)
-            df = reader.parquet(*[str(f) for f in files])
-            row = F.col("_metadata.row_index") + _file_offsets(files)
-            df = df.select("*", row.alias("_row"))
-            if spread == "repartition":
-                # A shuffle costs less JVM time than one filtered scan per core (measured:
-                # 6.9 vs 9.1 CPU seconds of Spark tasks at 100,000 rows).
-                df = df.repartition(cores, "_row")
-            result = screen_dataframe(
-                df, kb, kb_dir=kb_dir, rules_text=rules_text, mapping=the_mapping, as_of=as_of
-            )
+            if scratch is None:
+                spread = "repartition"
+            else:
+                files = parts  # Spark reads the rewritten files: one task per core
+        reader = spark.read
+        if declared is not None:
+            reader = reader.schema(declared)
+        df = reader.parquet(*[str(f) for f in files])
+        row = F.col("_metadata.row_index") + _file_offsets(files)
+        df = df.select("*", row.alias("_row"))
+        if spread == "repartition":
+            # A shuffle costs less JVM time than one filtered scan per core (measured:
+            # 6.9 vs 9.1 CPU seconds of Spark tasks at 100,000 rows).
+            df = df.repartition(cores, "_row")
+        result = screen_dataframe(
+            df, kb, kb_dir=kb_dir, rules_text=rules_text, mapping=the_mapping, as_of=as_of
+        )
         screened, rejected = _write(result, output, rejects)
     finally:
         if scratch is not None:
@@ -455,10 +402,10 @@ def _spread(
     spark: Any, input: Path, files: list[Path], cores: int, declared: Any, *, local: bool
 ) -> Spread:
     """How the rows reach the cores: Spark's scan already gives every core rows (``scan``); a
-    small single file is rewritten into one file per core, each read by one task with pyarrow
-    (``rewrite``: the tasks read files that the driver wrote, so only when the session is
-    *local*, driver and executors sharing the disk, and only for a plain schema (*declared*),
-    which pyarrow writes back unchanged); otherwise a hash shuffle on the row number
+    small single file is rewritten into one file per core, which Spark then reads with one task
+    each (``rewrite``: the files are written by the driver, so only when the session is *local*,
+    driver and executors sharing the disk, and only for a plain schema (*declared*), which
+    pyarrow writes back unchanged); otherwise a hash shuffle on the row number
     (``repartition``)."""
     if _scan_tasks(spark, files, cores) >= cores:
         return "scan"
@@ -472,23 +419,16 @@ def _spread(
     return "repartition"
 
 
-def _rewrite(input: Path, output: Path, cores: int) -> tuple[Path | None, list[tuple[str, int]]]:
-    """*input* rewritten into one file per core in a scratch folder beside *output* (measured at
-    100,000 rows, 2 MB: 0.3 s), as (path, row number of its first row); ``(None, [])`` if that
-    fails (then the caller shuffles)."""
-    import pyarrow.parquet as pq
-
+def _rewrite(input: Path, output: Path, cores: int) -> tuple[Path | None, list[Path]]:
+    """*input* rewritten into one file per core, rows in order, in a scratch folder beside
+    *output* (measured at 100,000 rows, 2 MB: 0.3 s); ``(None, [])`` if that fails (then the
+    caller shuffles)."""
     from .spark_input import rewrite_parts, work_dir
 
     scratch: Path | None = None
     try:
         scratch = work_dir(output)
-        parts = []
-        first = 0
-        for f in rewrite_parts(input, scratch, cores):
-            parts.append((str(f), first))
-            first += pq.ParquetFile(f).metadata.num_rows
-        return scratch, parts
+        return scratch, list(rewrite_parts(input, scratch, cores))
     except BaseException as exc:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
