@@ -231,3 +231,62 @@ def test_scratch_left_by_a_killed_run_is_removed(tmp_path: Path) -> None:
     mine, stale = _stale_scratch(output)
     assert remove_stale(output) == [stale]
     assert mine.exists() and not stale.exists()  # this run's folder is kept
+
+
+def test_spark_reads_and_writes_uris(spark: Any, mini_kb: KnowledgeBase, tmp_path: Path) -> None:
+    """Input and output given as URIs (here ``file://``, read and written by Spark's own file
+    system layer, as ``s3://`` or ``hdfs://`` would be): the same rows, numbered across a
+    folder's files in order, as the local-path run gives."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(MINI_RULES, encoding="utf-8")
+    table = population(mini_kb, 1_200, seed=7)
+    whole = tmp_path / "whole.parquet"
+    pq.write_table(table, whole)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, (start, stop) in enumerate([(0, 450), (450, 800), (800, 1_200)]):
+        pq.write_table(table.slice(start, stop - start), folder / f"part-{i}.parquet")
+    kw: dict[str, Any] = {"as_of": AS_OF, "rules": rules, "kb_dir": str(MINI), "spark": spark}
+    one = run_spark(whole, tmp_path / "one", mini_kb, **kw)
+    uri = run_spark(folder.as_uri(), (tmp_path / "uri").as_uri(), mini_kb, **kw)
+    assert uri.output == (tmp_path / "uri").as_uri()
+    assert uri.rejects == (tmp_path / "uri").as_uri() + ".rejects"
+    assert (uri.screened, uri.rejected) == (one.screened, one.rejected)
+    want, want_rej = _screened(tmp_path / "one", Path(one.rejects))
+    got, got_rej = _screened(tmp_path / "uri", tmp_path / "uri.rejects")
+    assert got.column_names == want.column_names
+    for name in want.column_names:
+        a, b = got.column(name).to_pylist(), want.column(name).to_pylist()
+        if name.startswith("p_"):
+            assert a == pytest.approx(b, abs=1e-12), name
+        else:
+            assert a == b, name
+    assert got_rej.column("row").to_pylist() == want_rej.column("row").to_pylist()
+
+
+def test_spark_uri_that_does_not_exist_is_an_input_error(
+    spark: Any, mini_kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    from b12dx.errors import InputError
+
+    missing = (tmp_path / "nowhere.parquet").as_uri()
+    with pytest.raises(InputError, match="Spark cannot read"):
+        run_spark(missing, (tmp_path / "o").as_uri(), mini_kb, spark=spark, as_of=AS_OF)
+
+
+@pytest.mark.parametrize(
+    ("location", "uri"),
+    [
+        ("s3://bucket/people.parquet", True),
+        ("hdfs://nn:8020/data", True),
+        ("file:///tmp/x.parquet", True),
+        ("/tmp/x.parquet", False),
+        ("people.parquet", False),
+        ("C:/data/x.parquet", False),
+        (Path("s3://bucket/x"), False),
+    ],
+)
+def test_what_counts_as_a_uri(location: Any, uri: bool) -> None:
+    from b12dx.screen.uri import is_uri
+
+    assert is_uri(location) is uri

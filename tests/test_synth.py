@@ -72,3 +72,16 @@ def test_cli_synth_then_screen(kb: KnowledgeBase, tmp_path: Path) -> None:
     assert (tmp_path / "out.report.html").exists()
     bad = runner.invoke(app, ["synth", "10", "-o", str(tmp_path / "x.xlsx")])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["s3://bucket/people.parquet", "-o", "out.parquet"],
+        ["people.parquet", "-o", "hdfs://nn/out"],
+    ],
+)
+def test_cli_local_engine_refuses_uris(args: list[str]) -> None:
+    res = CliRunner().invoke(app, ["screen", *args, "--no-progress"])
+    assert res.exit_code == 2
+    assert "only --engine spark reads or writes URIs" in res.output

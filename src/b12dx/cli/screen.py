@@ -35,15 +35,23 @@ def _date(text: str | None) -> dt.date:
 
 
 def screen(
+    # str, not Path: with --engine spark these may be URIs (s3://...), which Path would mangle
     input: Annotated[
-        Path,
+        str,
         typer.Argument(
-            help="Parquet or CSV screening table, or a folder of FHIR Bulk Data .ndjson files."
+            help="Parquet or CSV screening table, or a folder of FHIR Bulk Data .ndjson files "
+            "(Spark: also a URI such as s3://bucket/people.parquet).",
+            show_default=False,
         ),
     ],
     output: Annotated[
-        Path,
-        typer.Option("--output", "-o", help="Output .parquet or .csv (Spark: a Parquet folder)."),
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output .parquet or .csv (Spark: a Parquet folder, or a URI).",
+            show_default=False,
+        ),
     ],
     engine: Annotated[Engine, typer.Option(help="local (one machine) or spark.")] = Engine.local,
     mapping: Annotated[
@@ -54,7 +62,7 @@ def screen(
         Path | None, typer.Option(help="Screening flags TOML (default: the packaged screen.toml).")
     ] = None,
     rejects: Annotated[
-        Path | None,
+        str | None,
         typer.Option(help="Rejected rows with the reason (CSV; default <output>.rejects.csv)."),
     ] = None,
     report: Annotated[
@@ -110,11 +118,17 @@ def screen(
             )
             return
         from ..screen.run import RunConfig, run_screen
+        from ..screen.uri import is_uri
 
+        for name, where in (("input", input), ("--output", output), ("--rejects", rejects)):
+            if where is not None and is_uri(where):
+                raise InputError(
+                    f"{name} {where!r} is a URI: only --engine spark reads or writes URIs"
+                )
         cfg = RunConfig(
-            input=input,
-            output=output,
-            rejects=rejects,
+            input=Path(input),
+            output=Path(output),
+            rejects=Path(rejects) if rejects is not None else None,
             report=report,
             no_report=no_report,
             mapping=mapping,

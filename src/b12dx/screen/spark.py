@@ -36,6 +36,7 @@ from .kernel import Kernel
 from .mapping import Mapping
 from .reader import standardize
 from .rules import load_rules
+from .uri import is_uri
 
 __all__ = ["SparkSummary", "run_spark", "screen_dataframe", "spark_schema"]
 
@@ -49,8 +50,8 @@ Spread = Literal["scan", "rewrite", "repartition"]
 class SparkSummary:
     screened: int
     rejected: int
-    output: Path
-    rejects: Path
+    output: Path | str  # a str when it is a URI (s3://..., hdfs://..., file://...)
+    rejects: Path | str
     spread: Spread = "scan"
     """How the rows reached the cores (see ``_spread``)."""
 
@@ -329,23 +330,41 @@ def _declared_schema(path: Path) -> Any:
 
 
 def run_spark(
-    input: Path,
-    output: Path,
+    input: Path | str,
+    output: Path | str,
     kb: KnowledgeBase,
     *,
     mapping: Path | None = None,
-    rejects: Path | None = None,
+    rejects: Path | str | None = None,
     as_of: dt.date | None = None,
     kb_dir: str | None = None,
     rules: Path | None = None,
     spark: Any = None,
 ) -> SparkSummary:
-    """Screen a Parquet file or folder with Spark; write Parquet folders for output/rejects."""
+    """Screen a Parquet file or folder with Spark; write Parquet folders for output/rejects.
+
+    *input*, *output* and *rejects* are local paths or URIs that Spark's file systems read
+    (``s3://``, ``hdfs://``, ``file://``...); with a URI anywhere, Spark reads and writes
+    everything itself (``_run_uri``)."""
     from pyspark.sql import functions as F
 
     from .mapping import load_mapping
     from .schema import screen_schema
 
+    if is_uri(input) or is_uri(output) or (rejects is not None and is_uri(rejects)):
+        return _run_uri(
+            str(input),
+            str(output),
+            kb,
+            mapping=mapping,
+            rejects=str(rejects) if rejects is not None else None,
+            as_of=as_of,
+            kb_dir=kb_dir,
+            rules=rules,
+            spark=spark,
+        )
+    input, output = Path(input), Path(output)
+    rejects = Path(rejects) if rejects is not None else None
     if (input.is_dir() and not any(input.glob("*.parquet"))) or (
         not input.is_dir() and input.suffix.lower() not in (".parquet", ".pq")
     ):
@@ -398,6 +417,55 @@ def run_spark(
     )
 
 
+def _run_uri(
+    input: str,
+    output: str,
+    kb: KnowledgeBase,
+    *,
+    mapping: Path | None,
+    rejects: str | None,
+    as_of: dt.date | None,
+    kb_dir: str | None,
+    rules: Path | None,
+    spark: Any,
+) -> SparkSummary:
+    """``run_spark`` where Spark alone can reach the data: it reads the Parquet file or folder,
+    numbers the rows (files in path order, as the local engine numbers a folder's files by
+    name) and writes the output. The rows go to the cores as Spark's scan splits them
+    (``scan``): nothing is rewritten or listed on the driver's disk."""
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
+
+    from .mapping import load_mapping
+    from .schema import screen_schema
+
+    the_mapping = load_mapping(mapping, screen_schema(kb))
+    spark = spark or _session()
+    rejects = rejects or output.rstrip("/") + ".rejects"
+    try:
+        df = spark.read.parquet(input)
+    except AnalysisException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"Spark cannot read {input} as Parquet: {first}") from None
+    path = F.col("_metadata.file_path")
+    counts = sorted(df.groupBy(path.alias("p")).count().collect(), key=lambda r: r["p"])
+    offsets: list[Any] = []
+    total = 0
+    for r in counts:
+        offsets += [F.lit(r["p"]), F.lit(total)]
+        total += int(r["count"])
+    first_row = F.create_map(*offsets)[path] if len(counts) > 1 else F.lit(0)
+    df = df.select("*", (F.col("_metadata.row_index") + first_row).alias("_row"))
+    rules_text = rules.read_text(encoding="utf-8") if rules is not None else None
+    result = screen_dataframe(
+        df, kb, kb_dir=kb_dir, rules_text=rules_text, mapping=the_mapping, as_of=as_of
+    )
+    screened, rejected = _write(result, output, rejects)
+    return SparkSummary(
+        screened=screened, rejected=rejected, output=output, rejects=rejects, spread="scan"
+    )
+
+
 def _spread(
     spark: Any, input: Path, files: list[Path], cores: int, declared: Any, *, local: bool
 ) -> Spread:
@@ -437,7 +505,7 @@ def _rewrite(input: Path, output: Path, cores: int) -> tuple[Path | None, list[P
         raise
 
 
-def _write(result: Any, output: Path, rejects: Path) -> tuple[int, int]:
+def _write(result: Any, output: Path | str, rejects: Path | str) -> tuple[int, int]:
     """Write the screened rows of *result* to *output* and its rejects to *rejects*; (screened,
     rejected)."""
     from pyspark.sql import Observation
