@@ -76,6 +76,11 @@ _LOG_ROUNDING = float(np.log(4 * np.finfo(np.float64).eps))  # the plain kernel'
 # not per sub-sum, and the restatement costs more than it saves (measured on the examples).
 _RESTATE_ADDED_FROM = 7
 
+# A cause's absorbed prior must keep 1 - p above this over the tolerance when a variant shifts
+# it back (``_keep_off_one``): 16 x float64's eps, so that the error of its log-odds, times the
+# quarter a posterior moved back to 1/2 carries, stays under a sixteenth of the tolerance.
+_EDGE_EPS = 16 * float(np.finfo(np.float64).eps)
+
 # Elements of the largest (rows x subsets x pairs) intermediate per kernel call.
 _BUDGET = 1 << 22
 
@@ -794,7 +799,12 @@ def _adds(net: Network, variants: tuple[Variant, ...]) -> _Adds | None:
 
 
 def _absorb(
-    net: Network, prior: FloatArray, pos: IntArray, neg: BoolArray, variants: Sequence[Variant]
+    net: Network,
+    prior: FloatArray,
+    pos: IntArray,
+    neg: BoolArray,
+    variants: Sequence[Variant],
+    tol: float,
 ) -> _Absorbed | None:
     """Present findings with at most one uncertain parent leave the signed sums, as in
     ``engine.infer``: halving the shared table per finding, and removing the cancellation a
@@ -814,7 +824,7 @@ def _absorb(
     findings with an infinite likelihood ratio (a shift could not undo them)."""
     held = _held(net, tuple(variants))
     if prior.shape[0] == 1:
-        return _absorb_one(net, prior, pos, neg, tuple(variants), held)
+        return _absorb_one(net, prior, pos, neg, tuple(variants), held, tol)
     if not (pos >= 0).any():
         return None
     take, parent, log_g0, log_g1 = single_parent_terms(net, prior, pos)
@@ -837,9 +847,11 @@ def _absorb_one(
     neg: BoolArray,
     variants: tuple[Variant, ...],
     held: _Held,
+    tol: float,
 ) -> _Absorbed | None:
     """``_absorb`` for one row (one assessment), in plain floats: a finding or two, a cause or
-    two, where array operations would cost more than the arithmetic."""
+    two, where array operations would cost more than the arithmetic. *tol*: the strictest
+    tolerance asked for (see ``_near_one``)."""
     p = prior[0].tolist()
     row = pos[0].tolist()
     absorbed: dict[int, tuple[int, float, float]] = {}  # finding -> (parent or -1, log g0, g1)
@@ -860,6 +872,8 @@ def _absorb_one(
         g1 = math.log(-math.expm1(base + float(lq[j]))) if j >= 0 else g0
         absorbed[f] = (j, g0, g1)
         cols.append(col)
+    _keep_off_one(p, absorbed, held, tol)
+    cols = [c for c in cols if row[c] in absorbed]
     seen = [f for f in row if f >= 0]
     restate_added = len(seen) - len(cols) >= _RESTATE_ADDED_FROM
     if not absorbed and not restate_added:
@@ -897,6 +911,33 @@ def _absorb_one(
         return None
     offset = (log_add + gains)[None, :]
     return _Absorbed(new_prior, new_pos, known, restated, offset)
+
+
+def _keep_off_one(
+    prior: list[float],
+    absorbed: dict[int, tuple[int, float, float]],
+    held: _Held,
+    tol: float,
+) -> None:
+    """Leave in the sums (un-absorb, in place) the findings of a cause whose absorbed prior would
+    be so close to 1 that a variant shifting it back (leaving one of its findings out, or a logit
+    shift of the cause) would lose digits: ``1 - p`` is held to float64's relative rounding, so
+    the log-odds carry an error of about ``eps / (1 - p)``, and a posterior moved back towards
+    1/2 carries a quarter of that. Kept where that stays under a sixteenth of *tol*."""
+    by_cause: dict[int, list[int]] = {}
+    for f, (j, _, _) in absorbed.items():
+        if j >= 0:
+            by_cause.setdefault(j, []).append(f)
+    edge = _EDGE_EPS / tol
+    for j, fs in by_cause.items():
+        moved = j in held.shifting or any(f in held.dropping for f in fs)
+        if not moved:
+            continue
+        lg = math.log(prior[j]) - math.log1p(-prior[j])
+        lg += sum(absorbed[f][2] - absorbed[f][1] for f in fs)
+        if lg > 700.0 or 1.0 / (1.0 + math.exp(lg)) < edge:
+            for f in fs:
+                del absorbed[f]
 
 
 def _restated_added(
@@ -1075,7 +1116,8 @@ def infer_variants(
     if n_v == 0 or n_rows == 0:
         return post, log_z
     original = (prior, pos, variants)
-    absorbed = _absorb(net, prior, pos, neg, variants)
+    tol = _per_variant(tolerance, n_v, np.float64)
+    absorbed = _absorb(net, prior, pos, neg, variants, float(tol.min()))
     if absorbed is None:
         known = np.full((n_rows, 1), -1, dtype=np.int64)
         offset = np.zeros((n_rows, n_v))
@@ -1083,7 +1125,6 @@ def infer_variants(
         prior, pos, variants = absorbed.prior, absorbed.pos, absorbed.variants
         known, offset = absorbed.known, absorbed.offset
     plan = _plan(net, variants)
-    tol = _per_variant(tolerance, n_v, np.float64)
     err = np.full((n_rows, n_v), np.inf)
     groups = _Groups.of(outcome_of)
     acc = _Accuracy(
