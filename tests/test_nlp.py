@@ -1245,6 +1245,55 @@ def test_general_rules_after_batch_25(parse, text: str, expected: dict[str, str]
     assert parse(text).final_evidence() == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # (a) swelling of both legs is not the unilateral (DVT) sign; one side still is
+        ("I woke up with pain and swelling in both thighs.", {}),
+        ("MRI: oedematous swelling of both calves.", {}),
+        ("Bilateral leg swelling for a month.", {}),
+        ("My right calf is swollen.", {"unilateral_calf_swelling": "present"}),
+        (
+            "The left calf was swollen, both pulses palpable.",
+            {"unilateral_calf_swelling": "present"},
+        ),
+        # (b) a sentence that opens with the parents is still about the person
+        (
+            "19M, parents not related, 6 months of progressive proximal muscle weakness.",
+            {
+                "onset_gradual": "present",
+                "muscle_weakness": "present",
+                "proximal_muscle_aching": "present",
+            },
+        ),
+        # (c) hypothyroidism is not autoimmune thyroid disease unless the text says so
+        ("Hypothyroid.", {}),
+        ("I have an underactive thyroid.", {}),
+        ("She has autoimmune hypothyroidism.", {"autoimmune_thyroid_disease": "present"}),
+        ("My mother has hypothyroidism.", {"family_history_b12_or_autoimmune": "present"}),
+        # (d) weight loss dated years ago is history; carried on to now ("since") it is current
+        ("Seven years ago investigated for nausea and weight loss: duodenitis.", {}),
+        (
+            "I had a gastric bypass five years ago and have lost 30 kg since.",
+            {"bariatric_surgery": "present", "weight_loss": "present"},
+        ),
+        # (e) "more and more" within hours or a day is not a gradual onset
+        ("During the day the cramp bothered me more and more.", {"muscle_cramps": "present"}),
+        (
+            "Over two months I got more and more tired.",
+            {"fatigue": "present", "onset_gradual": "present"},
+        ),
+        # (f) "myself or in my family" does not make the person's own illness a relative's
+        (
+            "I have coeliac disease, no psychiatric history myself or in my family.",
+            {"coeliac_disease": "present"},
+        ),
+    ],
+)
+def test_general_rules_after_batch_26(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert parse(text).final_evidence() == expected
+
+
 def test_a_dose_is_not_a_lab_value_and_a_medicine_stopped_after_its_name(parse) -> None:  # type: ignore[no-untyped-def]
     result = parse(
         "IM B12 500 mcg/day. CK 5000 IU/L. Omeprazole stopped and changed to famotidine."

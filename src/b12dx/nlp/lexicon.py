@@ -130,6 +130,9 @@ class Lexicon:
     # ids that only a recent event sets, and the HISTORICAL phrases that date a mention long ago
     recent_only: frozenset[str] = field(default_factory=frozenset)
     long_ago: frozenset[str] = field(default_factory=frozenset)
+    # words that carry a long-ago event on to now ("a bypass five years ago, and lost 30 kg since")
+    ongoing: tuple[str, ...] = ()
+    ongoing_ids: frozenset[str] = field(default_factory=frozenset)
     # bare names of an event that are the current problem unless dated or said to be past
     # ("CT: DVT of the left leg" is today's diagnosis, "a DVT in 2015" is a previous one)
     past_only: frozenset[str] = field(default_factory=frozenset)
@@ -375,6 +378,8 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         current_only=current_only,
         recent_only=frozenset(str(i) for i in raw.get("current_only", {}).get("recent_ids", [])),
         long_ago=frozenset(_norm(p) for p in raw.get("current_only", {}).get("long_ago", [])),
+        ongoing=tuple(_norm(p) for p in raw.get("current_only", {}).get("ongoing", [])),
+        ongoing_ids=frozenset(str(i) for i in raw.get("current_only", {}).get("ongoing_ids", [])),
         past_only=frozenset(_norm(p) for p in raw.get("current_only", {}).get("past_only", [])),
         treatment_negations=frozenset(
             _norm(p) for p in raw.get("treatment_negation", {}).get("phrases", [])

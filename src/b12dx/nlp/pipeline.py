@@ -609,7 +609,7 @@ def _mention(
             )
             return out
     state = _state(ctx, inherently_negative=(kind in (_NEG, _ABS)))
-    if state == "present" and ctx.historical and _not_current(ident, ctx, lexicon):
+    if state == "present" and ctx.historical and _not_current(ident, ctx, lexicon, ent.sent.text):
         state = "unknown"  # "thyroid cancer twenty years ago" is not active cancer
     bare = " ".join(ent.text.lower().split())
     if state == "present" and not ctx.historical and bare in lexicon.past_only:
@@ -654,9 +654,12 @@ def _absence_of_function(ident: str, ctx: Context, lexicon: Lexicon) -> bool:
     )
 
 
-def _not_current(ident: str, ctx: Context, lexicon: Lexicon) -> bool:
+def _not_current(ident: str, ctx: Context, lexicon: Lexicon, sentence: str = "") -> bool:
     if ident in lexicon.current_only:
         return True
+    ongoing = ident in lexicon.ongoing_ids and lexicon.ongoing
+    if ongoing and _any_word(lexicon.ongoing).search(sentence.lower()):
+        return False  # "a gastric bypass five years ago and I have lost 30 kg since"
     return ident in lexicon.recent_only and any(
         m.category == "HISTORICAL" and m.phrase.lower() in lexicon.long_ago for m in ctx.modifiers
     )
