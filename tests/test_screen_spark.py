@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import itertools
 import os
 import shutil
 import subprocess
@@ -123,20 +124,30 @@ def test_spark_refuses_csv(spark: Any, mini_kb: KnowledgeBase, tmp_path: Path) -
         run_spark(src, tmp_path / "o", mini_kb, spark=spark, as_of=dt.date(2026, 1, 1))
 
 
+def _whole_and_parts(
+    kb: KnowledgeBase, tmp_path: Path, seed: int, cuts: list[int]
+) -> tuple[Path, Path, Path]:
+    """The screening rules, and 1,200 people as one Parquet file and as a folder of files cut
+    at *cuts* (in name order)."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(MINI_RULES, encoding="utf-8")
+    table = population(kb, 1_200, seed=seed)
+    whole = tmp_path / "whole.parquet"
+    pq.write_table(table, whole)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    bounds = [0, *cuts, table.num_rows]
+    for i, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        pq.write_table(table.slice(start, stop - start), folder / f"part-{i}.parquet")
+    return rules, whole, folder
+
+
 def test_spark_folder_rows_run_on_across_files(
     spark: Any, mini_kb: KnowledgeBase, tmp_path: Path
 ) -> None:
     """A folder of Parquet files is screened like the one table they make in name order: row
     numbers run on from file to file instead of restarting."""
-    rules = tmp_path / "rules.toml"
-    rules.write_text(MINI_RULES, encoding="utf-8")
-    table = population(mini_kb, 1_200, seed=5)
-    whole = tmp_path / "whole.parquet"
-    pq.write_table(table, whole)
-    folder = tmp_path / "parts"
-    folder.mkdir()
-    for i, (start, stop) in enumerate([(0, 500), (500, 700), (700, 1_200)]):
-        pq.write_table(table.slice(start, stop - start), folder / f"part-{i}.parquet")
+    rules, whole, folder = _whole_and_parts(mini_kb, tmp_path, 5, [500, 700])
     kw: dict[str, Any] = {"as_of": AS_OF, "rules": rules, "kb_dir": str(MINI), "spark": spark}
     one = run_spark(whole, tmp_path / "one", mini_kb, **kw)
     many = run_spark(folder, tmp_path / "many", mini_kb, **kw)
@@ -237,15 +248,7 @@ def test_spark_reads_and_writes_uris(spark: Any, mini_kb: KnowledgeBase, tmp_pat
     """Input and output given as URIs (here ``file://``, read and written by Spark's own file
     system layer, as ``s3://`` or ``hdfs://`` would be): the same rows, numbered across a
     folder's files in order, as the local-path run gives."""
-    rules = tmp_path / "rules.toml"
-    rules.write_text(MINI_RULES, encoding="utf-8")
-    table = population(mini_kb, 1_200, seed=7)
-    whole = tmp_path / "whole.parquet"
-    pq.write_table(table, whole)
-    folder = tmp_path / "parts"
-    folder.mkdir()
-    for i, (start, stop) in enumerate([(0, 450), (450, 800), (800, 1_200)]):
-        pq.write_table(table.slice(start, stop - start), folder / f"part-{i}.parquet")
+    rules, whole, folder = _whole_and_parts(mini_kb, tmp_path, 7, [450, 800])
     kw: dict[str, Any] = {"as_of": AS_OF, "rules": rules, "kb_dir": str(MINI), "spark": spark}
     one = run_spark(whole, tmp_path / "one", mini_kb, **kw)
     uri = run_spark(folder.as_uri(), (tmp_path / "uri").as_uri(), mini_kb, **kw)
