@@ -227,3 +227,13 @@ def test_cli_bad_folder_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "nowhere"), "--kb", str(MINI_KB)])
     assert result.exit_code == 2
     assert "not a folder" in result.output
+
+
+def test_held_out_vignettes_load_and_are_all_assessable(kb: KnowledgeBase) -> None:
+    # the held-out set is scored, not gated (docs/validation.md): here only that it stays usable
+    vignettes = load_vignettes(ROOT / "tests" / "cases_heldout")
+    development = {p.stem for p in (ROOT / "tests" / "cases").glob("*.yaml")}
+    assert len(vignettes) == 16
+    assert not {str(v.case["id"]) for v in vignettes} & development
+    report = evaluate(vignettes, kb=kb)
+    assert report.errors == 0 and report.n_assessed == 16
