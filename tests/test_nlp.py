@@ -1294,6 +1294,110 @@ def test_general_rules_after_batch_26(parse, text: str, expected: dict[str, str]
     assert parse(text).final_evidence() == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # (a) a tingle takes the site inside the finding after it
+        (
+            "For a year now, pins and needles and weakness in both legs.",
+            {"paresthesia_feet": "present", "muscle_weakness": "present"},
+        ),
+        (
+            "Tingling and weakness in her arms.",
+            {"paresthesia_hands": "present", "muscle_weakness": "present"},
+        ),
+        # (b) a DVT looked for on today's scan is not a statement about a previous DVT
+        ("Venous duplex of the right leg: no DVT.", {}),
+        ("The ultrasound ruled out a clot.", {}),
+        ("No previous DVT.", {"previous_dvt": "absent"}),
+        ("Never had a DVT, and the scan today was clear.", {"previous_dvt": "absent"}),
+        # (c) reflexes that are gone or lost are reduced reflexes
+        (
+            "By the time I saw the neurologist my knee reflexes had gone.",
+            {"reduced_reflexes": "present"},
+        ),
+        ("He has lost his ankle reflexes.", {"reduced_reflexes": "present"}),
+        # (d) weakness spreading to the arms is widespread; the spread alone does not date it
+        (
+            "The leg weakness slowly spread to his arms over the summer.",
+            {
+                "muscle_weakness": "present",
+                "widespread_muscle_symptoms": "present",
+                "onset_gradual": "present",
+            },
+        ),
+        (
+            "Weakness of the legs spread to the whole body within an hour.",
+            {
+                "muscle_weakness": "present",
+                "rapidly_progressive_weakness": "present",
+                "widespread_muscle_symptoms": "present",
+                "onset_sudden": "present",
+            },
+        ),
+        (
+            "My hips and shoulders went weak.",
+            {"muscle_weakness": "present", "proximal_muscle_aching": "present"},
+        ),
+        # (e) "no signs of inflammation" said of the leg, not of a biopsy
+        (
+            "His right calf was swollen, with no signs of inflammation.",
+            {"unilateral_calf_swelling": "present", "calf_warmth_redness": "absent"},
+        ),
+        ("Muscle biopsy: necrotic fibres, no signs of inflammation.", {}),
+        # (f) kidney disease in other words; acute kidney injury is not chronic kidney disease
+        ("Known end-stage kidney disease.", {"chronic_kidney_disease": "present"}),
+        ("She has renal insufficiency.", {"chronic_kidney_disease": "present"}),
+        ("He developed acute renal failure from the muscle breakdown.", {}),
+        # (g) lay and note phrasings found by probing
+        ("Working on a building site in 38 degree heat.", {"hot_environment": "present"}),
+        (
+            "My calves cramp on my runs.",
+            {"muscle_cramps": "present", "cramps_after_exercise": "present"},
+        ),
+        ("I've had the runs since Tuesday.", {"vomiting_or_diarrhoea": "present"}),
+        ("Stretching the calf makes it go away.", {"relieved_by_stretching": "present"}),
+        ("Since the fall I see double.", {"vision_disturbance": "present"}),
+        (
+            "The stiffness came on over months.",
+            {"muscle_tightness": "present", "onset_gradual": "present"},
+        ),
+        (
+            "A small bowel resection for Crohn's in 2004.",
+            {"ileal_resection": "present", "crohns_disease": "present"},
+        ),
+        ("Marked oedema of the right leg.", {"unilateral_calf_swelling": "present"}),
+    ],
+)
+def test_general_rules_after_batch_27(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert parse(text).final_evidence() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "taken"),
+    [
+        ("On rosuvastatin for years. Her GP stopped the statin in May.", []),
+        ("Simvastatin 40 mg; the statin was held on admission.", []),
+        ("Omeprazole and simvastatin; the PPI was stopped.", ["simvastatin"]),
+        ("On atorvastatin. Stopped the statin, restarted on atorvastatin later.", ["atorvastatin"]),
+    ],
+)
+def test_a_class_stopped_stops_its_named_medicine(parse, text: str, taken: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert [m["name"] for m in parse(text).case_data()["medications"]] == taken
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Mg under 0.4 mg/dL.", 0.4),
+        ("K <2.6 mmol/L on arrival.", 2.6),
+        ("Na below 118 mmol/L.", 118.0),
+    ],
+)
+def test_a_symbol_lab_value_after_under_or_below(parse, text: str, value: float) -> None:  # type: ignore[no-untyped-def]
+    assert [lab.value for lab in parse(text).labs] == [value]
+
+
 def test_a_dose_is_not_a_lab_value_and_a_medicine_stopped_after_its_name(parse) -> None:  # type: ignore[no-untyped-def]
     result = parse(
         "IM B12 500 mcg/day. CK 5000 IU/L. Omeprazole stopped and changed to famotidine."

@@ -158,6 +158,8 @@ class Lexicon:
     masked: frozenset[str] = field(default_factory=frozenset)
     # phrases whose negation says nothing ("no falls" does not mean good balance)
     negation_uninformative: frozenset[str] = field(default_factory=frozenset)
+    # generic name -> KB drug class id, so that stopping "the statin" stops the atorvastatin
+    class_of: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -268,8 +270,10 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         for r in raw.get("near", [])
     )
     evidence_ids: frozenset[str] = frozenset()
+    class_of: dict[str, str] = {}
 
     if kb is not None:
+        class_of = {_norm(d.name): cls.id for cls in kb.drug_classes for d in cls.drugs}
         kb_concepts, kb_meds, kb_labs, kb_units = _kb_terms(kb)
         excluded = {_norm(p) for p in raw.get("kb_exclude", {}).get("phrases", [])}
         kb_concepts = {p: i for p, i in kb_concepts.items() if p not in excluded}
@@ -397,6 +401,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         ),
         blocks=blocks,
         masked=masked,
+        class_of=class_of,
         negation_uninformative=frozenset(
             _norm(p) for p in raw.get("negation_uninformative", {}).get("phrases", [])
         ),

@@ -357,7 +357,7 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     sex = find_sex(text) or ("female" if pregnant else None)
     return ParseResult(
         evidence=tuple(evidence),
-        medications=tuple(_shared_durations(meds, text)),
+        medications=tuple(_class_stops(_shared_durations(meds, text), lexicon)),
         labs=tuple(labs),
         age=find_age(text),
         sex=sex,
@@ -506,6 +506,22 @@ def _blocked(ident: str, sentence: str, lexicon: Lexicon) -> bool:
 _SHARED = re.compile(r"^\W*(?:both|all(?:\s+of\s+them)?|each)\b", re.IGNORECASE)
 
 
+def _class_stops(meds: list[MedicationMention], lexicon: Lexicon) -> list[MedicationMention]:
+    """A class stopped after a medicine of it was named ("on atorvastatin ... My doctor stopped
+    the statin", "the statin was held") stops that medicine: an absent mention of it is added
+    at the class's place, so the last mention still decides."""
+    out: list[MedicationMention] = []
+    named: dict[str, str] = {}  # generic -> class, in the order named
+    for m in meds:
+        out.append(m)
+        if m.name is not None and m.name in lexicon.class_of:
+            named[m.name] = lexicon.class_of[m.name]
+        elif m.drug_class is not None and m.state == "absent":
+            for name in [n for n, c in named.items() if c == m.drug_class]:
+                out.append(m.model_copy(update={"name": name, "drug_class": None}))
+    return out
+
+
 def _shared_durations(meds: list[MedicationMention], text: str) -> list[MedicationMention]:
     """ "simvastatin and bendroflumethiazide, both for 10 years": the years apply to both."""
     out = list(meds)
@@ -578,8 +594,9 @@ def _locate(ent: Any, loc: Locator, ents: list[Any], idx: int) -> list[str]:
         if not found and ent.start - before.end <= 2:
             found = sites(max(sent.start, before.start - loc.window), before.end)
     if not found and after is not None:
-        # "paraesthesia and weakness in the feet": the site after the next finding
-        found = sites(after.end, min(sent.end, after.end + loc.window))
+        # "paraesthesia and weakness in the feet": the site after the next finding, or inside
+        # it when that phrase takes the site with it ("paraesthesia and weakness in the legs")
+        found = sites(after.start, min(sent.end, after.end + loc.window))
     return found
 
 
@@ -614,7 +631,8 @@ def _mention(
     bare = " ".join(ent.text.lower().split())
     if state == "present" and not ctx.historical and bare in lexicon.past_only:
         state = "unknown"  # "CT: DVT of the left leg" is the current problem, not a previous one
-    if kind == _EV and state != "unknown" and _blocked(ident, ent.sent.text.lower(), lexicon):
+    sentence_text = ent.sent.text.lower()
+    if kind in (_EV, _NEG) and state != "unknown" and _blocked(ident, sentence_text, lexicon):
         state = "unknown"  # "chest pain ... settled with rest" is not claudication
     if kind == _EV and state == "absent" and bare in lexicon.negation_uninformative:
         state = "unknown"  # "no falls" does not say the balance is good
@@ -624,6 +642,8 @@ def _mention(
         state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
         if state == "absent" and _absence_of_function(ident, ctx, lexicon):
             state = "present"  # "reflexes absent in the legs" is reduced reflexes
+        if state != "unknown" and _blocked(ident, sentence_text, lexicon):
+            state = "unknown"  # "Duplex: no DVT" is today's scan, not "no previous DVT"
     out.append(
         EvidenceMention(id=ident, state=state, span=span, phrase=ent.text, context=ctx, via=via)
     )
@@ -769,7 +789,8 @@ def _symbol_pattern(symbols: tuple[str, ...], units: tuple[str, ...]) -> re.Patt
     syms = "|".join(re.escape(s) for s in sorted(symbols, key=len, reverse=True))
     unit_re = "|".join(re.escape(u) for u in units)
     return re.compile(
-        r"(?<![\w+])(" + syms + r")\+?\s*(?:[=:]|\bwas\b|\bof\b|\bnow\b|\bis\b|\bat\b|"
+        r"(?<![\w+])(" + syms + r")\+?\s*(?:[=:]|\bwas\b|\bof\b|\bnow\b|\bis\b|\bat\b|[<>]|"
+        r"\b(?:under|below|over|above|less\s+than|more\s+than)\b|"
         r"\b(?:fell|dropped|rose|climbed|increased|decreased|went\s+(?:up|down))\s+to\b)?\s*"
         r"(\d+(?:[.,]\d+)?)\s*"
         r"(" + unit_re + r")(?![\w/])"
