@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from b12dx.assessment import assess
 from b12dx.fhir import case_from_fhir
 from b12dx.kb import KnowledgeBase
-from b12dx.render.fhir import to_bundle, validate
+from b12dx.render.fhir import service_requests, to_bundle, validate
 from b12dx.result import Assessment
 from service_support import load_fixture, service_kb
 
@@ -113,6 +113,24 @@ def test_bundle_is_deterministic(kb: KnowledgeBase) -> None:
     a = to_bundle(assess(CASES["b12-neuro"], kb=kb), kb=kb)
     b = to_bundle(assess(CASES["b12-neuro"], kb=kb), kb=kb)
     assert a == b
+
+
+def test_ids_differ_between_assessments(kb: KnowledgeBase) -> None:
+    ids = {
+        name: {e["resource"]["id"] for e in to_bundle(assess(case, kb=kb), kb=kb)["entry"]}
+        for name, case in CASES.items()
+    }
+    assert not ids["b12-neuro"] & ids["electrolyte"]
+    assert not ids["electrolyte"] & ids["bare"]
+
+
+def test_service_requests_alone_equal_the_bundles(result: Assessment, kb: KnowledgeBase) -> None:
+    # the CDS Hooks card builds its suggestions with service_requests() instead of a whole Bundle
+    subject = {"reference": "Patient/p1"}
+    in_bundle = _by_type(to_bundle(result, kb=kb, patient_ref="Patient/p1"), "ServiceRequest")
+    alone = service_requests(result, kb=kb, subject=subject)
+    assert [{k: v for k, v in sr.items() if k != "reasonReference"} for sr in in_bundle] == alone
+    assert all("reasonReference" in sr for sr in in_bundle)
 
 
 def test_fhir_round_trip_points_basis_at_original_observations(kb: KnowledgeBase) -> None:

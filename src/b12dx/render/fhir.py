@@ -13,8 +13,10 @@
   FHIR, ``observation_refs`` makes ``basis`` point at the original resources instead), and a
   minimal **Patient** when no ``patient_ref`` is given.
 
-Resource ids are UUIDs derived from the assessment's content, so the same assessment always gives
-the same Bundle. ``validate(bundle)`` checks it against the ``fhir.resources`` R4B models (R4B is
+Resource ids are UUIDs derived from what determines the assessment (the case, the KB's hash and
+b12dx's version), so the same assessment always gives the same Bundle.
+``service_requests(assessment, ...)`` gives the ServiceRequest proposals alone (the CDS Hooks card's
+suggestions). ``validate(bundle)`` checks it against the ``fhir.resources`` R4B models (R4B is
 identical to R4 for every resource used here).
 """
 
@@ -28,7 +30,7 @@ from typing import Any
 from ..kb import KnowledgeBase, load_kb
 from ..result import Assessment, CauseResult
 
-__all__ = ["METHOD_SYSTEM", "PRIORITY", "to_bundle", "validate"]
+__all__ = ["METHOD_SYSTEM", "PRIORITY", "service_requests", "to_bundle", "validate"]
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -48,6 +50,51 @@ PRIORITY = {
 
 def _uuid(seed: str, *parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "b12dx:" + seed + ":" + ":".join(parts)))
+
+
+def _seed(assessment: Assessment) -> str:
+    # the assessment is a function of these three: hashing them is as unique as hashing the
+    # whole Assessment and costs a fiftieth (its JSON is 70-110 kB)
+    key = "|".join(
+        (
+            assessment.case_id or "",
+            assessment.case.model_dump_json(),
+            assessment.kb.sha256,
+            assessment.b12dx_version,
+        )
+    )
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def service_requests(
+    assessment: Assessment,
+    *,
+    kb: KnowledgeBase,
+    subject: dict[str, Any],
+    reason_ref: str | None = None,
+    seed: str | None = None,
+) -> list[dict[str, Any]]:
+    """One ServiceRequest proposal per recommended test, in the assessment's order."""
+    seed = seed if seed is not None else _seed(assessment)
+    priority = PRIORITY[assessment.triage.level]
+    out: list[dict[str, Any]] = []
+    for t in assessment.next_tests:
+        sr: dict[str, Any] = {
+            "resourceType": "ServiceRequest",
+            "id": _uuid(seed, "request", t.test),
+            "status": "draft",
+            "intent": "proposal",
+            "priority": priority,
+            "code": {"coding": _loinc_coding(kb, t.test, t.name), "text": t.name},
+            "subject": subject,
+        }
+        if reason_ref is not None:
+            sr["reasonReference"] = [{"reference": reason_ref}]
+        sr["note"] = [{"text": t.why}]
+        if not sr["code"]["coding"]:
+            del sr["code"]["coding"]
+        out.append(sr)
+    return out
 
 
 def _loinc_coding(kb: KnowledgeBase, test: str, name: str) -> list[dict[str, str]]:
@@ -104,7 +151,7 @@ def to_bundle(
     *occurrence* (a FHIR dateTime) stamps RiskAssessment and GuidanceResponse.
     """
     kb = kb if kb is not None else load_kb()
-    seed = hashlib.sha256(assessment.to_json(indent=None).encode()).hexdigest()
+    seed = _seed(assessment)
     entries: list[dict[str, Any]] = []
 
     def add(resource: dict[str, Any], full_url: str | None = None) -> str:
@@ -190,22 +237,8 @@ def to_bundle(
     ra_url = add(risk)
 
     priority = PRIORITY[triage.level]
-    sr_urls: list[tuple[str, str]] = []
-    for t in assessment.next_tests:
-        sr: dict[str, Any] = {
-            "resourceType": "ServiceRequest",
-            "id": _uuid(seed, "request", t.test),
-            "status": "draft",
-            "intent": "proposal",
-            "priority": priority,
-            "code": {"coding": _loinc_coding(kb, t.test, t.name), "text": t.name},
-            "subject": subject,
-            "reasonReference": [{"reference": ra_url}],
-            "note": [{"text": t.why}],
-        }
-        if not sr["code"]["coding"]:
-            del sr["code"]["coding"]
-        sr_urls.append((add(sr), t.name))
+    requests = service_requests(assessment, kb=kb, subject=subject, reason_ref=ra_url, seed=seed)
+    sr_urls = [(add(sr), t.name) for sr, t in zip(requests, assessment.next_tests, strict=True)]
 
     guidance: dict[str, Any] = {
         "resourceType": "GuidanceResponse",

@@ -252,19 +252,10 @@ def build_card(
     prefix: str | None = None,
 ) -> dict[str, Any]:
     """One CDS Hooks card for an assessment."""
-    from ..render.fhir import to_bundle
+    from ..render.fhir import service_requests
 
-    bundle = to_bundle(
-        assessment,
-        kb=kb,
-        patient_ref=f"Patient/{patient_id}",
-        observation_refs=imported.observations,
-    )
-    requests = [
-        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest"
-    ]
-    for r in requests:
-        r.pop("reasonReference", None)  # points into our Bundle, which the EHR does not get
+    # the card's suggestions stand alone (no reasonReference: the EHR does not get our Bundle)
+    requests = service_requests(assessment, kb=kb, subject={"reference": f"Patient/{patient_id}"})
     suggestions = [
         {
             "label": f"Order {t.name}",
