@@ -162,8 +162,8 @@ def test_spark_folder_rows_run_on_across_files(
     assert rej_many == rej_one
 
 
-def _screened(out: Path, rejects: Path) -> tuple[pa.Table, pa.Table]:
-    return pq.read_table(out).sort_by("row"), pq.read_table(rejects).sort_by("row")
+def _screened(out: Path, rejects: Path | str) -> tuple[pa.Table, pa.Table]:
+    return pq.read_table(out).sort_by("row"), pq.read_table(str(rejects)).sort_by("row")
 
 
 @pytest.mark.parametrize("why", ["large", "timestamp column", "not local"])
@@ -293,3 +293,83 @@ def test_what_counts_as_a_uri(location: Any, uri: bool) -> None:
     from b12dx.screen.uri import is_uri
 
     assert is_uri(location) is uri
+
+
+def test_spark_sends_only_the_mapped_columns(
+    spark: Any, mini_kb: KnowledgeBase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Columns the mapping does not read (here a long text column and one whose name has a
+    dot) are not read from the file nor sent to the Python workers, as the local engine does
+    not read them; a renamed column still is. The output equals the plain input's."""
+    from pyspark.sql import functions as F
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text(MINI_RULES, encoding="utf-8")
+    table = population(mini_kb, 1_500, seed=11)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table, plain)
+    wide = table.rename_columns(["age_years" if n == "age" else n for n in table.column_names])
+    wide = wide.append_column("notes", pa.array(["x" * 500] * wide.num_rows))
+    wide = wide.append_column("lab.batch", pa.array([3.0] * wide.num_rows))
+    src = tmp_path / "wide.parquet"
+    pq.write_table(wide, src)
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[columns]\nage = "age_years"\n', encoding="utf-8")
+    kw: dict[str, Any] = {"as_of": AS_OF, "rules": rules, "kb_dir": str(MINI), "spark": spark}
+    want_sum = run_spark(plain, tmp_path / "a", mini_kb, **kw)
+    got_sum = run_spark(src, tmp_path / "b", mini_kb, mapping=mapping, **kw)
+    want, want_rej = _screened(tmp_path / "a", want_sum.rejects)
+    got, got_rej = _screened(tmp_path / "b", got_sum.rejects)
+    assert got.equals(want)
+    assert got_rej.equals(want_rej)
+
+    from b12dx.screen.mapping import Mapping
+
+    df = spark.read.parquet(str(src)).select("*", F.lit(0).cast("long").alias("_row"))
+    screened = spark_module.screen_dataframe(
+        df,
+        mini_kb,
+        kb_dir=str(MINI),
+        rules_text=MINI_RULES,
+        mapping=Mapping(columns={"age": "age_years"}),
+        as_of=AS_OF,
+    )
+    screened.explain()
+    plan = capsys.readouterr().out
+    scan = next(line for line in plan.splitlines() if "ReadSchema" in line)
+    assert "age_years" in scan
+    assert "notes" not in scan and "lab.batch" not in scan
+
+
+def test_spark_output_dictionary_encodes_text_only(
+    spark: Any, mini_kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    """As the local engine writes: dictionary encoding offered on the text columns only, not
+    on the probabilities and the other numbers."""
+    rules, whole, _ = _whole_and_parts(mini_kb, tmp_path, 13, [600])
+    summary = run_spark(
+        whole, tmp_path / "o", mini_kb, as_of=AS_OF, rules=rules, kb_dir=str(MINI), spark=spark
+    )
+    assert summary.rejected > 0
+    for folder in (tmp_path / "o", Path(summary.rejects)):
+        for part in folder.glob("part-*.parquet"):
+            meta = pq.ParquetFile(part).metadata
+            schema = pq.read_schema(part)
+            for g in range(meta.num_row_groups):
+                for i in range(meta.num_columns):
+                    col = meta.row_group(g).column(i)
+                    text = pa.types.is_string(schema.field(col.path_in_schema).type)
+                    dictionary = any("DICTIONARY" in e for e in col.encodings)
+                    # text: offered (the writer drops it where it does not pay, e.g. ids)
+                    if col.path_in_schema in ("triage_level", "reason"):
+                        assert dictionary, (part, col.path_in_schema)
+                    if not text:
+                        assert not dictionary, (part, col.path_in_schema)
+
+
+def test_spark_session_cuts_arrow_batches_by_rows_only(spark: Any) -> None:
+    """The session b12dx starts sends batches of _BATCH_ROWS rows without a byte limit
+    (Int.MaxValue is Spark's own "no limit": no size check after every row)."""
+    conf = spark.conf
+    assert conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == str(spark_module._BATCH_ROWS)
+    assert conf.get("spark.sql.execution.arrow.maxBytesPerBatch") == str(2**31 - 1)
