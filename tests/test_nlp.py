@@ -114,7 +114,7 @@ def test_site_words_place_a_bare_tingle(parse) -> None:  # type: ignore[no-untyp
         ("It isn't a cramp.", "muscle_cramps", "absent"),
         ("Strength normal.", "muscle_weakness", "absent"),
         ("No problems with my bladder or bowels.", "bladder_or_bowel_dysfunction", "absent"),
-        ("Intrinsic factor antibodies were negative.", "autoimmune_gastritis", "absent"),
+        ("Coeliac serology was negative.", "coeliac_disease", "absent"),
     ],
 )
 def test_negation(parse, text: str, ident: str, state: str) -> None:  # type: ignore[no-untyped-def]
@@ -1370,6 +1370,86 @@ def test_general_rules_after_batch_26(parse, text: str, expected: dict[str, str]
     ],
 )
 def test_general_rules_after_batch_27(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert parse(text).final_evidence() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # (a) a spinal-stenosis pattern (relief by crouching or bending forward) is not claudication
+        (
+            "After 200 yards my legs go numb and I have to crouch down before I can walk on.",
+            {"numbness": "present"},
+        ),
+        # (b) lay words for lost feeling, electric shocks, the saddle area and passing urine
+        ("I had to stop to get the feeling back in my legs.", {"numbness": "present"}),
+        (
+            "Electric shocks shoot down his legs when he bends his neck.",
+            {"paresthesia_feet": "present"},
+        ),
+        ("Sitting on the toilet my bottom felt numb.", {"saddle_numbness": "present"}),
+        (
+            "Since Friday she has had difficulty peeing.",
+            {"bladder_or_bowel_dysfunction": "present"},
+        ),
+        # (c) "nobody mentioned" is not a denial, and "as if" is a comparison, not a hypothetical
+        ("Nobody mentioned blood clots when I started the pill.", {}),
+        (
+            "It felt as if the room was spinning and I couldn't see properly.",
+            {"vision_disturbance": "present"},
+        ),
+        ("My chest felt like it would explode.", {"chest_pain": "present"}),
+        # (d) a pain that creeps up a limb has moved, it did not come on gradually
+        ("The pain crept up into my hip.", {}),
+        ("The tiredness crept up on me.", {"fatigue": "present", "onset_gradual": "present"}),
+        # (e) stretching that did not help
+        ("I stretched it but it never went away.", {"relieved_by_stretching": "absent"}),
+        # (f) an undated ex-smoker is neither a current smoker nor a non-smoker; a date still says
+        ("Ex-smoker.", {}),
+        ("Ex-smoker, stopped 15 years ago.", {"smoker": "absent"}),
+        # (g) sensory words in a negated list, and the reflexes qualified
+        ("No sensory disturbance.", {"numbness": "absent"}),
+        (
+            "No sensory or sphincter disturbance.",
+            {"numbness": "absent", "bladder_or_bowel_dysfunction": "absent"},
+        ),
+        ("Reflexes globally depressed.", {"reduced_reflexes": "present"}),
+        # (h) a negative antibody test does not rule out autoimmune gastritis; a positive one does
+        ("Parietal cell antibodies negative.", {}),
+        ("Anti-intrinsic factor antibody positive.", {"autoimmune_gastritis": "present"}),
+        # (i) weakness reaching the girdles or the arms; dated in days or hours it is rapid
+        (
+            "Weakness of the legs, reaching the shoulder girdle by day 3.",
+            {
+                "muscle_weakness": "present",
+                "proximal_muscle_aching": "present",
+                "widespread_muscle_symptoms": "present",
+                "rapidly_progressive_weakness": "present",
+            },
+        ),
+        (
+            "36 hours of progressive weakness of both legs.",
+            {"muscle_weakness": "present", "rapidly_progressive_weakness": "present"},
+        ),
+        (
+            "She has difficulty getting up from a chair.",
+            {"muscle_weakness": "present", "proximal_muscle_aching": "present"},
+        ),
+        # (j) weight lost "more than" an amount; surgery dated by the postoperative day
+        ("He has lost more than 10 kg.", {"weight_loss": "present"}),
+        (
+            "Post-operative day 4 after a knee replacement.",
+            {"recent_immobility_or_surgery": "present"},
+        ),
+        # (k) "ruled out" and "excluded" negate backwards as well as forwards
+        ("Coeliac disease was ruled out.", {"coeliac_disease": "absent"}),
+        ("Type 1 diabetes excluded.", {"type_1_diabetes": "absent"}),
+        ("Ruled out DVT; the left calf is swollen.", {"unilateral_calf_swelling": "present"}),
+        # (l) a spinning room is vertigo, not a spin class
+        ("When I stood up the room was spinning.", {}),
+    ],
+)
+def test_general_rules_after_batch_28(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     assert parse(text).final_evidence() == expected
 
 
