@@ -298,9 +298,10 @@ class ProbabilityRule(Provenance):
 
 
 class SelfCare(Provenance):
-    """When the default level may drop to self_care."""
+    """When the default level may drop to self_care (``when``: a condition that must also hold)."""
 
     causes: tuple[str, ...]
+    when: Condition | None = None
     max_other_probability: Num
     default_level: TriageLevel
     reason: str

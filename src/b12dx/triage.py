@@ -67,8 +67,10 @@ def _baseline(ctx: Context) -> tuple[Level, Reason]:
     sc = ctx.kb.triage.self_care
     allowed = set(sc.causes)
     others = [ctx.probability(c) for c in ctx.net.cause_ids if c not in allowed]
-    self_limiting = ctx.top_cause in allowed and max(others, default=0.0) < (
-        sc.max_other_probability.value
+    self_limiting = (
+        ctx.top_cause in allowed
+        and max(others, default=0.0) < sc.max_other_probability.value
+        and (sc.when is None or holds(sc.when, ctx))
     )
     sources = list(dict.fromkeys((*sc.sources, *sc.max_other_probability.sources)))
     if self_limiting:
