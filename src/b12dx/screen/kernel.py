@@ -620,6 +620,8 @@ class Kernel:
         others = [j for j, c in enumerate(self.cause_ids) if c not in sc.causes]
         other_max = f.post[:, others].max(axis=1) if others else np.zeros(f.n)
         self_limiting = np.isin(f.top, allowed) & (other_max < sc.max_other_probability.value)
+        if sc.when is not None:
+            self_limiting &= self.holds(sc.when, f)
         baseline = np.where(self_limiting, self.rank["self_care"], self.rank[sc.default_level])
         return np.where(rank == worst, baseline, rank)
 
