@@ -1445,6 +1445,7 @@ def test_general_rules_after_batch_27(parse, text: str, expected: dict[str, str]
         ("Coeliac disease was ruled out.", {"coeliac_disease": "absent"}),
         ("Type 1 diabetes excluded.", {"type_1_diabetes": "absent"}),
         ("Ruled out DVT; the left calf is swollen.", {"unilateral_calf_swelling": "present"}),
+        ("Smoking stopped when she was pregnant.", {"smoker": "absent"}),
         # (l) a spinning room is vertigo, not a spin class
         ("When I stood up the room was spinning.", {}),
     ],
