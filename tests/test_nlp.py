@@ -1446,6 +1446,24 @@ def test_general_rules_after_batch_27(parse, text: str, expected: dict[str, str]
         ("Type 1 diabetes excluded.", {"type_1_diabetes": "absent"}),
         ("Ruled out DVT; the left calf is swollen.", {"unilateral_calf_swelling": "present"}),
         ("Smoking stopped when she was pregnant.", {"smoker": "absent"}),
+        # (m) lay phrasings found by probing each finding with paraphrases
+        ("My hips have been killing me.", {"proximal_muscle_aching": "present"}),
+        (
+            "The numbness has been building up over the last year.",
+            {"numbness": "present", "onset_gradual": "present"},
+        ),
+        ("Most days my head feels foggy.", {"memory_problems": "present"}),
+        (
+            "The cramp came on within seconds.",
+            {"muscle_cramps": "present", "onset_sudden": "present"},
+        ),
+        ("She stays out of the sun.", {"little_sun_exposure": "present"}),
+        ("I'm in the sun all day.", {"hot_environment": "present"}),
+        (
+            "Walking makes my calves ache, and I have to stop after 200 yards.",
+            {"exertional_leg_pain_relieved_by_rest": "present"},
+        ),
+        ("Yesterday I drove for 9 hours.", {"recent_immobility_or_surgery": "present"}),
         # (l) a spinning room is vertigo, not a spin class
         ("When I stood up the room was spinning.", {}),
     ],
