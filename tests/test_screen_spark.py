@@ -373,3 +373,66 @@ def test_spark_session_cuts_arrow_batches_by_rows_only(spark: Any) -> None:
     conf = spark.conf
     assert conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == str(spark_module._BATCH_ROWS)
     assert conf.get("spark.sql.execution.arrow.maxBytesPerBatch") == str(2**31 - 1)
+
+
+_CLASS_PATH_PROBE = """
+import json, os
+from b12dx.screen.spark import _session
+spark = _session(master="local[1]")
+cp = spark.sparkContext._jvm.java.lang.System.getProperty("java.class.path")
+print(json.dumps(cp.split(os.pathsep)))
+spark.stop()
+"""
+
+
+def test_spark_jars_first_on_the_class_path_of_a_jvm_b12dx_launches() -> None:
+    """The driver JVM that b12dx launches looks classes up in Spark's and Scala's jars first
+    (then everything as before); one already running is left alone."""
+    import json
+
+    from pyspark.find_spark_home import _find_spark_home
+
+    env = {k: v for k, v in os.environ.items() if k != "PYSPARK_SUBMIT_ARGS"}
+    env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    done = subprocess.run(
+        [sys.executable, "-c", _CLASS_PATH_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    cp = json.loads(done.stdout.strip().splitlines()[-1])
+    jars = Path(_find_spark_home()) / "jars"
+    first = [Path(p).name for p in cp[:3]]
+    assert all(name.startswith("spark-") and name.endswith(".jar") for name in first), cp[:3]
+    assert any(Path(p).name.startswith("scala-library") for p in cp[:80])
+    assert str(jars / "*") in cp or any(p.startswith(str(jars)) for p in cp[80:])
+    # every jar put first is one of Spark's own
+    for p in cp:
+        if Path(p).parent == jars:
+            assert (jars / Path(p).name).exists()
+
+
+def test_spark_class_path_left_alone(spark: Any, tmp_path: Path) -> None:
+    """No class path of b12dx's when the JVM runs already or the user sets one."""
+    assert spark_module._first_jars("") == ""  # the test session's JVM runs
+    home = tmp_path / "spark"
+    (home / "jars").mkdir(parents=True)
+    names = ["zstd-jni-1.jar", "scala-library-2.jar", "spark-sql_2.jar", "spark-core_2.jar"]
+    for name in [*names, "parquet-column-1.jar", "arrow-vector-1.jar", "notes.txt"]:
+        (home / "jars" / name).write_bytes(b"")
+    conf = home / "conf"
+    conf.mkdir()
+    got = spark_module._ordered_jars(home, conf).split(os.pathsep)
+    assert [Path(p).name for p in got] == [
+        "spark-core_2.jar",
+        "spark-sql_2.jar",
+        "scala-library-2.jar",
+        "parquet-column-1.jar",
+        "arrow-vector-1.jar",
+    ]
+    (conf / "spark-defaults.conf").write_text(
+        "spark.driver.extraClassPath /opt/mine.jar\n", encoding="utf-8"
+    )
+    assert spark_module._ordered_jars(home, conf) == ""

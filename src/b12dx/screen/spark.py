@@ -195,6 +195,64 @@ _NO_BYTE_LIMIT = 2**31 - 1
 _REWRITE_MAX_BYTES = 256 << 20
 
 
+# The families of jars a local screening run loads most of its classes from, in this order: the
+# JVM looks a class up in every jar of the class path in turn, and Spark's launcher lists its
+# ~280 jars in directory order, so without this a class of Spark SQL is looked for in about 140
+# jars before it is found (measured at 100,000 rows: about a third of the JVM's sampled time
+# went to those look-ups; these families hold 92% of the 15,000 classes loaded from jars).
+_FIRST_JARS = (
+    "spark-",
+    "scala-",
+    "parquet-",
+    "arrow-",
+    "janino-",
+    "commons-compiler-",
+    "log4j-",
+    "jackson-",
+    "hadoop-client-",
+    "py4j-",
+    "json4s-",
+)
+
+
+def _first_jars(submit_args: str) -> str:
+    """A class path of Spark's own jars of the families in ``_FIRST_JARS``, to be put before
+    Spark's jar folder on the class path of the driver JVM this process launches (the same
+    jars, looked up in a better order); empty when the JVM is not ours to launch (it runs
+    already, or ``spark-submit`` started this process) or the user sets the driver's class
+    path in *submit_args* (``PYSPARK_SUBMIT_ARGS``)."""
+    from pyspark import SparkContext
+    from pyspark.find_spark_home import _find_spark_home
+
+    if SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ:
+        return ""
+    if "extraClassPath" in submit_args or "driver-class-path" in submit_args:
+        return ""
+    try:
+        home = Path(_find_spark_home())
+    except (SystemExit, OSError):  # pyspark exits when it finds no Spark home
+        return ""
+    return _ordered_jars(home, Path(os.environ.get("SPARK_CONF_DIR") or home / "conf"))
+
+
+def _ordered_jars(home: Path, conf_dir: Path) -> str:
+    """The jars of *home*'s ``jars`` folder in the families of ``_FIRST_JARS`` (families in
+    that order, names sorted within one), as a class path; empty if *conf_dir*'s
+    ``spark-defaults.conf`` sets the driver's class path itself."""
+    try:
+        defaults = (conf_dir / "spark-defaults.conf").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        defaults = ""
+    if "spark.driver.extraClassPath" in defaults:
+        return ""
+    try:
+        jars = sorted(p.name for p in (home / "jars").glob("*.jar"))
+    except OSError:
+        return ""
+    ordered = [home / "jars" / j for family in _FIRST_JARS for j in jars if j.startswith(family)]
+    return os.pathsep.join(str(p) for p in ordered)
+
+
 def _session(master: str | None = None, *, input_bytes: int = 0) -> Any:
     """A Spark session (local mode unless ``spark-submit`` or *master* says otherwise), tuned
     for start-up when the input is small (*input_bytes*)."""
@@ -210,13 +268,16 @@ def _session(master: str | None = None, *, input_bytes: int = 0) -> Any:
     quick = input_bytes < _QUICK_JVM_MAX_BYTES
     if quick and "extraJavaOptions" not in submit_args and "driver-java-options" not in submit_args:
         builder = builder.config("spark.driver.extraJavaOptions", _QUICK_JVM_OPTIONS)
+    first = _first_jars(submit_args)
+    if first:
+        builder = builder.config("spark.driver.extraClassPath", first)
     return (
         builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", str(_BATCH_ROWS))
         # Batches are cut by rows only: with a byte limit set (Spark's default is 64 MiB), the
         # JVM sums the buffer sizes of every column after every row it writes to Arrow (measured:
         # about a sixth of the CPU time of the scan tasks at 100,000 rows of 140 columns).
         # Int.MaxValue is Spark's own "no limit" value; the batch stays bounded by _BATCH_ROWS
-        # rows of the columns the mapping reads (see _mapped_columns).
+        # rows of the columns the mapping reads (see screen_dataframe).
         .config("spark.sql.execution.arrow.maxBytesPerBatch", str(_NO_BYTE_LIMIT))
         .config("spark.ui.enabled", "false")
         .config("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
