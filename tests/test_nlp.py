@@ -1473,6 +1473,74 @@ def test_general_rules_after_batch_28(parse, text: str, expected: dict[str, str]
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # (a) "cannot" inside a phrase is the phrase's own negation, not an extra one
+        ("She cannot feel the soles of her feet.", {"numbness": "present"}),
+        (
+            "He cannot get up from a chair.",
+            {"muscle_weakness": "present", "proximal_muscle_aching": "present"},
+        ),
+        # (b) a size or colour called "normal" in passing does not negate the finding
+        (
+            "His right calf swelled to twice its normal size.",
+            {"unilateral_calf_swelling": "present"},
+        ),
+        ("The calf was turning red and purple.", {"calf_warmth_redness": "present"}),
+        # (c) sensation travelling "down the leg" is not feeling low; posture is not weakness
+        (
+            "Since the operation I have no feeling down the back of my thigh.",
+            {"recent_immobility_or_surgery": "present"},
+        ),
+        ("With the back pain I can't stand up straight.", {}),
+        # (d) exercise as a habit is not a recent bout, unless the last one was new or harder
+        ("He swims three times a week.", {}),
+        (
+            "I run regularly, but yesterday I ran a marathon.",
+            {"strenuous_exercise_recent": "present"},
+        ),
+        # (e) thyroxine alone is not autoimmune thyroid disease; a plan "done in" stages is not tired
+        ("On thyroxine since her thyroid was removed.", {}),
+        ("The repair will be done in two stages.", {}),
+        ("By evening I'm done in.", {"fatigue": "present"}),
+        # (f) no position or vibration sense is reduced position and vibration sense
+        (
+            "No position or vibration sense at the toes.",
+            {"reduced_position_sense": "present", "reduced_vibration_sense": "present"},
+        ),
+        # (g) a scan for a DVT is not dated by "before" another event
+        ("A duplex scan showed no DVT, so the operation went ahead.", {}),
+        # (h) lay phrasings: sudden as a click of the fingers, a long flight in words, a fracture,
+        # a decline in thinking, "over the years" alone is not an onset
+        ("It came on like clicking your fingers.", {"onset_sudden": "present"}),
+        ("The pain began after a twelve-hour flight.", {"recent_immobility_or_surgery": "present"}),
+        ("Admitted with a fractured neck of femur.", {"recent_immobility_or_surgery": "present"}),
+        ("His wife has noticed a decline in his thinking.", {"memory_problems": "present"}),
+        ("I have had lots of sports injuries over the years.", {}),
+    ],
+)
+def test_general_rules_after_batch_29(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert parse(text).final_evidence() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "taken"),
+    [
+        # a stop told with a pronoun ("off it") stops the medicine named just before
+        ("I was on simvastatin. My legs ached badly, so I came off it.", []),
+        ("On omeprazole for years; I stopped it in May.", []),
+        # "stopped it" after a finding may be the finding: the medicine stays
+        ("I take omeprazole. The cramp was awful until stretching stopped it.", ["omeprazole"]),
+        # a named medicine stopped stops the class mention it was named under
+        ("My GP put me on a statin, atorvastatin, and I stopped the atorvastatin in June.", []),
+    ],
+)
+def test_medicines_stopped_by_pronoun_or_by_name(parse, text: str, taken: list[str]) -> None:  # type: ignore[no-untyped-def]
+    meds = parse(text).case_data()["medications"]
+    assert [m.get("name") or m.get("drug_class") for m in meds] == taken
+
+
+@pytest.mark.parametrize(
     ("text", "taken"),
     [
         ("On rosuvastatin for years. Her GP stopped the statin in May.", []),

@@ -189,7 +189,14 @@ def _negated_inside(ctx: Context, ent: Any) -> Context:
     if ctx.negated:
         return ctx
     inside = [t for t in ent if t.lower_ in _NEG_WORDS]
-    literal = str(getattr(ent._, "literal", "") or "").lower().replace("n't", " n't").split()
+    # the tokenizer splits "cannot" into "can" + "not": count the phrase's own "cannot" as one
+    literal = (
+        str(getattr(ent._, "literal", "") or "")
+        .lower()
+        .replace("n't", " n't")
+        .replace("cannot", "can not")
+        .split()
+    )
     if not inside or len(inside) <= sum(w in _NEG_WORDS for w in literal):
         return ctx
     mod = Modifier(category="NEGATED_EXISTENCE", phrase=inside[0].text)
@@ -357,7 +364,9 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     sex = find_sex(text) or ("female" if pregnant else None)
     return ParseResult(
         evidence=tuple(evidence),
-        medications=tuple(_class_stops(_shared_durations(meds, text), lexicon)),
+        medications=tuple(
+            _class_stops(_pronoun_stops(_shared_durations(meds, text), evidence, text), lexicon)
+        ),
         labs=tuple(labs),
         age=find_age(text),
         sex=sex,
@@ -508,18 +517,65 @@ _SHARED = re.compile(r"^\W*(?:both|all(?:\s+of\s+them)?|each)\b", re.IGNORECASE)
 
 def _class_stops(meds: list[MedicationMention], lexicon: Lexicon) -> list[MedicationMention]:
     """A class stopped after a medicine of it was named ("on atorvastatin ... My doctor stopped
-    the statin", "the statin was held") stops that medicine: an absent mention of it is added
-    at the class's place, so the last mention still decides."""
+    the statin", "the statin was held") stops that medicine, and a medicine stopped after its
+    class was named ("put me on a statin, Crestor ... I stopped the Crestor") stops the class
+    mention: an absent mention is added at the stopping mention's place, so the last mention
+    still decides."""
     out: list[MedicationMention] = []
     named: dict[str, str] = {}  # generic -> class, in the order named
+    classes: set[str] = set()  # classes named on their own and taken
     for m in meds:
         out.append(m)
         if m.name is not None and m.name in lexicon.class_of:
-            named[m.name] = lexicon.class_of[m.name]
+            cls = lexicon.class_of[m.name]
+            named[m.name] = cls
+            if m.state == "absent" and cls in classes:
+                out.append(m.model_copy(update={"name": None, "drug_class": cls}))
         elif m.drug_class is not None and m.state == "absent":
             for name in [n for n, c in named.items() if c == m.drug_class]:
                 out.append(m.model_copy(update={"name": name, "drug_class": None}))
+        elif m.drug_class is not None and m.state == "present":
+            classes.add(m.drug_class)
     return out
+
+
+# a medicine stopped and referred to by a pronoun ("I took myself off it", "so I stopped them"):
+# "off it" is said only of something taken; "stopped it" may be a symptom, so it must follow the
+# medicine with no finding named in between
+_PRONOUN_OFF = re.compile(
+    r"\b(?:came|come|comes|coming|took\s+(?:myself|himself|herself|me|him|her)|taken|"
+    r"weaned\s+(?:myself\s+|himself\s+|herself\s+)?|went|gone|go)\s+off\s+(?:it|them)\b",
+    re.IGNORECASE,
+)
+_PRONOUN_STOP = re.compile(
+    r"\b(?:stopped(?:\s+taking)?|gave\s+up|quit)\s+(?:it|them)\b", re.IGNORECASE
+)
+_PRONOUN_REACH = 200  # characters back to the medicine the pronoun stands for
+
+
+def _pronoun_stops(
+    meds: list[MedicationMention], evidence: list[EvidenceMention], text: str
+) -> list[MedicationMention]:
+    """A stop told with "it" or "them" stops the medicine named just before it, when nothing
+    else the text names (a finding or another medicine) stands between them."""
+    out = list(meds)
+    stops = [(f, False) for f in _PRONOUN_OFF.finditer(text)]
+    stops += [(f, True) for f in _PRONOUN_STOP.finditer(text)]
+    for found, strict in stops:
+        at = found.start()
+        before = [m for m in meds if m.span[1] <= at and at - m.span[1] <= _PRONOUN_REACH]
+        if not before:
+            continue
+        last = max(before, key=lambda m: m.span[1])
+        between = [e for e in evidence if last.span[1] <= e.span[0] and e.span[1] <= at]
+        if last.state != "present" or (strict and between):
+            continue
+        out.append(
+            last.model_copy(
+                update={"state": "absent", "span": (at, found.end()), "phrase": found.group(0)}
+            )
+        )
+    return sorted(out, key=lambda m: m.span[0])
 
 
 def _shared_durations(meds: list[MedicationMention], text: str) -> list[MedicationMention]:
