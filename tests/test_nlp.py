@@ -1499,7 +1499,7 @@ def test_general_rules_after_batch_28(parse, text: str, expected: dict[str, str]
             "I run regularly, but yesterday I ran a marathon.",
             {"strenuous_exercise_recent": "present"},
         ),
-        # (e) thyroxine alone is not autoimmune thyroid disease; a plan "done in" stages is not tired
+        # (e) thyroxine alone is not autoimmune thyroid disease; "done in" stages is not tiredness
         ("On thyroxine since her thyroid was removed.", {}),
         ("The repair will be done in two stages.", {}),
         ("By evening I'm done in.", {"fatigue": "present"}),
