@@ -1524,6 +1524,54 @@ def test_general_rules_after_batch_29(parse, text: str, expected: dict[str, str]
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a new subject after a comma starts a new clause: the negation before it stops there
+        (
+            "She denies chest pain, her left calf is swollen.",
+            {"chest_pain": "absent", "unilateral_calf_swelling": "present"},
+        ),
+        (
+            "I'm not a big drinker, I smoke though.",
+            {"alcohol_excess": "absent", "smoker": "present"},
+        ),
+        ("No diabetes, smokes 20 a day.", {"type_2_diabetes": "absent", "smoker": "present"}),
+        ("Not on any tablets, drinks heavily.", {"alcohol_excess": "present"}),
+        ("No fever, rash or swelling.", {"fever": "absent", "unilateral_calf_swelling": "absent"}),
+        # a negated list does not run on into a new clause
+        (
+            "Never smoked, and my feet tingle.",
+            {"smoker": "absent", "paresthesia_feet": "present"},
+        ),
+        (
+            "Does not smoke, drink alcohol or use drugs.",
+            {"smoker": "absent", "alcohol_excess": "absent"},
+        ),
+        # a bare "normal" reaches no further than a comma, and "my normal walk" negates nothing
+        (
+            "Power normal, sensation reduced to the ankles.",
+            {"muscle_weakness": "absent", "numbness": "present"},
+        ),
+        ("B12 normal, her feet tingle.", {"paresthesia_feet": "present"}),
+        ("I can't do my normal walk because my calves cramp.", {"muscle_cramps": "present"}),
+        (
+            "Tone, power and reflexes normal.",
+            {
+                "muscle_weakness": "absent",
+                "reduced_reflexes": "absent",
+                "brisk_reflexes_or_extensor_plantar": "absent",
+            },
+        ),
+        # a tender calf, and one that is not
+        ("Calves tender.", {"calf_warmth_redness": "present"}),
+        ("Calves not tender.", {"calf_warmth_redness": "absent"}),
+    ],
+)
+def test_negation_scope_after_batch_30(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert parse(text).final_evidence() == expected
+
+
+@pytest.mark.parametrize(
     ("text", "taken"),
     [
         # a stop told with a pronoun ("off it") stops the medicine named just before

@@ -36,6 +36,7 @@ CONTEXT_CATEGORIES = (
     "POSSIBLE_EXISTENCE",
     "TERMINATE",
     "CLAUSE",
+    "COMMA",  # a comma, which ends only the rules that name it in terminated_by
     "PSEUDO",
 )
 _DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")

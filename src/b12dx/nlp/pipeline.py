@@ -256,7 +256,13 @@ _NEG_HEAD = re.compile(
     r"^(?:no|not|never|neither|nor|don't|doesn't|didn't|do\s+not|does\s+not|did\s+not)\b",
     re.IGNORECASE,
 )
-_LIST_GAP = re.compile(r"^\s*(?:,|\bor\b|\bnor\b)\s*(?:(?:or|nor)\s+)?(?:[\w'-]+\s+){0,2}$")
+# the rest of a negated list: a comma or "or", then at most two words that do not open a new clause
+# ("never smoked, and my feet tingle" is two statements)
+_LIST_GAP = re.compile(
+    r"^\s*(?:,|\bor\b|\bnor\b)\s*(?:(?:or|nor)\s+)?"
+    r"(?:(?!(?:and|but|my|his|her|their|i|she|he|it|they|we|the)\b)[\w'-]+\s+){0,2}$",
+    re.IGNORECASE,
+)
 
 
 def _list_negation(carry: Any, ent: Any, prev: Any, kind: str, ctx: Context) -> tuple[Any, Context]:
