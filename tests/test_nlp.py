@@ -1562,6 +1562,13 @@ def test_general_rules_after_batch_29(parse, text: str, expected: dict[str, str]
                 "brisk_reflexes_or_extensor_plantar": "absent",
             },
         ),
+        # a cancer said to remain clear is not active; global weakness; a long hike
+        ("Treated for bowel cancer and I remain clear.", {}),
+        (
+            "Three weeks of global weakness.",
+            {"muscle_weakness": "present", "widespread_muscle_symptoms": "present"},
+        ),
+        ("He collapsed after a 6-hour hike.", {"strenuous_exercise_recent": "present"}),
         # a tender calf, and one that is not
         ("Calves tender.", {"calf_warmth_redness": "present"}),
         ("Calves not tender.", {"calf_warmth_redness": "absent"}),
