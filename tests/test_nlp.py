@@ -1793,3 +1793,16 @@ def test_a_missing_extra_is_named() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "pip install 'b12dx[nlp]'" in proc.stdout
+
+
+def test_age_bounds_come_from_the_lexicon() -> None:
+    from b12dx.nlp.extract import age_bounds, find_age
+    from b12dx.nlp.lexicon import _raw
+
+    low, top = age_bounds()
+    assert (low, top) == (float(_raw()["age"]["unmarked_min"]), float(_raw()["age"]["max"]))
+    assert find_age(f"I'm {int(top)} years old") == top
+    assert find_age(f"I'm {int(top) + 1} years old") is None
+    assert find_age(f"{int(low)}M with cramps") == low
+    assert find_age(f"{int(low) - 1}M with cramps") is None
+    assert find_age(f"a {int(low) - 1}-year-old boy") == low - 1

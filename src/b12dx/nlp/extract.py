@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 __all__ = [
+    "age_bounds",
     "find_age",
     "find_duration_years",
     "find_lab_value",
@@ -356,16 +357,25 @@ _DURATION_BEFORE_AGE = re.compile(
 )
 
 
+def age_bounds() -> tuple[float, float]:
+    """(smallest unmarked age, largest age) read from text: ``[age]`` in the NLP lexicon."""
+    from .lexicon import _raw
+
+    section = _raw()["age"]
+    return float(section["unmarked_min"]), float(section["max"])
+
+
 def find_age(text: str) -> float | None:
     """The person's age when stated; "for 12 yrs" is a duration, not an age. A note that opens
     with the age ("23F ...") is not overruled by a relative's age later ("mother died aged 30")."""
+    unmarked_min, top = age_bounds()
     found: list[tuple[int, float]] = []
     for n, pat in enumerate(_AGE_PATTERNS):
         for m in pat.finditer(text):
             if _DURATION_BEFORE_AGE.search(text[max(0, m.start() - 12) : m.start()]):
                 continue
             age = float(m.group(1))
-            if (1 if n in _CHILD_AGE_PATTERNS else 10) <= age <= 120:
+            if (1 if n in _CHILD_AGE_PATTERNS else unmarked_min) <= age <= top:
                 found.append((m.start(), age))
                 break
         if found and n == 0:
