@@ -37,6 +37,7 @@ CONTEXT_CATEGORIES = (
     "TERMINATE",
     "CLAUSE",
     "COMMA",  # a comma, which ends only the rules that name it in terminated_by
+    "HEDGE_END",  # "before", "identified as": ends only a hedge ("possible X before Y ...")
     "PSEUDO",
 )
 _DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
@@ -152,6 +153,16 @@ class Lexicon:
     # and the negation phrases that say so
     absent_means_present: frozenset[str] = field(default_factory=frozenset)
     absence_words: frozenset[str] = field(default_factory=frozenset)
+    # ... the phrases of other kinds that name the function itself ("vibration and position
+    # sense ... absent"), the negations that say so only when they stand right before it ("no
+    # coordination"), and the phrases for which absence is not the finding ("Romberg's test")
+    function_phrases: frozenset[str] = field(default_factory=frozenset)
+    adjacent_absence_words: frozenset[str] = field(default_factory=frozenset)
+    not_functions: frozenset[str] = field(default_factory=frozenset)
+    # habits that a later stop ends ("smoked for thirty years ... stopped smoking the next day"),
+    # and the words of the negations that tell a stop
+    stop_ids: frozenset[str] = field(default_factory=frozenset)
+    stop_words: tuple[str, ...] = ()
     # sentence words that stop a reading ("chest pain ... settled with rest" is not claudication)
     blocks: tuple[Block, ...] = ()
     # ignored phrases that combinations do not see either ("I play football professionally" is
@@ -400,6 +411,17 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         absence_words=frozenset(
             _norm(w) for w in raw.get("absent_only_inverse", {}).get("phrases", [])
         ),
+        function_phrases=frozenset(
+            _norm(w) for w in raw.get("absent_only_inverse", {}).get("functions", [])
+        ),
+        adjacent_absence_words=frozenset(
+            _norm(w) for w in raw.get("absent_only_inverse", {}).get("adjacent", [])
+        ),
+        not_functions=frozenset(
+            _norm(w) for w in raw.get("absent_only_inverse", {}).get("not_functions", [])
+        ),
+        stop_ids=frozenset(str(i) for i in raw.get("stopped_habits", {}).get("ids", [])),
+        stop_words=tuple(_norm(w) for w in raw.get("stopped_habits", {}).get("words", [])),
         blocks=blocks,
         masked=masked,
         class_of=class_of,

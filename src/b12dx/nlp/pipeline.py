@@ -365,6 +365,7 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     for (offset, end), doc in zip(segments, docs, strict=True):
         before = _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs, before, proxy)
     evidence.extend(_implied(evidence, lexicon))
+    evidence = _stopped_habits(evidence, lexicon)
     labs.extend(_symbol_labs(text, lexicon, labs))
     pregnant = find_pregnant(text)
     sex = find_sex(text) or ("female" if pregnant else None)
@@ -700,9 +701,12 @@ def _mention(
         state = "unknown"  # "no falls" does not say the balance is good
     if kind == _EV and state == "present" and _amount_not_over(ident, ent.text):
         state = "absent"  # "one drink a day" states an amount that is not alcohol excess
+    function = kind == _EV and bare in lexicon.function_phrases
+    if function and state == "absent" and _absence_of_function(ident, ent, ctx, lexicon):
+        state = "present"  # "vibration and position sense absent in the feet"
     if kind == _ABS:
         state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
-        if state == "absent" and _absence_of_function(ident, ctx, lexicon):
+        if state == "absent" and _absence_of_function(ident, ent, ctx, lexicon):
             state = "present"  # "reflexes absent in the legs" is reduced reflexes
         if state != "unknown" and _blocked(ident, sentence_text, lexicon):
             state = "unknown"  # "Duplex: no DVT" is today's scan, not "no previous DVT"
@@ -713,6 +717,31 @@ def _mention(
         sent = ent.sent
         sentence = seen[sent.start_char : sent.end_char] if seen else sent.text.lower()
         out.extend(_combined(ident, state, span, ent.text, ctx, sentence, lexicon, before))
+    return out
+
+
+def _stopped_habits(evidence: list[EvidenceMention], lexicon: Lexicon) -> list[EvidenceMention]:
+    """A habit told and then said to have stopped ("I'd smoked for thirty years ... I stopped
+    smoking the very next day") is not current: like a medicine, the last mention decides, so the
+    earlier present mentions of it are left unknown when a stop comes after all of them."""
+    if not lexicon.stop_ids or not lexicon.stop_words:
+        return evidence
+    stop = _any_word(lexicon.stop_words)
+    out = list(evidence)
+    for ident in lexicon.stop_ids:
+        mine = [m for m in evidence if m.id == ident and m.state != "unknown"]
+        if not mine:
+            continue
+        last = max(mine, key=lambda m: m.span[0])
+        said = [x.phrase.lower() for x in last.context.modifiers if x.category.startswith("NEG")]
+        if last.state != "absent" or not any(stop.search(p) for p in said):
+            continue
+        out = [
+            m.model_copy(update={"state": "unknown"})
+            if m.id == ident and m.state == "present" and m.span[0] < last.span[0]
+            else m
+            for m in out
+        ]
     return out
 
 
@@ -727,13 +756,35 @@ def _amount_not_over(ident: str, phrase: str) -> bool:
     return weekly is not None and weekly <= record.per_week_over
 
 
-def _absence_of_function(ident: str, ctx: Context, lexicon: Lexicon) -> bool:
+def _absence_of_function(ident: str, ent: Any, ctx: Context, lexicon: Lexicon) -> bool:
+    """The mention names a function whose absence is the finding ("reflexes absent", "no
+    coordination"): every negation of it says the function is missing, and a short one ("no")
+    stands right before it (so "No weakness, reflexes 2+" is not read as absent reflexes)."""
+    if ident not in lexicon.absent_means_present or _bare(ent.text) in lexicon.not_functions:
+        return False
     negations = [m.phrase.lower() for m in ctx.modifiers if m.category == "NEGATED_EXISTENCE"]
-    return (
-        ident in lexicon.absent_means_present
-        and bool(negations)
-        and all(p in lexicon.absence_words for p in negations)
+    if not negations:
+        return False
+    adjacent = {
+        _bare(ent.doc[m.modifier_span[0] : m.modifier_span[1]].text)
+        for m in ent._.modifiers
+        if str(m.category) == "NEGATED_EXISTENCE" and _right_before(ent, m.modifier_span[1])
+    }
+    return all(
+        _bare(p) in lexicon.absence_words
+        or (_bare(p) in lexicon.adjacent_absence_words and _bare(p) in adjacent)
+        for p in negations
     )
+
+
+_POSSESSIVES = frozenset({"my", "his", "her", "their", "your"})
+
+
+def _right_before(ent: Any, end: int) -> bool:
+    """A trigger ending at token *end* stands right before *ent* (or with one possessive)."""
+    if end == ent.start:
+        return True
+    return end == ent.start - 1 and ent.doc[end].lower_ in _POSSESSIVES
 
 
 def _not_current(ident: str, ctx: Context, lexicon: Lexicon, sentence: str = "") -> bool:
