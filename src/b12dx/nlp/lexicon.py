@@ -159,10 +159,14 @@ class Lexicon:
     function_phrases: frozenset[str] = field(default_factory=frozenset)
     adjacent_absence_words: frozenset[str] = field(default_factory=frozenset)
     not_functions: frozenset[str] = field(default_factory=frozenset)
+    # words by which a phrase states its own absence or loss ("reflexes absent", "unable to walk"):
+    # such a phrase after a comma is not reached by a negation before it
+    self_state_words: frozenset[str] = field(default_factory=frozenset)
     # habits that a later stop ends ("smoked for thirty years ... stopped smoking the next day"),
     # and the words of the negations that tell a stop
     stop_ids: frozenset[str] = field(default_factory=frozenset)
     stop_words: tuple[str, ...] = ()
+    past_words: tuple[str, ...] = ()
     # sentence words that stop a reading ("chest pain ... settled with rest" is not claudication)
     blocks: tuple[Block, ...] = ()
     # ignored phrases that combinations do not see either ("I play football professionally" is
@@ -420,8 +424,12 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         not_functions=frozenset(
             _norm(w) for w in raw.get("absent_only_inverse", {}).get("not_functions", [])
         ),
+        self_state_words=frozenset(
+            _norm(w) for w in raw.get("absent_only_inverse", {}).get("self_state", [])
+        ),
         stop_ids=frozenset(str(i) for i in raw.get("stopped_habits", {}).get("ids", [])),
         stop_words=tuple(_norm(w) for w in raw.get("stopped_habits", {}).get("words", [])),
+        past_words=tuple(_norm(w) for w in raw.get("stopped_habits", {}).get("past", [])),
         blocks=blocks,
         masked=masked,
         class_of=class_of,

@@ -12,6 +12,7 @@ import threading
 import warnings
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 from ..errors import MissingExtraError
@@ -181,6 +182,30 @@ def _pattern(toks: tuple[str, ...], lexicon: Lexicon, *, filled: bool) -> list[d
 
 _COPULAS = frozenset({"is", "are", "was", "were", "am", "'m", "'s", "'re"})
 _NEG_WORDS = frozenset({"n't", "not", "never"})
+
+
+def _own_state(ctx: Context, ent: Any, lexicon: Lexicon) -> Context:
+    """ "No wasting, reflexes absent at the ankles": a phrase that says its own absence or loss
+    ("reflexes absent", "unable to walk") after a comma is a statement of its own, which a
+    negation before the comma does not reach."""
+    if not ctx.negated or not lexicon.self_state_words:
+        return ctx
+    words = set(_bare(ent.text).split())
+    if not words & lexicon.self_state_words:
+        return ctx
+    dropped = set()
+    for m in ent._.modifiers:
+        end = m.modifier_span[1]
+        negation = str(m.category) == "NEGATED_EXISTENCE" and end <= ent.start
+        if negation and any(t.text == "," for t in ent.doc[end : ent.start]):
+            dropped.add(ent.doc[m.modifier_span[0] : end].text)
+    if not dropped:
+        return ctx
+    kept = tuple(
+        m for m in ctx.modifiers if m.category != "NEGATED_EXISTENCE" or m.phrase not in dropped
+    )
+    negated = any(m.category == "NEGATED_EXISTENCE" for m in kept)
+    return ctx.model_copy(update={"negated": negated, "modifiers": kept})
 
 
 def _negated_inside(ctx: Context, ent: Any) -> Context:
@@ -435,7 +460,7 @@ def _read(
             ctx = _unfamily(ctx, proxy)
         sent = ent.sent
         if kind == _EV:
-            ctx = _negated_inside(_negated_before(ctx, ent, text), ent)
+            ctx = _negated_inside(_negated_before(_own_state(ctx, ent, lexicon), ent, text), ent)
         if kind in (_EV, _ABS) and ctx.negated:
             ctx = _treatment_negation_only(ctx, ident, lexicon)
         carry, ctx = _list_negation(carry, ent, ents[idx - 1] if idx else None, kind, ctx)
@@ -723,26 +748,43 @@ def _mention(
 def _stopped_habits(evidence: list[EvidenceMention], lexicon: Lexicon) -> list[EvidenceMention]:
     """A habit told and then said to have stopped ("I'd smoked for thirty years ... I stopped
     smoking the very next day") is not current: like a medicine, the last mention decides, so the
-    earlier present mentions of it are left unknown when a stop comes after all of them."""
+    earlier present mentions of it are left unknown when a stop comes after all of them. An
+    amount said right after a past habit ("I used to smoke 20 a day") is the past amount."""
     if not lexicon.stop_ids or not lexicon.stop_words:
         return evidence
     stop = _any_word(lexicon.stop_words)
+    past = _any_word(lexicon.past_words) if lexicon.past_words else None
     out = list(evidence)
     for ident in lexicon.stop_ids:
-        mine = [m for m in evidence if m.id == ident and m.state != "unknown"]
+        mine = sorted(
+            (m for m in evidence if m.id == ident and m.state != "unknown"),
+            key=lambda m: m.span[0],
+        )
         if not mine:
             continue
-        last = max(mine, key=lambda m: m.span[0])
+        last = mine[-1]
         said = [x.phrase.lower() for x in last.context.modifiers if x.category.startswith("NEG")]
-        if last.state != "absent" or not any(stop.search(p) for p in said):
-            continue
+        stopped_last = last.state == "absent" and any(stop.search(p) for p in said)
+        gone: set[tuple[int, int]] = set()
+        for before, m in pairwise(mine):
+            if (
+                past is not None
+                and m.state == "present"
+                and before.state == "absent"
+                and past.search(before.phrase.lower())
+                and 0 <= m.span[0] - before.span[1] <= _PAST_AMOUNT_REACH
+            ):
+                gone.add(m.span)
+        if stopped_last:
+            gone |= {m.span for m in mine if m.state == "present" and m.span[0] < last.span[0]}
         out = [
-            m.model_copy(update={"state": "unknown"})
-            if m.id == ident and m.state == "present" and m.span[0] < last.span[0]
-            else m
+            m.model_copy(update={"state": "unknown"}) if m.id == ident and m.span in gone else m
             for m in out
         ]
     return out
+
+
+_PAST_AMOUNT_REACH = 12  # characters between "used to smoke" and "20 a day"
 
 
 def _amount_not_over(ident: str, phrase: str) -> bool:
