@@ -1807,3 +1807,151 @@ def test_age_bounds_come_from_the_lexicon() -> None:
     assert find_age(f"{int(low)}M with cramps") == low
     assert find_age(f"{int(low) - 1}M with cramps") is None
     assert find_age(f"a {int(low) - 1}-year-old boy") == low - 1
+
+
+# Round 32 (after the independent batches A and B): sentences of our own, in lay and clinical
+# words, that exercise negation and its scope for the red-flag and key findings. Each lists only
+# the findings it tests; a listed finding read with the other polarity, or not read, fails.
+_POLARITY_PROBES_ROUND_32: list[tuple[str, dict[str, str]]] = [
+    ("Not sure if it matters, but my pee has been dark.", {"dark_urine": "present"}),
+    ("Patient unable to walk, no sensation below the knees.", {"numbness": "present"}),
+    ("He can no longer feel his feet.", {"numbness": "present"}),
+    ("No wasting, reflexes absent at the ankles.", {"reduced_reflexes": "present"}),
+    ("I haven't had double vision, vision loss or back pain.", {"vision_disturbance": "absent"}),
+    ("No cramps until I started the statin.", {"muscle_cramps": "present"}),
+    (
+        "My left calf is swollen and sore, but I haven't been on any long flights.",
+        {"unilateral_calf_swelling": "present", "recent_immobility_or_surgery": "absent"},
+    ),
+    ("No calf swelling; the pain is in both thighs.", {"unilateral_calf_swelling": "absent"}),
+    (
+        "I never had a clot before, but now my right calf has swelled up.",
+        {"previous_dvt": "absent", "unilateral_calf_swelling": "present"},
+    ),
+    (
+        "Denies chest pain, but gets short of breath on the stairs.",
+        {"chest_pain": "absent", "shortness_of_breath": "present"},
+    ),
+    ("Not a smoker, chest pain since this morning.", {"smoker": "absent", "chest_pain": "present"}),
+    (
+        "No weakness at first, then by Friday he couldn't lift his legs off the bed.",
+        {"muscle_weakness": "present"},
+    ),
+    ("Power 5/5 throughout, no wasting.", {"muscle_weakness": "absent"}),
+    (
+        "She is not weak, just tired all the time.",
+        {"muscle_weakness": "absent", "fatigue": "present"},
+    ),
+    ("I've lost all feeling in both feet.", {"numbness": "present"}),
+    ("He can't feel the floor under his feet.", {"numbness": "present"}),
+    ("Sensation intact to light touch, no numbness.", {"numbness": "absent"}),
+    ("I have to hold the wall so I don't fall over.", {"balance_problems": "present"}),
+    ("Gait normal, Romberg negative.", {"balance_problems": "absent"}),
+    (
+        "She has no balance in the dark and sways when she shuts her eyes.",
+        {"balance_problems": "present"},
+    ),
+    ("I can't hold my water any more.", {"bladder_or_bowel_dysfunction": "present"}),
+    (
+        "Bladder and bowels fine, no numbness between the legs.",
+        {"bladder_or_bowel_dysfunction": "absent", "saddle_numbness": "absent"},
+    ),
+    ("No control over his bladder since yesterday.", {"bladder_or_bowel_dysfunction": "present"}),
+    ("My pee has gone the colour of cola.", {"dark_urine": "present"}),
+    ("Urine not dark, no fever.", {"dark_urine": "absent", "fever": "absent"}),
+    ("Ankle jerks absent bilaterally, knee jerks present.", {"reduced_reflexes": "present"}),
+    ("Reflexes normal and symmetrical.", {"reduced_reflexes": "absent"}),
+    ("Couldn't elicit any reflexes in the legs.", {"reduced_reflexes": "present"}),
+    ("Vibration sense lost to the knees.", {"reduced_vibration_sense": "present"}),
+    ("Could not feel the tuning fork at the toes.", {"reduced_vibration_sense": "present"}),
+    ("Vibration sense preserved at the ankles.", {"reduced_vibration_sense": "absent"}),
+    ("No pulses could be felt in the right foot.", {"absent_foot_pulses": "present"}),
+    ("Foot pulses palpable.", {"absent_foot_pulses": "absent"}),
+    ("I gave up cigarettes ten years ago.", {"smoker": "absent"}),
+    ("He smoked twenty a day until last week, when he quit.", {"smoker": "absent"}),
+    ("Tried to quit smoking but still have ten a day.", {"smoker": "present"}),
+    (
+        "I don't drink any more; I used to drink a bottle of wine a night.",
+        {"alcohol_excess": "absent"},
+    ),
+    ("Drinks heavily, no drugs.", {"alcohol_excess": "present"}),
+    (
+        "Possible DVT, but the scan was clear; the calf is still swollen.",
+        {"unilateral_calf_swelling": "present"},
+    ),
+    ("? B12 deficiency. Numb feet for a month.", {"numbness": "present"}),
+    ("Calf not swollen or tender, no redness.", {"unilateral_calf_swelling": "absent"}),
+    (
+        "She says the swelling in her left calf came up after the flight; no chest pain, "
+        "but she is breathless.",
+        {
+            "unilateral_calf_swelling": "present",
+            "chest_pain": "absent",
+            "shortness_of_breath": "present",
+        },
+    ),
+    (
+        "Legs not weak but tingling in both feet.",
+        {"muscle_weakness": "absent", "paresthesia_feet": "present"},
+    ),
+    ("He has lost sensation in both hands.", {"numbness": "present"}),
+    (
+        "Proprioception absent at the toes, vibration preserved.",
+        {"reduced_position_sense": "present", "reduced_vibration_sense": "absent"},
+    ),
+    ("Knee and ankle reflexes unobtainable.", {"reduced_reflexes": "present"}),
+    ("No falls, but I keep losing my balance in the shower.", {"balance_problems": "present"}),
+    ("I stopped drinking two years ago.", {"alcohol_excess": "absent"}),
+    (
+        "Ex-smoker, quit 12 years ago; drinks 2 units a week.",
+        {"smoker": "absent", "alcohol_excess": "absent"},
+    ),
+    (
+        "No dark urine, no fever, but my legs ache all over.",
+        {"dark_urine": "absent", "fever": "absent"},
+    ),
+    ("Urine the colour of tea since the marathon.", {"dark_urine": "present"}),
+    (
+        "Denies bladder or bowel problems, saddle sensation intact.",
+        {"bladder_or_bowel_dysfunction": "absent", "saddle_numbness": "absent"},
+    ),
+    (
+        "Has not been able to pass urine since this morning.",
+        {"bladder_or_bowel_dysfunction": "present"},
+    ),
+    ("Dorsalis pedis pulses impalpable bilaterally.", {"absent_foot_pulses": "present"}),
+    (
+        "No chest pain or palpitations, not short of breath.",
+        {"chest_pain": "absent", "shortness_of_breath": "absent"},
+    ),
+    (
+        "Non-smoker, walks with a stick because of unsteadiness.",
+        {"smoker": "absent", "balance_problems": "present"},
+    ),
+    ("I never had any trouble with my balance until this year.", {"balance_problems": "present"}),
+    (
+        "Weakness in both legs, no sensory loss, reflexes absent.",
+        {"muscle_weakness": "present", "numbness": "absent", "reduced_reflexes": "present"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), _POLARITY_PROBES_ROUND_32)
+def test_polarity_probes_round_32(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    found = parse(text).final_evidence()
+    assert {k: found.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "taken"),
+    [
+        ("Was on omeprazole for years; stopped it in March.", []),
+        ("Rosuvastatin 10 mg daily stopped two months ago because of aches.", []),
+        ("Omeprazole 20mg od was stopped in March.", []),
+        ("I take metformin and started simvastatin last month.", ["metformin", "simvastatin"]),
+        ("Atorvastatin 40 mg at night, started in May.", ["atorvastatin"]),
+    ],
+)
+def test_medicines_stopped_or_started_round_32(parse, text: str, taken: list[str]) -> None:  # type: ignore[no-untyped-def]
+    meds = parse(text).case_data()["medications"]
+    assert sorted(m["name"] for m in meds) == taken

@@ -208,6 +208,28 @@ def _own_state(ctx: Context, ent: Any, lexicon: Lexicon) -> Context:
     return ctx.model_copy(update={"negated": negated, "modifiers": kept})
 
 
+# "never ... until this year", "no cramps until I started the statin": the negation dates an onset
+_UNTIL = re.compile(
+    r"^[^,;.:]{0,60}?\buntil\s+(?!(?:i|he|she|they)\s+(?:quit|stopped|gave)\b)", re.IGNORECASE
+)
+
+
+def _until_onset(ctx: Context, ent: Any, text: str) -> Context:
+    """A negation followed in its clause by "until" tells when the finding began ("I never had
+    any trouble with my balance until this year"): the finding is there now."""
+    if not ctx.negated or not _UNTIL.match(text[ent.end_char : ent.sent.end_char]):
+        return ctx
+    # a negation said after the finding ("smoked until last week, when he quit") still holds
+    after = {
+        ent.doc[m.modifier_span[0] : m.modifier_span[1]].text
+        for m in ent._.modifiers
+        if m.modifier_span[0] >= ent.end
+    }
+    kept = tuple(m for m in ctx.modifiers if m.category != "NEGATED_EXISTENCE" or m.phrase in after)
+    negated = any(m.category == "NEGATED_EXISTENCE" for m in kept)
+    return ctx.model_copy(update={"negated": negated, "modifiers": kept})
+
+
 def _negated_inside(ctx: Context, ent: Any) -> Context:
     """A negation the phrase itself does not have, standing after its linking verb ("my urine
     isn't dark", "my eyes are not yellow"), negates the mention."""
@@ -461,6 +483,7 @@ def _read(
         sent = ent.sent
         if kind == _EV:
             ctx = _negated_inside(_negated_before(_own_state(ctx, ent, lexicon), ent, text), ent)
+            ctx = _until_onset(ctx, ent, text)
         if kind in (_EV, _ABS) and ctx.negated:
             ctx = _treatment_negation_only(ctx, ident, lexicon)
         carry, ctx = _list_negation(carry, ent, ents[idx - 1] if idx else None, kind, ctx)
@@ -885,7 +908,12 @@ def _combined(
 # not stopping: "the metformin changed nothing"); the forward "stopped" trigger of a given-up
 # habit has the same words, so ConText keeps that one and this reads the order the other way
 _STOPPED_AFTER = re.compile(
-    r"^\s*(?:\([^)]*\)\s*)?(?:(?:was|were|has\s+been|had\s+been|is|then)\s+)?"
+    r"^\s*(?:\([^)]*\)\s*)?"
+    # a dose and how often between ("Rosuvastatin 10 mg daily stopped 2 months earlier")
+    r"(?:\d+(?:\.\d+)?\s*(?:mg|mcg|micrograms?|g|units?|iu)\b\s*"
+    r"(?:(?:once|twice|three\s+times)\s+)?(?:daily|a\s+day|per\s+day|od|bd|nocte|at\s+night|"
+    r"nightly|weekly)?\s*,?\s*)?"
+    r"(?:(?:was|were|has\s+been|had\s+been|is|then)\s+)?"
     r"(?:stopped|discontinued|withdrawn|ceased|held|(?:switched|changed)(?:\s+over)?\s+to)\b",
     re.IGNORECASE,
 )
