@@ -1811,8 +1811,16 @@ def test_age_bounds_come_from_the_lexicon() -> None:
 
 # Round 32 (after the independent batches A and B): sentences of our own, in lay and clinical
 # words, that exercise negation and its scope for the red-flag and key findings. Each lists only
-# the findings it tests; a listed finding read with the other polarity, or not read, fails.
-_POLARITY_PROBES_ROUND_32: list[tuple[str, dict[str, str]]] = [
+# the findings it tests (None: left unknown); a listed finding read with the other polarity, or
+# not read, fails.
+_POLARITY_PROBES_ROUND_32: list[tuple[str, dict[str, str | None]]] = [
+    ("Possible cellulitis, left calf swollen and red.", {"unilateral_calf_swelling": "present"}),
+    (
+        "Suspected DVT: right calf swollen, tender and warm.",
+        {"unilateral_calf_swelling": "present"},
+    ),
+    ("Likely B12 deficiency given numb feet and a sore red tongue.", {"numbness": "present"}),
+    ("Maybe my calf is a bit swollen.", {"unilateral_calf_swelling": None}),
     ("Not sure if it matters, but my pee has been dark.", {"dark_urine": "present"}),
     ("Patient unable to walk, no sensation below the knees.", {"numbness": "present"}),
     ("He can no longer feel his feet.", {"numbness": "present"}),
@@ -1937,7 +1945,7 @@ _POLARITY_PROBES_ROUND_32: list[tuple[str, dict[str, str]]] = [
 
 
 @pytest.mark.parametrize(("text", "expected"), _POLARITY_PROBES_ROUND_32)
-def test_polarity_probes_round_32(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_polarity_probes_round_32(parse, text: str, expected: dict[str, str | None]) -> None:  # type: ignore[no-untyped-def]
     found = parse(text).final_evidence()
     assert {k: found.get(k) for k in expected} == expected
 
