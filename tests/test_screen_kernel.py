@@ -229,7 +229,7 @@ def test_no_evidence_row_and_empty_chunk(setup: tuple[KnowledgeBase, ScreenRules
 
 def test_rejects_carry_the_assess_message(setup: tuple[KnowledgeBase, ScreenRules]) -> None:
     kb, rules = setup
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"age": 12.0, "sex": "female"},
         {"age": 40.0, "sex": "male", "pregnant": True},
         {"age": 40.0, "sex": "female", "b12_total": 300.0, "b12_total_unit": "furlongs"},
