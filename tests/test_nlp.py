@@ -1814,6 +1814,39 @@ def test_age_bounds_come_from_the_lexicon() -> None:
 # the findings it tests (None: left unknown); a listed finding read with the other polarity, or
 # not read, fails.
 _POLARITY_PROBES_ROUND_32: list[tuple[str, dict[str, str | None]]] = [
+    (
+        "Weakness? No. Numbness? Yes, both feet.",
+        {"muscle_weakness": "absent", "numbness": "present"},
+    ),
+    ("Calf swollen? Not really, just achy.", {"unilateral_calf_swelling": "absent"}),
+    (
+        "No longer able to walk more than a few steps without my legs giving way.",
+        {"muscle_weakness": "present"},
+    ),
+    ("Neither leg is swollen.", {"unilateral_calf_swelling": "absent"}),
+    ("He denies numbness; on examination pinprick reduced to mid-shin.", {"numbness": "present"}),
+    (
+        "Not only are my feet numb, my hands tingle too.",
+        {"numbness": "present", "paresthesia_hands": "present"},
+    ),
+    ("I can't walk straight and keep bumping into things.", {"balance_problems": "present"}),
+    ("No chest pain at rest, only when I climb stairs.", {"chest_pain": "present"}),
+    ("Reflexes: absent at ankles, reduced at knees.", {"reduced_reflexes": "present"}),
+    ("Plantars upgoing, no clonus.", {"brisk_reflexes_or_extensor_plantar": "present"}),
+    ("Not drinking at the moment, used to have 6 pints a night.", {"alcohol_excess": "absent"}),
+    ("Haven't touched a cigarette since my heart attack.", {"smoker": "absent"}),
+    ("I'm not vegetarian but I hardly eat meat.", {"vegetarian_diet": "absent"}),
+    (
+        "Never had problems with my waterworks until now.",
+        {"bladder_or_bowel_dysfunction": "present"},
+    ),
+    (
+        "No one in my family has had pernicious anaemia.",
+        {"family_history_b12_or_autoimmune": "absent"},
+    ),
+    ("Couldn't feel the vibrating fork on either big toe.", {"reduced_vibration_sense": "present"}),
+    ("The doctor couldn't find a pulse in my left foot.", {"absent_foot_pulses": "present"}),
+    ("Wee not dark, but my legs are stiff.", {"dark_urine": "absent"}),
     ("Possible cellulitis, left calf swollen and red.", {"unilateral_calf_swelling": "present"}),
     (
         "Suspected DVT: right calf swollen, tender and warm.",

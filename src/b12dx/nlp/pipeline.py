@@ -209,14 +209,19 @@ def _own_state(ctx: Context, ent: Any, lexicon: Lexicon) -> Context:
 
 
 # "never ... until this year", "no cramps until I started the statin": the negation dates an onset
+# ... and "no chest pain at rest, only when I climb stairs": the negation bounds a condition
 _UNTIL = re.compile(
-    r"^[^,;.:]{0,60}?\buntil\s+(?!(?:i|he|she|they)\s+(?:quit|stopped|gave)\b)", re.IGNORECASE
+    r"^(?:[^,;.:]{0,60}?\buntil\s+(?!(?:i|he|she|they)\s+(?:quit|stopped|gave)\b)"
+    r"|[^;.:]{0,40}?\b(?:only|except|apart\s+from|other\s+than)\s+"
+    r"(?:when|whenever|on|with|after|during|if|while|at)\b)",
+    re.IGNORECASE,
 )
 
 
 def _until_onset(ctx: Context, ent: Any, text: str) -> Context:
     """A negation followed in its clause by "until" tells when the finding began ("I never had
-    any trouble with my balance until this year"): the finding is there now."""
+    any trouble with my balance until this year"), and one followed by "only when" bounds it ("no
+    chest pain at rest, only when I climb stairs"): the finding is there."""
     if not ctx.negated or not _UNTIL.match(text[ent.end_char : ent.sent.end_char]):
         return ctx
     # a negation said after the finding ("smoked until last week, when he quit") still holds
@@ -413,6 +418,7 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
         before = _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs, before, proxy)
     evidence.extend(_implied(evidence, lexicon))
     evidence = _stopped_habits(evidence, lexicon)
+    evidence = _answered_no(evidence, text)
     labs.extend(_symbol_labs(text, lexicon, labs))
     pregnant = find_pregnant(text)
     sex = find_sex(text) or ("female" if pregnant else None)
@@ -765,6 +771,35 @@ def _mention(
         sent = ent.sent
         sentence = seen[sent.start_char : sent.end_char] if seen else sent.text.lower()
         out.extend(_combined(ident, state, span, ent.text, ctx, sentence, lexicon, before))
+    return out
+
+
+# a questionnaire answered in the text: "Weakness? No." (the splitter ends the question before
+# its answer)
+_QUESTION_TAIL = re.compile(r"^[^.!?;\n]{0,40}\?")
+_ANSWER_NO = re.compile(
+    r"^\s*(?:no|nope|none|nil|never|negative|not\s+really|not\s+at\s+all)\b"
+    r"(?!\s+(?:idea|clue|sure|doubt)\b)(?!\s+\w+\s*\?)",
+    re.IGNORECASE,
+)
+
+
+def _answered_no(evidence: list[EvidenceMention], text: str) -> list[EvidenceMention]:
+    """A finding named in a short question that the text answers "No" is absent."""
+    out = []
+    for m in evidence:
+        tail = _QUESTION_TAIL.match(text[m.span[1] :])
+        start = max(text.rfind(c, 0, m.span[0]) for c in ".!?;\n")
+        short = m.span[0] - start <= 40
+        if m.state == "present" and tail and short:
+            answer = text[m.span[1] + tail.end() :]
+            if _ANSWER_NO.match(answer):
+                mod = Modifier(category="NEGATED_EXISTENCE", phrase=answer.split()[0].strip(".,"))
+                ctx = m.context.model_copy(
+                    update={"negated": True, "modifiers": (*m.context.modifiers, mod)}
+                )
+                m = m.model_copy(update={"state": "absent", "context": ctx})
+        out.append(m)
     return out
 
 
