@@ -1815,6 +1815,49 @@ def test_age_bounds_come_from_the_lexicon() -> None:
 # not read, fails.
 _POLARITY_PROBES_ROUND_32: list[tuple[str, dict[str, str | None]]] = [
     (
+        "I don't think my calf is swollen, but it's very tender.",
+        {"unilateral_calf_swelling": "absent"},
+    ),
+    (
+        "Nothing wrong with my bladder, though my legs are numb.",
+        {"bladder_or_bowel_dysfunction": "absent", "numbness": "present"},
+    ),
+    (
+        "No history of clots; recently had a knee operation.",
+        {"previous_dvt": "absent", "recent_immobility_or_surgery": "present"},
+    ),
+    (
+        "O/E: ankle reflexes absent, plantars flexor, vibration sense reduced at the toes.",
+        {"reduced_reflexes": "present", "reduced_vibration_sense": "present"},
+    ),
+    (
+        "She has never been a drinker and gave up smoking at 30.",
+        {"alcohol_excess": "absent", "smoker": "absent"},
+    ),
+    ("Smokes 10 a day, no alcohol.", {"smoker": "present", "alcohol_excess": "absent"}),
+    ("Unable to stand with eyes closed, Romberg positive.", {"balance_problems": "present"}),
+    (
+        "The urine is not dark and there is no jaundice.",
+        {"dark_urine": "absent", "jaundice": "absent"},
+    ),
+    (
+        "He isn't weak, his legs just feel heavy and numb.",
+        {"muscle_weakness": "absent", "numbness": "present"},
+    ),
+    (
+        "No tingling in the hands, but the feet feel like pins and needles.",
+        {"paresthesia_hands": "absent", "paresthesia_feet": "present"},
+    ),
+    ("Pain in the chest? Never.", {"chest_pain": "absent"}),
+    (
+        "Not breathless, not dizzy, no chest pain.",
+        {"shortness_of_breath": "absent", "chest_pain": "absent"},
+    ),
+    (
+        "My calf isn't red, it's just swollen.",
+        {"calf_warmth_redness": "absent", "unilateral_calf_swelling": "present"},
+    ),
+    (
         "Weakness? No. Numbness? Yes, both feet.",
         {"muscle_weakness": "absent", "numbness": "present"},
     ),
@@ -1991,6 +2034,7 @@ def test_polarity_probes_round_32(parse, text: str, expected: dict[str, str | No
         ("Omeprazole 20mg od was stopped in March.", []),
         ("I take metformin and started simvastatin last month.", ["metformin", "simvastatin"]),
         ("Atorvastatin 40 mg at night, started in May.", ["atorvastatin"]),
+        ("I was told to stop the omeprazole but I'm still taking it.", ["omeprazole"]),
     ],
 )
 def test_medicines_stopped_or_started_round_32(parse, text: str, taken: list[str]) -> None:  # type: ignore[no-untyped-def]
