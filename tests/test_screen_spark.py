@@ -29,6 +29,7 @@ from b12dx.screen import spark as spark_module
 from b12dx.screen.run import RunConfig, run_screen
 from b12dx.screen.spark import run_spark
 from b12dx.screen.spark_input import remove_stale, rewrite_parts, work_dir
+from screen_support import assert_same_columns
 from test_screen_kernel import MINI_RULES
 from test_screen_run import AS_OF, MINI, population
 
@@ -102,12 +103,7 @@ def test_spark_output_equals_local(
     in_order = [r for f in parts for r in pq.read_table(f).column("row").to_pylist()]
     assert in_order == sorted(in_order)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # scratch removed
-    for name in want.column_names:
-        a, b = got.column(name).to_pylist(), want.column(name).to_pylist()
-        if name.startswith("p_"):
-            assert a == pytest.approx(b, abs=1e-12), name
-        else:
-            assert a == b, name
+    assert_same_columns(got, want)
     rej_local = pacsv.read_csv(tmp_path / "local.rejects.csv").sort_by("row")
     rej_spark = pq.read_table(summary.rejects).sort_by("row")
     assert rej_spark.column("row").to_pylist() == rej_local.column("row").to_pylist()
@@ -258,12 +254,7 @@ def test_spark_reads_and_writes_uris(spark: Any, mini_kb: KnowledgeBase, tmp_pat
     want, want_rej = _screened(tmp_path / "one", Path(one.rejects))
     got, got_rej = _screened(tmp_path / "uri", tmp_path / "uri.rejects")
     assert got.column_names == want.column_names
-    for name in want.column_names:
-        a, b = got.column(name).to_pylist(), want.column(name).to_pylist()
-        if name.startswith("p_"):
-            assert a == pytest.approx(b, abs=1e-12), name
-        else:
-            assert a == b, name
+    assert_same_columns(got, want)
     assert got_rej.column("row").to_pylist() == want_rej.column("row").to_pylist()
 
 
