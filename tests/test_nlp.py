@@ -2040,3 +2040,61 @@ def test_polarity_probes_round_32(parse, text: str, expected: dict[str, str | No
 def test_medicines_stopped_or_started_round_32(parse, text: str, taken: list[str]) -> None:  # type: ignore[no-untyped-def]
     meds = parse(text).case_data()["medications"]
     assert sorted(m["name"] for m in meds) == taken
+
+
+# round 33: general rules for the error classes of the independent batches (our own sentences,
+# lay and clinical; each class has probes on both sides). ``None``: the id is not read.
+_PROBES_ROUND_33 = [
+    # onset: a course dated in hours or days is not a gradual onset ...
+    ("Three days of progressive weakness in both arms.", {"onset_gradual": None}),
+    ("Over the next couple of days my legs got more and more wobbly.", {"onset_gradual": None}),
+    ("Numbness spreading up her legs, steadily worse over 2 days.", {"onset_gradual": None}),
+    ("Rapidly progressive weakness of all four limbs.", {"onset_gradual": None}),
+    # ... the tingling "creeping up the legs" is a spread in space ...
+    ("Pins and needles in his feet, now creeping up his shins.", {"onset_gradual": None}),
+    # ... a night kept in hospital is not an onset overnight ...
+    ("They kept her in overnight on a drip.", {"onset_sudden": None}),
+    # ... while a course over weeks or longer still is, and a sudden start still is
+    ("Six months of progressive weakness in the thighs.", {"onset_gradual": "present"}),
+    ("Over the past year my balance has got steadily worse.", {"onset_gradual": "present"}),
+    ("Tingling in my feet that has crept up on me bit by bit.", {"onset_gradual": "present"}),
+    ("The weakness came on overnight.", {"onset_sudden": "present"}),
+    # history vs current: a habit told only as in the past is not current (smoker and alcohol
+    # excess are current by definition) ...
+    ("Drank heavily in his youth.", {"alcohol_excess": "absent"}),
+    ("I was a heavy drinker when I was younger.", {"alcohol_excess": "absent"}),
+    ("In the past she was a heavy smoker.", {"smoker": "absent"}),
+    ("Binge drinking as a teenager, none since.", {"alcohol_excess": "absent"}),
+    # ... while a current or still-going habit stays present
+    ("Smokes 15 a day.", {"smoker": "present"}),
+    ("He has been a heavy drinker for years.", {"alcohol_excess": "present"}),
+    # previous DVT is past by definition: today's examination, a comparison with the last one
+    # and a thought are not a denial of it ...
+    ("Calf soft, no clinical signs of DVT.", {"previous_dvt": None}),
+    ("She says it is not like her previous DVT.", {"previous_dvt": "present"}),
+    ("I never thought it could be a clot.", {"previous_dvt": None}),
+    # ... while a denial of one stays a denial
+    ("He has never had a blood clot.", {"previous_dvt": "absent"}),
+    ("No history of DVT or PE.", {"previous_dvt": "absent"}),
+    # negation scope: a verb of believing or realising does not deny what follows ...
+    ("My wife couldn't believe how much I feel the cold now.", {"cold_intolerance": "present"}),
+    ("I didn't realise how weak my legs had become.", {"muscle_weakness": "present"}),
+    # ... a hedge on the name leaves the name unknown rather than denied ...
+    ("I've been flat for months, though I wouldn't call it depression.", {"low_mood": None}),
+    # ... a negation after a comma with its own subject does not reach back ...
+    ("Areflexia at the ankles, sensation otherwise intact.", {"reduced_reflexes": "present"}),
+    ("Marked proximal weakness, tone and sensation normal.", {"muscle_weakness": "present"}),
+    ("My left calf is swollen, the skin looks normal.", {"unilateral_calf_swelling": "present"}),
+    # ... while a list before one negation, or a negation of its own finding, is still negated
+    ("Calf swelling, redness: none.", {"unilateral_calf_swelling": "absent"}),
+    ("Weakness, numbness and tingling all absent.", {"muscle_weakness": "absent"}),
+    ("Tone, power and sensation normal.", {"muscle_weakness": "absent", "numbness": "absent"}),
+    ("I don't feel the cold more than anyone else.", {"cold_intolerance": "absent"}),
+    ("She doesn't feel the cold.", {"cold_intolerance": "absent"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), _PROBES_ROUND_33)
+def test_probes_round_33(parse, text: str, expected: dict[str, str | None]) -> None:  # type: ignore[no-untyped-def]
+    found = parse(text).final_evidence()
+    assert {k: found.get(k) for k in expected} == expected

@@ -167,6 +167,9 @@ class Lexicon:
     stop_ids: frozenset[str] = field(default_factory=frozenset)
     stop_words: tuple[str, ...] = ()
     past_words: tuple[str, ...] = ()
+    # time phrases that put a habit only in the past, undated ("drank heavily in the past", "the
+    # smoking I did when I was younger"): the habit is not current, so it is read as absent
+    long_past: frozenset[str] = field(default_factory=frozenset)
     # sentence words that stop a reading ("chest pain ... settled with rest" is not claudication)
     blocks: tuple[Block, ...] = ()
     # ignored phrases that combinations do not see either ("I play football professionally" is
@@ -430,6 +433,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         stop_ids=frozenset(str(i) for i in raw.get("stopped_habits", {}).get("ids", [])),
         stop_words=tuple(_norm(w) for w in raw.get("stopped_habits", {}).get("words", [])),
         past_words=tuple(_norm(w) for w in raw.get("stopped_habits", {}).get("past", [])),
+        long_past=frozenset(_norm(w) for w in raw.get("stopped_habits", {}).get("long_past", [])),
         blocks=blocks,
         masked=masked,
         class_of=class_of,

@@ -208,6 +208,52 @@ def _own_state(ctx: Context, ent: Any, lexicon: Lexicon) -> Context:
     return ctx.model_copy(update={"negated": negated, "modifiers": kept})
 
 
+_CLAUSE_BREAKS = frozenset({",", ";"})
+# words that do not make a subject of their own before a negation ("..., all denied", "..., not
+# really", "..., which were absent")
+_NO_SUBJECT_WORDS = (
+    "all both each any and or but which that these those this it they "
+    "them were was is are been be has have had otherwise really also entirely "
+    "completely quite totally so far as yet still i he she we you pt patient the a an"
+)
+_NO_SUBJECT = frozenset(_NO_SUBJECT_WORDS.split())
+
+
+def _negation_after_break(ctx: Context, ent: Any, ents: list[Any]) -> Context:
+    """ "Areflexia in the legs, sensory modalities relatively intact", "Both calves tender, skin
+    unremarkable": a negation said after a finding that states its own condition, with a comma
+    between them, belongs to the words after the comma, which have a subject of their own. A list
+    of findings before one negation ("Calf tenderness, swelling, redness: none") keeps it: there
+    another finding stands between the comma and the negation."""
+    if not ctx.negated:
+        return ctx
+    dropped = set()
+    for m in ent._.modifiers:
+        start = m.modifier_span[0]
+        if str(m.category) != "NEGATED_EXISTENCE" or start < ent.end:
+            continue
+        between = ent.doc[ent.end : start]
+        cuts = [t.i for t in between if t.text in _CLAUSE_BREAKS]
+        if not cuts:
+            continue
+        last_cut = cuts[-1]
+        own = [
+            t for t in ent.doc[last_cut + 1 : start] if t.is_alpha and t.lower_ not in _NO_SUBJECT
+        ]
+        listed = not own or any(
+            e.label_.partition(":")[0] == _EV and last_cut < e.start < start for e in ents
+        )
+        if not listed:
+            dropped.add(ent.doc[start : m.modifier_span[1]].text)
+    if not dropped:
+        return ctx
+    kept = tuple(
+        m for m in ctx.modifiers if m.category != "NEGATED_EXISTENCE" or m.phrase not in dropped
+    )
+    negated = any(m.category == "NEGATED_EXISTENCE" for m in kept)
+    return ctx.model_copy(update={"negated": negated, "modifiers": kept})
+
+
 # "never ... until this year", "no cramps until I started the statin": the negation dates an onset
 # ... and "no chest pain at rest, only when I climb stairs": the negation bounds a condition
 _UNTIL = re.compile(
@@ -335,7 +381,8 @@ def _list_negation(carry: Any, ent: Any, prev: Any, kind: str, ctx: Context) -> 
 # A phrase that opens with a trigger's own words ("history of DVT", "had a temperature") swallows
 # the trigger, so ConText drops it: "no history of DVT", "I haven't had a temperature".
 _TRIGGER_LEAD = re.compile(
-    r"^(?:history\s+of|hx\s+of|h/o|had|have|has|'ve|got|previous|prior|any)\b", re.IGNORECASE
+    r"^(?:history\s+of|hx\s+of|h/o|had|have|has|'ve|got|get|gets|feel|feels|previous|prior|any)\b",
+    re.IGNORECASE,
 )
 _NEG_JUST_BEFORE = re.compile(
     r"(?:\b(?:no|not|never|nil|without|denies|denied|deny)|n't)\s*$", re.IGNORECASE
@@ -490,6 +537,7 @@ def _read(
         if kind == _EV:
             ctx = _negated_inside(_negated_before(_own_state(ctx, ent, lexicon), ent, text), ent)
             ctx = _until_onset(ctx, ent, text)
+            ctx = _negation_after_break(ctx, ent, ents)
         if kind in (_EV, _ABS) and ctx.negated:
             ctx = _treatment_negation_only(ctx, ident, lexicon)
         carry, ctx = _list_negation(carry, ent, ents[idx - 1] if idx else None, kind, ctx)
@@ -743,7 +791,9 @@ def _mention(
             )
             return out
     state = _state(ctx, inherently_negative=(kind in (_NEG, _ABS)))
-    if state == "present" and ctx.historical and _not_current(ident, ctx, lexicon, ent.sent.text):
+    if state == "present" and ctx.historical and _habit_given_up(ident, ctx, lexicon):
+        state = "absent"  # "drank heavily in the past": the habit is not current
+    elif state == "present" and ctx.historical and _not_current(ident, ctx, lexicon, ent.sent.text):
         state = "unknown"  # "thyroid cancer twenty years ago" is not active cancer
     bare = " ".join(ent.text.lower().split())
     if state == "present" and not ctx.historical and bare in lexicon.past_only:
@@ -885,6 +935,14 @@ def _right_before(ent: Any, end: int) -> bool:
     if end == ent.start:
         return True
     return end == ent.start - 1 and ent.doc[end].lower_ in _POSSESSIVES
+
+
+def _habit_given_up(ident: str, ctx: Context, lexicon: Lexicon) -> bool:
+    """A current habit (smoking, drinking) told only as in the past, with no date that could
+    make it recent ("drank heavily in the past", "the smoking I did when I was younger")."""
+    return ident in lexicon.stop_ids and any(
+        m.category == "HISTORICAL" and _bare(m.phrase) in lexicon.long_past for m in ctx.modifiers
+    )
 
 
 def _not_current(ident: str, ctx: Context, lexicon: Lexicon, sentence: str = "") -> bool:
