@@ -2091,6 +2091,26 @@ _PROBES_ROUND_33 = [
     ("Tone, power and sensation normal.", {"muscle_weakness": "absent", "numbness": "absent"}),
     ("I don't feel the cold more than anyone else.", {"cold_intolerance": "absent"}),
     ("She doesn't feel the cold.", {"cold_intolerance": "absent"}),
+    # burning is a paraesthesia only when said of the feet or hands ...
+    ("Ten minutes into the run my thighs were burning.", {"paresthesia_feet": None}),
+    ("Redness, burning and swelling over the right shin.", {"paresthesia_feet": None}),
+    ("The soles of my feet burn at night.", {"paresthesia_feet": "present"}),
+    ("Burning pain in the toes of both feet.", {"paresthesia_feet": "present"}),
+    (
+        "Pins and needles in my fingers and burning in my feet.",
+        {"paresthesia_hands": "present", "paresthesia_feet": "present"},
+    ),
+    # widespread: weakness of the whole body in clinical and lay words ...
+    ("Flaccid quadriparesis on arrival.", {"widespread_muscle_symptoms": "present"}),
+    (
+        "By the evening he was paralysed from the neck down.",
+        {"widespread_muscle_symptoms": "present"},
+    ),
+    ("Just feeling generally weak and washed out.", {"widespread_muscle_symptoms": "present"}),
+    # ... while "diffuse" or "generalised" said of one region, swelling or arteries is not
+    ("Diffuse lower limb weakness, arms spared.", {"widespread_muscle_symptoms": None}),
+    ("Generalised oedema, worst in the ankles.", {"widespread_muscle_symptoms": None}),
+    ("The scan showed narrowed arteries all over his body.", {"widespread_muscle_symptoms": None}),
 ]
 
 

@@ -589,7 +589,7 @@ def _read(
                 if ident == loc.id:
                     idents = _locate(ent, loc, ents, idx)
                 elif ident in loc.sites:  # "feet tingle" may also say "hands and feet"
-                    idents = list(dict.fromkeys([ident, *_locate(ent, loc, ents, idx)]))
+                    idents = list(dict.fromkeys([*idents, *_locate(ent, loc, ents, idx)]))
         for one in idents:
             evidence.extend(_mention(kind, one, ent, ctx, lexicon, offset, before, seen))
     return seen
