@@ -2110,6 +2110,15 @@ _PROBES_ROUND_33 = [
     # ... while "diffuse" or "generalised" said of one region, swelling or arteries is not
     ("Diffuse lower limb weakness, arms spared.", {"widespread_muscle_symptoms": None}),
     ("Generalised oedema, worst in the ankles.", {"widespread_muscle_symptoms": None}),
+    # a weakness progressing over a few days is rapid progression (and not a gradual onset)
+    (
+        "A few days of progressive weakness in his legs.",
+        {"rapidly_progressive_weakness": "present", "onset_gradual": None},
+    ),
+    (
+        "Two months of progressive weakness in her legs.",
+        {"rapidly_progressive_weakness": None, "onset_gradual": "present"},
+    ),
     ("The scan showed narrowed arteries all over his body.", {"widespread_muscle_symptoms": None}),
 ]
 
