@@ -1,4 +1,4 @@
-"""Sudden one-sided leg pain and acute alcohol withdrawal (findings added after the held-out misses).
+"""Sudden one-sided leg pain and acute alcohol withdrawal (added after held-out misses).
 
 Triage must escalate the new findings (DVT risk, pregnancy, pulseless or cold leg, delirium) and
 must leave ordinary night cramps in one calf exactly where they were. The free-text parser must
@@ -22,7 +22,9 @@ WITHDRAWAL = "alcohol_withdrawal_signs"
 DELIRIUM = "alcohol_withdrawal_delirium"
 
 
-def _case(age: int, sex: str, evidence: dict[str, str], *, pregnant: bool = False) -> dict[str, Any]:
+def _case(
+    age: int, sex: str, evidence: dict[str, str], *, pregnant: bool = False
+) -> dict[str, Any]:
     return {
         "schema": "b12dx/case/v1",
         "age": age,
@@ -67,15 +69,40 @@ def test_leg_pain_links_favour_the_serious_causes(kb: KnowledgeBase) -> None:
     [
         (45, "male", {}, False, "consultation_24", "sudden_leg_pain_one_side"),
         (75, "male", {}, False, "consultation_24", "sudden_leg_pain_one_side"),
-        (50, "female", {"recent_immobility_or_surgery": "present"}, False, "emergency",
-         "sudden_leg_pain_with_risk"),
+        (
+            50,
+            "female",
+            {"recent_immobility_or_surgery": "present"},
+            False,
+            "emergency",
+            "sudden_leg_pain_with_risk",
+        ),
         (60, "male", {"previous_dvt": "present"}, False, "emergency", "sudden_leg_pain_with_risk"),
-        (60, "female", {"active_cancer": "present"}, False, "emergency", "sudden_leg_pain_with_risk"),
+        (
+            60,
+            "female",
+            {"active_cancer": "present"},
+            False,
+            "emergency",
+            "sudden_leg_pain_with_risk",
+        ),
         (30, "female", {}, True, "emergency", "sudden_leg_pain_pregnant"),
-        (75, "male", {"absent_foot_pulses": "present"}, False, "emergency_ambulance",
-         "sudden_leg_pain_pulseless"),
-        (75, "male", {"cold_pale_limb": "present"}, False, "emergency_ambulance",
-         "acute_limb_ischaemia"),
+        (
+            75,
+            "male",
+            {"absent_foot_pulses": "present"},
+            False,
+            "emergency_ambulance",
+            "sudden_leg_pain_pulseless",
+        ),
+        (
+            75,
+            "male",
+            {"cold_pale_limb": "present"},
+            False,
+            "emergency_ambulance",
+            "acute_limb_ischaemia",
+        ),
     ],
 )
 def test_sudden_leg_pain_triage(
@@ -133,16 +160,24 @@ def test_ordinary_night_cramps_in_one_calf_keep_their_triage(age: int, sex: str)
     ("evidence", "level", "rule"),
     [
         ({WITHDRAWAL: "present"}, "consultation_24", "alcohol_withdrawal"),
-        ({WITHDRAWAL: "present", "muscle_cramps": "present"}, "consultation_24",
-         "alcohol_withdrawal"),
+        (
+            {WITHDRAWAL: "present", "muscle_cramps": "present"},
+            "consultation_24",
+            "alcohol_withdrawal",
+        ),
         ({DELIRIUM: "present"}, "emergency", "alcohol_withdrawal_delirium"),
-        ({WITHDRAWAL: "present", DELIRIUM: "present"}, "emergency",
-         "alcohol_withdrawal_delirium"),
+        ({WITHDRAWAL: "present", DELIRIUM: "present"}, "emergency", "alcohol_withdrawal_delirium"),
         # a fit stays emergency_ambulance: the highest level wins
-        ({DELIRIUM: "present", "seizure": "present"}, "emergency_ambulance",
-         "seizure_or_slurred_speech"),
-        ({WITHDRAWAL: "present", "seizure": "present"}, "emergency_ambulance",
-         "seizure_or_slurred_speech"),
+        (
+            {DELIRIUM: "present", "seizure": "present"},
+            "emergency_ambulance",
+            "seizure_or_slurred_speech",
+        ),
+        (
+            {WITHDRAWAL: "present", "seizure": "present"},
+            "emergency_ambulance",
+            "seizure_or_slurred_speech",
+        ),
     ],
 )
 def test_alcohol_withdrawal_triage(evidence: dict[str, str], level: str, rule: str) -> None:
@@ -209,9 +244,8 @@ def test_parser_negation() -> None:
 def test_screening_kernel_equals_assess_on_the_new_columns(kb: KnowledgeBase) -> None:
     if os.environ.get("CI") != "true":  # in CI a missing extra must fail, not skip
         pytest.importorskip("pyarrow", reason="needs the 'screen' extra")
-    from test_screen_kernel import check_rows
-
     from b12dx.screen.rules import load_rules
+    from test_screen_kernel import check_rows
 
     rows: list[dict[str, Any]] = [
         {"age": 45.0, "sex": "male", LEG: True},
