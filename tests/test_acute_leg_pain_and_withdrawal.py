@@ -216,7 +216,7 @@ def _ids(text: str) -> dict[str, str]:
         ("My leg suddenly became very painful two hours ago", LEG),
         ("I have the shakes since I stopped drinking", WITHDRAWAL),
         ("He has been seeing things since he stopped drinking", DELIRIUM),
-        ("Admitted with delirium tremens", DELIRIUM),
+        ("Admitted with the DTs after stopping drinking", DELIRIUM),
     ],
 )
 def test_parser_reads_the_new_findings(text: str, fid: str) -> None:
