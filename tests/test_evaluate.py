@@ -233,7 +233,7 @@ def test_held_out_vignettes_load_and_are_all_assessable(kb: KnowledgeBase) -> No
     # the held-out set is scored, not gated (docs/validation.md): here only that it stays usable
     vignettes = load_vignettes(ROOT / "tests" / "cases_heldout")
     development = {p.stem for p in (ROOT / "tests" / "cases").glob("*.yaml")}
-    assert len(vignettes) == 32
+    assert len(vignettes) == 42
     assert not {str(v.case["id"]) for v in vignettes} & development
     report = evaluate(vignettes, kb=kb)
-    assert report.errors == 0 and report.n_assessed == 32
+    assert report.errors == 0 and report.n_assessed == 42
