@@ -121,10 +121,13 @@ def create_served_app() -> FastAPI:
     app = create_app()
     settings: Settings = app.state.settings
     kb = load_kb(settings.kb_dir)
+    # kept on app.state so that a caller (or a test) can wait for the build
+    app.state.warm_parser = None
     if settings.warm_parser:
-        threading.Thread(
+        app.state.warm_parser = threading.Thread(
             target=_warm_parser, args=(kb,), name="b12dx-warm-parser", daemon=True
-        ).start()
+        )
+        app.state.warm_parser.start()
     for module in ("b12dx.fhir", "b12dx.render.fhir", "jwt", "httpx"):
         importlib.import_module(module)
     if settings.blas_threads:
