@@ -178,6 +178,8 @@ def start_server(
         **os.environ,
         "B12DX_CDS_ISSUERS": json.dumps({ISS: jwks}),
         "B12DX_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # no free text here: building the reader in the background would load the first seconds
+        "B12DX_WARM_PARSER": "0",
         "PYTHONPATH": os.pathsep.join(
             [str(ROOT / "src"), str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]
         ),

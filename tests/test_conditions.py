@@ -32,6 +32,8 @@ def reference(cond: Condition, ctx: Context) -> bool:
         parts.append(all(t in ctx.tags for t in cond.tags_all))
     if cond.labs_any:
         parts.append(any(ctx.band(lc.test) in lc.bands for lc in cond.labs_any))
+    if cond.labs_all:
+        parts.append(all(ctx.band(lc.test) in lc.bands for lc in cond.labs_all))
     if cond.labs_missing:
         parts.append(not any(ctx.has_lab(t) for t in cond.labs_missing))
     if cond.labs_present:

@@ -229,11 +229,12 @@ def test_cli_bad_folder_exits_2(tmp_path: Path) -> None:
     assert "not a folder" in result.output
 
 
-def test_held_out_vignettes_load_and_are_all_assessable(kb: KnowledgeBase) -> None:
+def test_held_out_and_seen_vignettes_load_and_are_all_assessable(kb: KnowledgeBase) -> None:
     # the held-out set is scored, not gated (docs/validation.md): here only that it stays usable
-    vignettes = load_vignettes(ROOT / "tests" / "cases_heldout")
     development = {p.stem for p in (ROOT / "tests" / "cases").glob("*.yaml")}
-    assert len(vignettes) == 32
-    assert not {str(v.case["id"]) for v in vignettes} & development
-    report = evaluate(vignettes, kb=kb)
-    assert report.errors == 0 and report.n_assessed == 32
+    for folder, n in (("cases_heldout", 38), ("cases_seen", 3)):
+        vignettes = load_vignettes(ROOT / "tests" / folder)
+        assert len(vignettes) == n
+        assert not {str(v.case["id"]) for v in vignettes} & development
+        report = evaluate(vignettes, kb=kb)
+        assert report.errors == 0 and report.n_assessed == n

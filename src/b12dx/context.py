@@ -267,6 +267,9 @@ def _compile(cond: Condition) -> tuple[_Check, ...]:
     if cond.labs_any:
         labs_any = tuple((lc.test, frozenset(lc.bands)) for lc in cond.labs_any)
         checks.append(lambda ctx: any(ctx.bands.get(t) in b for t, b in labs_any))
+    if cond.labs_all:
+        labs_all = tuple((lc.test, frozenset(lc.bands)) for lc in cond.labs_all)
+        checks.append(lambda ctx: all(ctx.bands.get(t) in b for t, b in labs_all))
     if cond.labs_missing:
         missing = frozenset(cond.labs_missing)
         checks.append(lambda ctx: ctx.bands.keys().isdisjoint(missing))

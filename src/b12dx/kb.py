@@ -272,7 +272,8 @@ class Condition(_Model):
     none_of: tuple[str, ...] = ()
     tags_any: tuple[str, ...] = ()
     tags_all: tuple[str, ...] = ()
-    labs_any: tuple[LabCondition, ...] = ()
+    labs_any: tuple[LabCondition, ...] = ()  # at least one test:bands pair matches
+    labs_all: tuple[LabCondition, ...] = ()  # every test:bands pair matches
     labs_missing: tuple[str, ...] = ()
     labs_present: tuple[str, ...] = ()
     causes_any: tuple[CauseCondition, ...] = ()

@@ -236,7 +236,7 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
         for tag in (*cond.tags_any, *cond.tags_all):
             if tag not in all_tags:
                 add(Issue(where, f"no evidence carries tag {tag!r}"))
-        for lc in cond.labs_any:
+        for lc in (*cond.labs_any, *cond.labs_all):
             for b in lc.bands:
                 if f"{lc.test}:{b}" not in band_refs:
                     add(Issue(where, f"unknown lab band {lc.test}:{b}"))

@@ -584,6 +584,10 @@ class Kernel:
                 wanted = [i for i, b in enumerate(test.bands) if b.id in lc.bands]
                 hit |= np.isin(f.band[lc.test], wanted)
             m &= hit
+        for lc in cond.labs_all:
+            test = self.kb.lab_by_id[lc.test]
+            wanted = [i for i, b in enumerate(test.bands) if b.id in lc.bands]
+            m &= np.isin(f.band[lc.test], wanted)
         if cond.labs_missing:
             m &= ~np.logical_or.reduce([f.has_lab[t] for t in cond.labs_missing])
         if cond.labs_present:

@@ -129,7 +129,7 @@ def _check(rules: ScreenRules, kb: KnowledgeBase) -> list[Issue]:
             for t in (*cond.tags_any, *cond.tags_all):
                 if t not in tags:
                     issues.append(Issue(where, f"no evidence carries tag {t!r}"))
-            for lc in cond.labs_any:
+            for lc in (*cond.labs_any, *cond.labs_all):
                 for b in lc.bands:
                     if f"{lc.test}:{b}" not in bands:
                         issues.append(Issue(where, f"unknown lab band {lc.test}:{b}"))

@@ -10,11 +10,13 @@ from __future__ import annotations
 import gc
 import importlib
 import logging
+import threading
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from .. import __version__
+from ..kb import KnowledgeBase, load_kb
 from ..tuning import limit_blas_threads
 from . import problems
 from .deps import get_settings
@@ -94,6 +96,19 @@ def create_app(settings: Settings | None = None, *, optional_routers: bool = Tru
     return app
 
 
+def _warm_parser(kb: KnowledgeBase) -> None:
+    """Build the free-text reader (the ``nlp`` extra) in the background: it takes seconds, which
+    would otherwise all fall on the first ``POST /v1/parse`` (the questionnaire's description box).
+    A parse that arrives meanwhile waits for the same build instead of starting its own."""
+    from ..errors import MissingExtraError
+    from ..nlp import parse_text
+
+    try:
+        parse_text("cramps", kb=kb)
+    except MissingExtraError:
+        log.info("free-text reader not installed (the nlp extra); POST /v1/parse will say so")
+
+
 def create_served_app() -> FastAPI:
     """What ``b12dx serve`` runs in each worker process: ``create_app()``, warmed up, with the
     garbage collector tuned for a long-running server and BLAS held to ``blas_threads``.
@@ -105,9 +120,14 @@ def create_served_app() -> FastAPI:
     """
     app = create_app()
     settings: Settings = app.state.settings
-    from ..kb import load_kb
-
-    load_kb(settings.kb_dir)
+    kb = load_kb(settings.kb_dir)
+    # kept on app.state so that a caller (or a test) can wait for the build
+    app.state.warm_parser = None
+    if settings.warm_parser:
+        app.state.warm_parser = threading.Thread(
+            target=_warm_parser, args=(kb,), name="b12dx-warm-parser", daemon=True
+        )
+        app.state.warm_parser.start()
     for module in ("b12dx.fhir", "b12dx.render.fhir", "jwt", "httpx"):
         importlib.import_module(module)
     if settings.blas_threads:

@@ -70,6 +70,7 @@ class Settings(BaseModel):
     feedback_path: str | None = None
     compute_threads: int = Field(default=0, ge=0, le=64)
     blas_threads: int = Field(default=1, ge=0, le=256)
+    warm_parser: bool = True
 
     @property
     def base_url(self) -> str:
@@ -98,8 +99,9 @@ class Settings(BaseModel):
         ):
             if (v := get(key.upper())) is not None:
                 values[key] = int(v)
-        if (v := get("CDS_DEV_NO_AUTH")) is not None:
-            values["cds_dev_no_auth"] = v.lower() in ("1", "true", "yes", "on")
+        for key in ("cds_dev_no_auth", "warm_parser"):
+            if (v := get(key.upper())) is not None:
+                values[key] = v.lower() in ("1", "true", "yes", "on")
         if (v := get("CDS_ISSUERS")) is not None:
             values["cds_issuers"] = json.loads(v)
         if (v := get("FHIR_ALLOW")) is not None:
