@@ -3,10 +3,10 @@
 Run them with ``pytest tests/browser``. Set ``B12DX_SCREENSHOTS=docs/screenshots`` to write the
 screenshots shown in the README while the scenarios run.
 
-The server runs in a subprocess (``uvicorn --factory b12dx.service.app:create_served_app``) so that it is
-exactly what ``b12dx serve`` runs; Chromium is Debian's ``/usr/bin/chromium`` (Playwright's own
-browser download is never used). When Chromium or Playwright is missing the tests are skipped,
-except under CI (``CI=true``), where that is an error.
+The server runs in a subprocess (``uvicorn --factory b12dx.service.app:create_served_app``) so
+that it is exactly what ``b12dx serve`` runs; Chromium is Debian's ``/usr/bin/chromium``
+(Playwright's own browser download is never used). When Chromium or Playwright is missing the
+tests are skipped, except under CI (``CI=true``), where that is an error.
 """
 
 from __future__ import annotations
