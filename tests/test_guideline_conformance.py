@@ -96,13 +96,16 @@ GUIDELINE: dict[str, list[Band]] = {
     ],
     "mma": [Band("normal", None, 0.27, True, True), Band("raised", 0.75, None)],
     "homocysteine": [Band("normal", None, 13, True, True), Band("raised", 20, None)],
-    # RCEM: severe < 2.5, moderate 2.5-3.0, mild 3.0-3.5; UK harmonised range 3.5-5.3
+    # RCEM: severe < 2.5, moderate 2.5-3.0, mild 3.0-3.5; UK harmonised range 3.5-5.3; UK Kidney
+    # Association hyperkalaemia: moderate 6.0-6.4, severe >= 6.5 (whole 0.1 mmol/L steps)
     "potassium": [
         Band("severe", None, 2.5),
         Band("moderate", 2.5, 3.0),
         Band("mild", 3.0, 3.5),
         Band("normal", 3.5, 5.3, True, True),
-        Band("high", 5.3, None, False),
+        Band("high", 5.3, 6.0, False),
+        Band("moderate_high", 6.0, 6.5),
+        Band("severe_high", 6.5, None),
     ],
     # < 0.4 IV; severe < 0.5; mild 0.5-0.7; UK harmonised 0.7-1.0
     "magnesium": [
@@ -154,7 +157,11 @@ POINTS: dict[str, list[float]] = {
         5.0,
         5.3,
         5.31,
+        5.99,
         6.0,
+        6.49,
+        6.5,
+        7.62,
     ],
     "magnesium": [0.17, 0.3, 0.39, 0.4, 0.45, 0.49, 0.5, 0.6, 0.69, 0.7, 0.85, 1.0, 1.01, 1.3],
     "calcium_adjusted": [1.3, 1.6, 1.83, 1.89, 1.9, 2.0, 2.19, 2.2, 2.4, 2.6, 2.61, 3.0],
@@ -203,6 +210,8 @@ BAND_IDS: dict[str, dict[str, str]] = {
         "mild": "mild_low",
         "normal": "normal",
         "high": "high",
+        "moderate_high": "moderate_high",
+        "severe_high": "severe_high",
     },
     "magnesium": {
         "critical": "critical_low",
