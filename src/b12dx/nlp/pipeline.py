@@ -199,6 +199,11 @@ def _own_state(ctx: Context, ent: Any, lexicon: Lexicon) -> Context:
         negation = str(m.category) == "NEGATED_EXISTENCE" and end <= ent.start
         if negation and any(t.text == "," for t in ent.doc[end : ent.start]):
             dropped.add(ent.doc[m.modifier_span[0] : end].text)
+    return _drop_negations(ctx, dropped)
+
+
+def _drop_negations(ctx: Context, dropped: set[str]) -> Context:
+    """*ctx* without the negation modifiers whose phrases are in *dropped*."""
     if not dropped:
         return ctx
     kept = tuple(
@@ -245,13 +250,7 @@ def _negation_after_break(ctx: Context, ent: Any, ents: list[Any]) -> Context:
         )
         if not listed:
             dropped.add(ent.doc[start : m.modifier_span[1]].text)
-    if not dropped:
-        return ctx
-    kept = tuple(
-        m for m in ctx.modifiers if m.category != "NEGATED_EXISTENCE" or m.phrase not in dropped
-    )
-    negated = any(m.category == "NEGATED_EXISTENCE" for m in kept)
-    return ctx.model_copy(update={"negated": negated, "modifiers": kept})
+    return _drop_negations(ctx, dropped)
 
 
 # "never ... until this year", "no cramps until I started the statin": the negation dates an onset
