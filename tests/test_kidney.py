@@ -16,7 +16,7 @@ import pytest
 
 from b12dx import assess
 from b12dx.kb import KnowledgeBase, load_kb
-from b12dx.labs import band_for, convert
+from lab_support import band_id
 
 KIDNEY_RULES = {"rhabdomyolysis_kidney_injury_ck", "kidney_injury_with_muscle_features"}
 CRAMPS = [{"id": "muscle_cramps"}, {"id": "nocturnal_leg_cramps"}, {"id": "relieved_by_stretching"}]
@@ -52,8 +52,7 @@ def kb() -> KnowledgeBase:
 def test_egfr_bands_are_the_kdigo_categories(
     kb: KnowledgeBase, value: float, band: str, sex: str
 ) -> None:
-    got, _ = band_for(kb.lab_by_id["egfr"], value, sex=sex, pregnant=False)
-    assert got is not None and got.id == band
+    assert band_id(kb, "egfr", value, "mL/min/1.73m2", sex) == band
 
 
 def test_egfr_below_60_is_abnormal_and_g1_g2_are_not(kb: KnowledgeBase) -> None:
@@ -79,10 +78,8 @@ def test_egfr_below_60_is_abnormal_and_g1_g2_are_not(kb: KnowledgeBase) -> None:
 def test_creatinine_bands_by_sex(
     kb: KnowledgeBase, value: float, unit: str, sex: str, band: str
 ) -> None:
-    test = kb.lab_by_id["creatinine"]
     for pregnant in (False, True) if sex == "female" else (False,):
-        got, _ = band_for(test, convert(test, value, unit), sex=sex, pregnant=pregnant)
-        assert got is not None and got.id == band
+        assert band_id(kb, "creatinine", value, unit, sex, pregnant) == band
 
 
 def test_raised_creatinine_sets_its_finding(kb: KnowledgeBase) -> None:
