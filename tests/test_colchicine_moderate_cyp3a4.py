@@ -108,6 +108,45 @@ def test_fluconazole_from_a_fhir_medication_request(kb: KnowledgeBase) -> None:
     assert MODERATE in {m.drug_class for m in imported.case.medications}
 
 
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [("4450", MODERATE), ("703", MODERATE), ("35829", MODERATE), ("2683", "colchicine")],
+)
+def test_rxnorm_codes_map_to_the_class(code: str, cls: str, kb: KnowledgeBase) -> None:
+    assert find_medication(Medication(rxnorm=code), kb) == cls
+
+
+def test_fluconazole_and_colchicine_from_fhir_rxnorm_codings(kb: KnowledgeBase) -> None:
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+    def request(ident: str, code: str, display: str) -> dict[str, Any]:
+        return {
+            "resource": {
+                "resourceType": "MedicationRequest",
+                "id": ident,
+                "status": "active",
+                "intent": "order",
+                "subject": {"reference": "Patient/p"},
+                "medicationCodeableConcept": {
+                    "coding": [{"system": rxnorm, "code": code, "display": display}]
+                },
+            }
+        }
+
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p", "gender": "male",
+                          "birthDate": "1953-01-01"}},
+            request("fluc", "4450", "fluconazole"),
+            request("col", "2683", "colchicine"),
+        ],
+    }  # fmt: skip
+    imported = case_from_fhir(bundle, kb=kb)
+    assert {MODERATE, "colchicine"} <= {m.drug_class for m in imported.case.medications}
+
+
 # ------------------------------------------------------------------ the effects ---
 def test_moderate_effect_needs_a_statin_and_is_smaller_than_strong(kb: KnowledgeBase) -> None:
     alone = assess(_case("proximal_muscle_aching", meds=("fluconazole",)), kb=kb)
