@@ -41,6 +41,7 @@ DIFFERENTIAL = {
     "copper_deficiency",
     # added to the KB after the design's minimum list: electrolyte and emergency causes
     "hyponatraemia",
+    "hyperkalaemia",
     "acute_limb_ischaemia",
     "compartment_syndrome",
     "cauda_equina_syndrome",
