@@ -192,6 +192,7 @@ def test_parser_reads_the_new_findings(text: str, fid: str) -> None:
         "I have cramps every night.",
         "I have cramps at night, they last a few minutes and I go straight back to sleep.",
         "My cramps don't keep me awake.",
+        "He's been utterly exhausted and breathless, with frequent leg cramps.",
     ],
 )
 def test_parser_leaves_ordinary_cramps_alone(text: str) -> None:
