@@ -3,7 +3,8 @@
 The expected bands and the unit factors below were written from the guideline figures collected
 in ``shared/knowledge/clinical-evidence.md`` (NICE NG239 table, RCEM potassium grades, Primary
 Care Notebook / StatPearls magnesium grades, Society for Endocrinology calcium thresholds, UK
-Pathology Harmony ranges, WHO 2024 haemoglobin cut-offs, MCV 80-100 fL) and converted with this
+Pathology Harmony ranges, WHO 2024 haemoglobin cut-offs, MCV 80-100 fL, the harmonised adult
+creatinine limits with the KDIGO 2012 AKI stage 3 level) and converted with this
 file's own arithmetic; they deliberately do not read the knowledge base's numbers. A wrong
 threshold, inclusivity or unit factor in ``labs.toml`` therefore fails here. The only thing taken
 from the KB is the *name* of each band (``BAND_IDS``).
@@ -30,6 +31,7 @@ MG_MGDL = 1 / 2.43  # Mg 24.305 g/mol: 1 mmol/L = 2.43 mg/dL
 CA_MGDL = 1 / 4.008  # Ca 40.078 g/mol: 1 mmol/L = 4.008 mg/dL
 HCY_MGL = 1000 / 135.2  # homocysteine 135.2 g/mol: 1 mg/L = 7.40 umol/L
 HB_MMOL = 16.114  # haemoglobin monomer 16,114 g/mol: 1 mmol/L = 16.114 g/L
+CREAT_MGDL = 88.4  # creatinine 113.12 g/mol: 1 mg/dL = 10 mg/L = 88.4 umol/L
 
 UNITS: dict[str, dict[str, float]] = {
     "b12_total": {
@@ -61,6 +63,14 @@ UNITS: dict[str, dict[str, float]] = {
     },
     "haemoglobin": {"g/L": 1, "g/l": 1, "g/dL": 10, "g/dl": 10, "mmol/L": HB_MMOL},
     "mcv": {"fL": 1, "fl": 1, "um3": 1, "µm3": 1},
+    "creatinine": {
+        "µmol/L": 1,
+        "umol/L": 1,
+        "μmol/L": 1,
+        "umol/l": 1,
+        "mg/dL": CREAT_MGDL,
+        "mg/dl": CREAT_MGDL,
+    },
 }
 
 # --- guideline bands, in the guideline's own unit: (lower, upper, category) with the guideline's
@@ -134,6 +144,44 @@ GUIDELINE: dict[str, list[Band]] = {
 # women) and below 70 g/L (pregnancy).
 HB_CUTOFF = {("male", False): 130.0, ("female", False): 120.0, ("female", True): 110.0}
 HB_SEVERE = {("male", False): 80.0, ("female", False): 80.0, ("female", True): 70.0}
+# Creatinine (umol/L): harmonised adult upper limits (AACB/RCPA, Jones 2016) men 110, women 90,
+# a value at the limit within it (not raised); KDIGO 2012 AKI table 2, stage 3: "increase in
+# serum creatinine to >= 4.0 mg/dL (>= 353.6 umol/L)", inclusive, for both sexes (the
+# non-pregnant limits are used in pregnancy).
+CREAT_ULN = {"male": 110.0, "female": 90.0}
+CREAT_SEVERE_UMOL = 353.6
+CREAT_SEVERE_MGDL = 4.0
+CREAT_POINTS = [
+    40,
+    60,
+    89,
+    90,
+    91,
+    100,
+    109,
+    110,
+    111,
+    160,
+    300,
+    353,
+    353.5,
+    353.6,
+    354,
+    400,
+    586,
+    900,
+]
+# Points stated in mg/dL (KDIGO's own figure and just below it), not converted from umol/L.
+CREAT_MGDL_POINTS = [
+    (1.0, "mg/dL"),
+    (2.0, "mg/dl"),
+    (3.9, "mg/dL"),
+    (3.99, "mg/dL"),
+    (4.0, "mg/dL"),
+    (4.0, "mg/dl"),
+    (4.01, "mg/dL"),
+    (6.6, "mg/dl"),
+]
 
 # Points (guideline unit) per test: boundaries, just either side, and interior values.
 POINTS: dict[str, list[float]] = {
@@ -227,6 +275,11 @@ BAND_IDS: dict[str, dict[str, str]] = {
         for who in ("male", "female", "pregnant")
     },
     "mcv": {"microcytic": "microcytic", "normal": "normal", "macrocytic": "macrocytic"},
+    "creatinine": {
+        f"{grade}/{sex}": f"{grade}_{sex}"
+        for grade in ("normal", "raised", "severe")
+        for sex in ("male", "female")
+    },
 }
 
 SEXES = [("male", False), ("female", False), ("female", True)]
@@ -282,6 +335,23 @@ def _rows() -> list[Row]:
                 if factor != 1 and _near_boundary(x, [cut, severe]):
                     continue
                 rows.append(Row("haemoglobin", _in_unit(x, factor), unit, sex, preg, category))
+    for sex, preg in SEXES:
+
+        def creat_category(umol: float, mgdl: float | None = None, sex: str = sex) -> str:
+            severe = umol >= CREAT_SEVERE_UMOL if mgdl is None else mgdl >= CREAT_SEVERE_MGDL
+            grade = "severe" if severe else "raised" if umol > CREAT_ULN[sex] else "normal"
+            return f"{grade}/{sex}"
+
+        for x in CREAT_POINTS:
+            for unit, factor in UNITS["creatinine"].items():
+                if factor != 1 and _near_boundary(x, [CREAT_ULN[sex], CREAT_SEVERE_UMOL]):
+                    continue
+                rows.append(
+                    Row("creatinine", _in_unit(x, factor), unit, sex, preg, creat_category(x))
+                )
+        for mgdl, unit in CREAT_MGDL_POINTS:
+            category = creat_category(mgdl * CREAT_MGDL, mgdl)
+            rows.append(Row("creatinine", mgdl, unit, sex, preg, category))
     return rows
 
 

@@ -73,6 +73,16 @@ def test_egfr_below_60_is_abnormal_and_g1_g2_are_not(kb: KnowledgeBase) -> None:
         (1.25, "mg/dL", "male", "raised_male"),  # 110.5 umol/L
         (1.0, "mg/dL", "female", "normal_female"),  # 88.4 umol/L
         (1.03, "mg/dL", "female", "raised_female"),  # 91.1 umol/L
+        # KDIGO 2012 AKI stage 3: >= 4.0 mg/dL (>= 353.6 umol/L), inclusive
+        (353.5, "µmol/L", "male", "raised_male"),
+        (353.6, "µmol/L", "male", "severe_male"),
+        (586, "µmol/L", "male", "severe_male"),
+        (353.5, "µmol/L", "female", "raised_female"),
+        (353.6, "µmol/L", "female", "severe_female"),
+        (3.99, "mg/dL", "male", "raised_male"),  # 352.7 umol/L
+        (4.0, "mg/dL", "male", "severe_male"),  # 353.6 umol/L
+        (4.0, "mg/dl", "female", "severe_female"),
+        (3.99, "mg/dl", "female", "raised_female"),
     ],
 )
 def test_creatinine_bands_by_sex(
@@ -84,7 +94,8 @@ def test_creatinine_bands_by_sex(
 
 def test_raised_creatinine_sets_its_finding(kb: KnowledgeBase) -> None:
     for b in kb.lab_by_id["creatinine"].bands:
-        assert (b.finding == "lab_creatinine_raised") == b.id.startswith("raised")
+        raised = b.id.startswith(("raised", "severe"))
+        assert (b.finding == "lab_creatinine_raised") == raised
 
 
 def _case(
@@ -191,6 +202,14 @@ def test_screening_kernel_triages_the_kidney_rules_like_assess(kb: KnowledgeBase
         _row("male", {"severe_pain_after_exertion": True}, {"egfr": 14.0}),
         _row("male", {}, {"creatinine": 160.0}),
         _row("female", {"chronic_kidney_disease": True}, {"egfr": 40.0, "ck": 250.0}),
+        _row("male", {"muscle_weakness": True}, {"creatinine": 353.6}),
+        _row("male", {"muscle_weakness": True}, {"creatinine": 353.5}),
+        _row(
+            "female",
+            {"muscle_weakness": True, "chronic_kidney_disease": True},
+            {"creatinine": 586.0},
+        ),
+        _row("female", {}, {"creatinine": 586.0}),
     ]
     check_rows(rows, kb, load_rules(kb))
 
@@ -232,3 +251,70 @@ def test_fhir_creatinine_and_egfr_codes_are_read_and_banded(
     assert bands["creatinine"] == "raised_male"  # 141 umol/L
     assert bands["egfr"] == "g3a"
     assert "rhabdomyolysis_kidney_injury_ck" in _rules(a)
+
+
+# --- creatinine >= 353.6 umol/L (4.0 mg/dL; KDIGO AKI stage 3 level) with muscle symptoms ---
+
+CREAT_SEVERE = {"test": "creatinine", "value": 586, "unit": "µmol/L"}
+SEVERE_RULE = "creatinine_severe_muscle_symptoms"
+SEVERE_CKD_RULE = "creatinine_severe_known_ckd_muscle_symptoms"
+
+
+def _muscle_case(*evidence: str, labs: list[dict[str, Any]], sex: str = "male") -> dict[str, Any]:
+    return {"age": 74, "sex": sex, "evidence": [{"id": e} for e in evidence], "labs": labs}
+
+
+@pytest.mark.parametrize(
+    "symptom",
+    ["muscle_weakness", "proximal_muscle_aching", "widespread_muscle_symptoms", "muscle_cramps"],
+)
+@pytest.mark.parametrize("sex", ["male", "female"])
+def test_severe_creatinine_with_muscle_symptoms_is_an_emergency(symptom: str, sex: str) -> None:
+    a = assess(_muscle_case(symptom, labs=[CREAT_SEVERE], sex=sex))
+    assert SEVERE_RULE in _rules(a)
+    assert a.triage.level in ("emergency", "emergency_ambulance")
+
+
+def test_the_held_out_statin_amiodarone_pattern_is_an_emergency() -> None:
+    a = assess(
+        {
+            "age": 74,
+            "sex": "male",
+            "evidence": [{"id": e} for e in ("widespread_muscle_symptoms", "muscle_weakness")],
+            "medications": [{"name": "simvastatin 80 mg"}, {"name": "amiodarone"}],
+            "labs": [CREAT_SEVERE],
+        }
+    )
+    assert a.triage.level == "emergency"
+    assert SEVERE_RULE in _rules(a)
+
+
+def test_severe_creatinine_with_known_ckd_is_a_same_day_review_not_an_emergency() -> None:
+    a = assess(_muscle_case("chronic_kidney_disease", "muscle_weakness", labs=[CREAT_SEVERE]))
+    assert SEVERE_CKD_RULE in _rules(a) and SEVERE_RULE not in _rules(a)
+    assert a.triage.level == "consultation_24"
+
+
+@pytest.mark.parametrize(
+    ("evidence", "labs"),
+    [
+        ((), [CREAT_SEVERE]),  # no muscle symptom
+        (("chronic_kidney_disease",), [CREAT_SEVERE]),
+        (("muscle_weakness",), [{"test": "creatinine", "value": 353.5, "unit": "µmol/L"}]),
+        (("muscle_cramps",), [{"test": "creatinine", "value": 3.99, "unit": "mg/dL"}]),
+    ],
+)
+def test_severe_creatinine_rules_do_not_fire(
+    evidence: tuple[str, ...], labs: list[dict[str, Any]]
+) -> None:
+    rules = _rules(assess(_muscle_case(*evidence, labs=labs)))
+    assert not ({SEVERE_RULE, SEVERE_CKD_RULE} & rules)
+
+
+def test_severe_bands_keep_the_raised_finding_so_posteriors_are_unchanged() -> None:
+    def posteriors(value: float) -> dict[str, float]:
+        lab = {"test": "creatinine", "value": value, "unit": "µmol/L"}
+        a = assess(_muscle_case("muscle_weakness", labs=[lab]))
+        return {c.id: c.probability for c in a.differential}
+
+    assert posteriors(200) == posteriors(586)
