@@ -16,6 +16,7 @@ import pytest
 from b12dx import assess
 from b12dx.kb import KnowledgeBase
 from b12dx.nlp import parse_text
+from case_support import NIGHT_CRAMP
 
 LEG = "sudden_leg_pain_one_side"
 WITHDRAWAL = "alcohol_withdrawal_signs"
@@ -134,15 +135,6 @@ def test_sudden_leg_pain_with_numb_or_weak_leg_composes_with_limb_ischaemia(sign
     case = _case(75, "male", {LEG: "present", "onset_sudden": "present", sign: "present"})
     level, rules = _triage(case)
     assert level == "emergency_ambulance" and "p_acute_limb_ischaemia" in rules
-
-
-NIGHT_CRAMP = {
-    "muscle_cramps": "present",
-    "nocturnal_leg_cramps": "present",
-    "localised_to_one_muscle": "present",
-    "relieved_by_stretching": "present",
-    "onset_sudden": "present",
-}
 
 
 @pytest.mark.parametrize(("age", "sex"), [(55, "female"), (70, "male"), (35, "female")])

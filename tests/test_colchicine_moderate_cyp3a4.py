@@ -30,6 +30,10 @@ LEVELS = ["self_care", "consultation", "consultation_24", "emergency", "emergenc
 CK_RAISED = {"test": "ck", "value": 1000, "unit": "U/L"}
 CK_NORMAL = {"test": "ck", "value": 150, "unit": "U/L"}
 
+PATIENT = {
+    "resource": {"resourceType": "Patient", "id": "p", "gender": "male", "birthDate": "1953-01-01"}
+}
+
 
 def _case(
     *present: str, meds: tuple[str, ...] = (), labs: tuple[dict[str, Any], ...] = (), age: int = 70
@@ -97,8 +101,7 @@ def test_fluconazole_from_a_fhir_medication_request(kb: KnowledgeBase) -> None:
         "resourceType": "Bundle",
         "type": "collection",
         "entry": [
-            {"resource": {"resourceType": "Patient", "id": "p", "gender": "male",
-                          "birthDate": "1953-01-01"}},
+            PATIENT,
             {"resource": {"resourceType": "MedicationRequest", "id": "fluc", "status": "active",
                           "intent": "order", "subject": {"reference": "Patient/p"},
                           "medicationCodeableConcept": {"text": "Fluconazole 50 mg capsules"}}},
@@ -137,8 +140,7 @@ def test_fluconazole_and_colchicine_from_fhir_rxnorm_codings(kb: KnowledgeBase) 
         "resourceType": "Bundle",
         "type": "collection",
         "entry": [
-            {"resource": {"resourceType": "Patient", "id": "p", "gender": "male",
-                          "birthDate": "1953-01-01"}},
+            PATIENT,
             request("fluc", "4450", "fluconazole"),
             request("col", "2683", "colchicine"),
         ],

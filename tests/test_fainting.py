@@ -18,17 +18,11 @@ from b12dx import assess
 from b12dx.fhir import case_from_fhir
 from b12dx.kb import KnowledgeBase
 from b12dx.nlp import parse_text
+from case_support import NIGHT_CRAMP
 
 FAINT = "fainting"
 AS_OF = dt.date(2026, 10, 1)
 
-NIGHT_CRAMP = {
-    "muscle_cramps": "present",
-    "nocturnal_leg_cramps": "present",
-    "localised_to_one_muscle": "present",
-    "relieved_by_stretching": "present",
-    "onset_sudden": "present",
-}
 FAINT_RULES = {
     "fainting",
     "fainting_over_65",
