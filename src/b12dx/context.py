@@ -14,7 +14,7 @@ import numpy as np
 
 from .case import Case
 from .engine import TOLERANCE, BoolArray, FloatArray, IntArray, Network
-from .kb import Condition, KnowledgeBase
+from .kb import Band, Condition, KnowledgeBase
 from .labs import LabReading
 from .variants import Variant, infer_variants
 
@@ -40,22 +40,41 @@ class Observation:
 
 
 def lab_findings(net: Network, reading: LabReading) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Findings a lab band sets present and absent (the test's other bands' findings)."""
-    pos: list[int] = []
-    neg: list[int] = []
-    chosen = reading.band.finding if reading.band is not None else None
+    """Findings a lab band sets present (its own finding and the milder thresholds it
+    ``implies``) and absent (the test's other bands' findings)."""
     if reading.band is None:
         return (), ()
-    for b in reading.test.bands:
+    return band_outcome(net, reading.test.bands, reading.band)
+
+
+def band_outcome(
+    net: Network, bands: Sequence[Band], band: Band
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """One band as an outcome of its test: the finding indices it sets present, and those of
+    the other ``bands`` (the test's bands, or those that apply to the person) it sets absent.
+    The one rule for turning a band into findings (``lab_findings``, plan and screen
+    next-test variants)."""
+    pos = [net.finding_index[f] for f in band.present()]
+    neg: list[int] = []
+    for b in bands:
         if b.finding is None:
             continue
-        if b.finding == chosen:
-            pos.append(net.finding_index[b.finding])
-        elif net.finding_index[b.finding] not in neg:
-            neg.append(net.finding_index[b.finding])
-    # a band may share its finding with another band (e.g. two sex-specific "low" bands)
-    neg = [i for i in neg if i not in pos]
+        i = net.finding_index[b.finding]
+        # a band may share its finding with another band (e.g. two sex-specific "low" bands)
+        if i not in pos and i not in neg:
+            neg.append(i)
     return tuple(pos), tuple(neg)
+
+
+def result_outcomes(net: Network, bands: Sequence[Band]) -> list[tuple[int, ...]]:
+    """The distinct observable outcomes of a test whose applicable bands are ``bands``, each as
+    the finding indices it sets present (``Band.present``; () for a band with no finding), in
+    band order. A next-test variant sets one outcome present and the rest of the outcomes'
+    findings absent, as ``band_outcome`` does for a result."""
+    seen: dict[tuple[int, ...], None] = {}
+    for b in bands:
+        seen.setdefault(tuple(net.finding_index[f] for f in b.present()), None)
+    return list(seen)
 
 
 def observe(case: Case, net: Network, readings: list[LabReading]) -> Observation:

@@ -202,8 +202,17 @@ class Band(Provenance):
     sex: Literal["any", "female", "male"] = "any"
     pregnant: bool | None = None
     finding: str | None = None  # the noisy-OR lab finding this band sets present
+    # findings of milder thresholds on the same side that this band also sets present
+    # (graded bands of one quantity are cumulative: a potassium below 2.5 is also below 3.5)
+    implies: tuple[str, ...] = ()
     abnormal: bool = False
     fixed: bool = False  # a local reference range never overrides this band
+
+    def present(self) -> tuple[str, ...]:
+        """The findings this band sets present: its own finding, then the implied ones."""
+        if self.finding is None:
+            return ()
+        return (self.finding, *(f for f in self.implies if f != self.finding))
 
     def contains(self, value: float) -> bool:
         if self.lower is not None and (

@@ -14,7 +14,7 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from .errors import Issue
-from .kb import Condition, Effect, KnowledgeBase, LabTest, Provenance
+from .kb import Band, Condition, Effect, KnowledgeBase, LabTest, Provenance
 
 __all__ = ["provenance_items", "validate"]
 
@@ -219,6 +219,7 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
                 add(
                     Issue(f"labs({t.id}).bands({band.id})", "a band's finding must have kind 'lab'")
                 )
+            _check_implies(t, band, add)
         if t.local_range is not None:
             for name in ("below", "within", "above"):
                 if getattr(t.local_range, name) not in ids:
@@ -268,6 +269,24 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
             if ref not in evidence_like and ref not in band_refs and ref not in causes:
                 add(Issue(f"plan.comparison[{i}]", f"unknown evidence, band or cause {ref!r}"))
     return issues
+
+
+def _check_implies(t: LabTest, band: Band, add: Any) -> None:
+    """``implies`` names findings of the same test's other bands (milder thresholds on the same
+    side), never the band's own finding, each once, and only on a band that has a finding."""
+    if not band.implies:
+        return
+    where = f"labs({t.id}).bands({band.id}).implies"
+    if band.finding is None:
+        add(Issue(where, "a band without a finding cannot imply findings"))
+    own = {b.finding for b in t.bands if b.finding is not None}
+    if len(set(band.implies)) != len(band.implies):
+        add(Issue(where, "duplicate finding"))
+    for f in band.implies:
+        if f == band.finding:
+            add(Issue(where, f"{f!r} is the band's own finding"))
+        elif f not in own:
+            add(Issue(where, f"{f!r} is not the finding of another band of this test"))
 
 
 def _check_band_cover(t: LabTest, add: Any) -> None:

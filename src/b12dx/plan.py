@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from .context import Context, WhatIf, holds
+from .context import Context, WhatIf, holds, result_outcomes
 from .engine import FloatArray, IntArray
 from .kb import Advice as KbAdvice
 from .kb import Band, KnowledgeBase, LabTest, TestRule
@@ -62,17 +62,15 @@ def _outcomes(ctx: Context, test: LabTest) -> list[tuple[int, ...]]:
         for b in test.bands
         if b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == preg)
     ]
-    seen: dict[str | None, None] = {}
-    for b in bands:
-        seen.setdefault(b.finding, None)
-    return [(ctx.net.finding_index[f],) if f else () for f in seen]
+    return result_outcomes(ctx.net, bands)
 
 
 def _test_variants(
     ctx: Context, tests: list[LabTest]
 ) -> tuple[tuple[Variant, ...], tuple[tuple[str, int], ...]]:
-    """Every outcome of every test as a variant of the evidence: its band finding present (if
-    any) and the test's other band findings absent. Depends only on the KB, the tests and the
+    """Every outcome of every test as a variant of the evidence: its band's findings present (if
+    any; ``Band.present``, the band's own and those it ``implies``) and the test's other band
+    findings absent. Depends only on the KB, the tests and the
     person's sex and pregnancy, so it is cached."""
     key = (ctx.kb.sha256, tuple(t.id for t in tests), ctx.case.sex, ctx.case.pregnant)
     got = _variant_cache.get(key)

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..case import normalise, parse_case
-from ..context import lab_findings
+from ..context import lab_findings, result_outcomes
 from ..engine import FloatArray, Network, compile_network, infer
 from ..errors import B12dxError
 from ..kb import Condition, KnowledgeBase, LabTest
@@ -662,11 +662,14 @@ class Kernel:
         owner: list[int] = []
         tested: list[int] = []
         for ti, test in enumerate(self._orderable):
-            seen: dict[str | None, None] = {}
-            for b in test.bands:
-                if b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == preg):
-                    seen.setdefault(b.finding, None)
-            outs = [(self.net.finding_index[x],) if x else () for x in seen]
+            outs = result_outcomes(
+                self.net,
+                [
+                    b
+                    for b in test.bands
+                    if b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == preg)
+                ],
+            )
             if len(outs) < 2:
                 continue
             all_f = {i for o in outs for i in o}
