@@ -203,7 +203,7 @@ class Band(Provenance):
     pregnant: bool | None = None
     finding: str | None = None  # the noisy-OR lab finding this band sets present
     # findings of milder thresholds on the same side that this band also sets present
-    # (graded bands of one quantity are cumulative: a potassium below 2.5 is also below 3.5)
+    # (graded bands of one quantity are cumulative: a very low value is below every milder cut-off)
     implies: tuple[str, ...] = ()
     abnormal: bool = False
     fixed: bool = False  # a local reference range never overrides this band
