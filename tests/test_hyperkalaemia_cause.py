@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from b12dx import assess
-from b12dx.kb import KnowledgeBase, load_kb
+from b12dx.kb import KnowledgeBase
 
 WEAK_ON_BOTH = {
     "age": 72,
@@ -27,11 +27,6 @@ NIGHT_CRAMPS = {
     "sex": "female",
     "evidence": [{"id": "muscle_cramps"}, {"id": "nocturnal_leg_cramps"}],
 }
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_kb()
 
 
 def _p(a: Any, cause: str) -> float:

@@ -15,16 +15,11 @@ from typing import Any
 import pytest
 
 from b12dx import assess
-from b12dx.kb import KnowledgeBase, load_kb
+from b12dx.kb import KnowledgeBase
 from lab_support import band_id
 
 KIDNEY_RULES = {"rhabdomyolysis_kidney_injury_ck", "kidney_injury_with_muscle_features"}
 CRAMPS = [{"id": "muscle_cramps"}, {"id": "nocturnal_leg_cramps"}, {"id": "relieved_by_stretching"}]
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_kb()
 
 
 @pytest.mark.parametrize(

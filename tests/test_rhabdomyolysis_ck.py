@@ -8,13 +8,8 @@ from typing import Any
 import pytest
 
 from b12dx import assess
-from b12dx.kb import KnowledgeBase, load_kb
+from b12dx.kb import KnowledgeBase
 from lab_support import band_id
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_kb()
 
 
 @pytest.mark.parametrize(

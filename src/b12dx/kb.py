@@ -214,6 +214,10 @@ class Band(Provenance):
             return ()
         return (self.finding, *(f for f in self.implies if f != self.finding))
 
+    def applies_to(self, sex: str, pregnant: bool | None) -> bool:
+        """Whether this band is one of the person's bands (by sex and pregnancy)."""
+        return self.sex in ("any", sex) and (self.pregnant is None or self.pregnant == pregnant)
+
     def contains(self, value: float) -> bool:
         if self.lower is not None and (
             value < self.lower or (value == self.lower and not self.lower_inclusive)

@@ -299,13 +299,7 @@ def _check_band_cover(t: LabTest, add: Any) -> None:
                 probes.update({edge, edge * (1 - 1e-9), edge * (1 + 1e-9) + 1e-12})
     for sex, preg in profiles:
         for v in sorted(probes):
-            hits = [
-                b.id
-                for b in t.bands
-                if b.sex in ("any", sex)
-                and (b.pregnant is None or b.pregnant == preg)
-                and b.contains(v)
-            ]
+            hits = [b.id for b in t.bands if b.applies_to(sex, preg) and b.contains(v)]
             if len(hits) > 1:
                 add(
                     Issue(

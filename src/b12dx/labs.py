@@ -172,10 +172,7 @@ def band_for(
 ) -> tuple[Band | None, bool]:
     """The band a canonical value falls in, and whether the lab's own range decided it."""
 
-    def fits(b: Band) -> bool:
-        return b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == pregnant)
-
-    candidates = [b for b in test.bands if fits(b)]
+    candidates = [b for b in test.bands if b.applies_to(sex, pregnant)]
     if reference_range is not None and test.local_range is not None:
         for b in candidates:
             if b.fixed and b.contains(value):

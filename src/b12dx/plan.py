@@ -16,7 +16,7 @@ import numpy as np
 from .context import Context, WhatIf, holds, result_outcomes
 from .engine import FloatArray, IntArray
 from .kb import Advice as KbAdvice
-from .kb import Band, KnowledgeBase, LabTest, TestRule
+from .kb import KnowledgeBase, LabTest, TestRule
 from .result import (
     Advice,
     ComparisonRow,
@@ -57,12 +57,7 @@ def entropy(post: FloatArray) -> FloatArray:
 def _outcomes(ctx: Context, test: LabTest) -> list[tuple[int, ...]]:
     """Distinct observable outcomes of a test for this person, as finding indices present."""
     sex, preg = ctx.case.sex, ctx.case.pregnant
-    bands: list[Band] = [
-        b
-        for b in test.bands
-        if b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == preg)
-    ]
-    return result_outcomes(ctx.net, bands)
+    return result_outcomes(ctx.net, [b for b in test.bands if b.applies_to(sex, preg)])
 
 
 def _test_variants(

@@ -29,7 +29,7 @@ from ..case import normalise, parse_case
 from ..context import lab_findings, result_outcomes
 from ..engine import FloatArray, Network, compile_network, infer
 from ..errors import B12dxError
-from ..kb import Condition, KnowledgeBase, LabTest
+from ..kb import Condition, KnowledgeBase, LabCondition, LabTest
 from ..labs import LabReading, band_for, fold_unit
 from ..plan import RANKING_TOLERANCE as _RANKING_TOLERANCE  # the tolerance plan.py ranks with
 from ..plan import entropy
@@ -577,17 +577,15 @@ class Kernel:
                 m &= np.logical_or.reduce([tag(t) for t in cond.tags_any])
             if cond.tags_all:
                 m &= np.logical_and.reduce([tag(t) for t in cond.tags_all])
+
+        def in_bands(lc: LabCondition) -> BoolArray:
+            bands = self.kb.lab_by_id[lc.test].bands
+            return np.isin(f.band[lc.test], [i for i, b in enumerate(bands) if b.id in lc.bands])
+
         if cond.labs_any:
-            hit = np.zeros(n, dtype=np.bool_)
-            for lc in cond.labs_any:
-                test = self.kb.lab_by_id[lc.test]
-                wanted = [i for i, b in enumerate(test.bands) if b.id in lc.bands]
-                hit |= np.isin(f.band[lc.test], wanted)
-            m &= hit
+            m &= np.logical_or.reduce([in_bands(lc) for lc in cond.labs_any])
         for lc in cond.labs_all:
-            test = self.kb.lab_by_id[lc.test]
-            wanted = [i for i, b in enumerate(test.bands) if b.id in lc.bands]
-            m &= np.isin(f.band[lc.test], wanted)
+            m &= in_bands(lc)
         if cond.labs_missing:
             m &= ~np.logical_or.reduce([f.has_lab[t] for t in cond.labs_missing])
         if cond.labs_present:
@@ -662,14 +660,7 @@ class Kernel:
         owner: list[int] = []
         tested: list[int] = []
         for ti, test in enumerate(self._orderable):
-            outs = result_outcomes(
-                self.net,
-                [
-                    b
-                    for b in test.bands
-                    if b.sex in ("any", sex) and (b.pregnant is None or b.pregnant == preg)
-                ],
-            )
+            outs = result_outcomes(self.net, [b for b in test.bands if b.applies_to(sex, preg)])
             if len(outs) < 2:
                 continue
             all_f = {i for o in outs for i in o}
