@@ -321,11 +321,19 @@ def test_rules_added_after_batch_5(parse, text: str, ident: str, state: str) -> 
         ("I've had cramping in my stomach.", {}),
         (
             "Paraesthesia and weakness in the feet.",
-            {"paresthesia_feet": "present", "muscle_weakness": "present"},
+            {
+                "paresthesia_feet": "present",
+                "muscle_weakness": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
         (
             "Reduced power in the lower limbs and some paraesthesias.",
-            {"muscle_weakness": "present", "paresthesia_feet": "present"},
+            {
+                "muscle_weakness": "present",
+                "paresthesia_feet": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
     ],
 )
@@ -436,7 +444,9 @@ def test_no_in_front_makes_a_finding_absent(kb: KnowledgeBase, phrase: str) -> N
     present = states(parse_text(f"I have {phrase}.", kb=kb))
     absent = states(parse_text(f"I have no {phrase}.", kb=kb))
     assert present and set(present.values()) == {"present"}
-    assert absent == {k: "absent" for k in present}
+    # laterality is read only from a symptom said to be there ("no pins and needles in my feet"
+    # says nothing about sides)
+    assert absent == {k: "absent" for k in present if k != "symptoms_both_sides"}
 
 
 # -- Case data ----------------------------------------------------------------------------
@@ -510,22 +520,41 @@ def test_a_one_word_phrase_is_not_inflected() -> None:
             "My calf seized up last night and woke me.",
             {"muscle_cramps": "present", "nocturnal_leg_cramps": "present"},
         ),
-        ("Her feet tingled all week.", {"paresthesia_feet": "present"}),
-        ("His legs gave way twice.", {"muscle_weakness": "present"}),
+        (
+            "Her feet tingled all week.",
+            {"paresthesia_feet": "present", "symptoms_both_sides": "present"},
+        ),
+        (
+            "His legs gave way twice.",
+            {"muscle_weakness": "present", "symptoms_both_sides": "present"},
+        ),
         # body part ... verb
-        ("My calves will often knot.", {"muscle_cramps": "present"}),
-        ("My hands keep falling asleep.", {"paresthesia_hands": "present"}),
+        (
+            "My calves will often knot.",
+            {"muscle_cramps": "present", "symptoms_both_sides": "present"},
+        ),
+        (
+            "My hands keep falling asleep.",
+            {"paresthesia_hands": "present", "symptoms_both_sides": "present"},
+        ),
         ("I keep falling asleep in front of the TV.", {}),
         ("His memory and concentration are poor.", {"memory_problems": "present"}),
-        ("The front of my thighs is really sore.", {"proximal_muscle_aching": "present"}),
+        (
+            "The front of my thighs is really sore.",
+            {"proximal_muscle_aching": "present", "symptoms_both_sides": "present"},
+        ),
         (
             "My legs are weak and my calves cramp.",
-            {"muscle_weakness": "present", "muscle_cramps": "present"},
+            {
+                "muscle_weakness": "present",
+                "muscle_cramps": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
         # lay phrasings of claudication, restless legs and immobility
         (
             "My calves ache after 200 yards and it goes off when I stop.",
-            {"exertional_leg_pain_relieved_by_rest": "present"},
+            {"exertional_leg_pain_relieved_by_rest": "present", "symptoms_both_sides": "present"},
         ),
         ("At night I have to get up and move them.", {"urge_to_move_legs": "present"}),
         ("I'd been stuck on the sofa for three days.", {"recent_immobility_or_surgery": "present"}),
@@ -600,11 +629,15 @@ def test_rules_added_after_batch_8(parse, text: str, expected: dict[str, str]) -
         ),
         (
             "Diminished tendon reflexes in the legs.",
-            {"reduced_reflexes": "present"},
+            {"reduced_reflexes": "present", "symptoms_both_sides": "present"},
         ),
         (
             "Weakness mostly in my thighs and shoulders.",
-            {"muscle_weakness": "present", "proximal_muscle_aching": "present"},
+            {
+                "muscle_weakness": "present",
+                "proximal_muscle_aching": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
         ("My sugars have been all over the place.", {}),
         (
@@ -640,14 +673,21 @@ def test_rules_added_after_batch_10(parse, text: str, expected: dict[str, str]) 
     [
         (
             "Her legs went weak and tingly.",
-            {"muscle_weakness": "present", "paresthesia_feet": "present"},
+            {
+                "muscle_weakness": "present",
+                "paresthesia_feet": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
         (
             "My legs aren't swollen and I don't have any tingling.",
             {"unilateral_calf_swelling": "absent"},
         ),
         ("Her heart started racing.", {"palpitations": "present"}),
-        ("Severe pain in both quadriceps.", {"proximal_muscle_aching": "present"}),
+        (
+            "Severe pain in both quadriceps.",
+            {"proximal_muscle_aching": "present", "symptoms_both_sides": "present"},
+        ),
         ("My walking has got worse.", {"balance_problems": "present"}),
     ],
 )
@@ -682,8 +722,14 @@ def test_thousands_separators_and_decimal_commas(parse, text: str, value: float)
             {"unilateral_calf_swelling": "present", "calf_warmth_redness": "present"},
         ),
         ("ECG shows ST depression.", {}),
-        ("I can't tell where my feet are.", {"reduced_position_sense": "present"}),
-        ("Strength 4/5 in all limbs.", {"muscle_weakness": "present"}),
+        (
+            "I can't tell where my feet are.",
+            {"reduced_position_sense": "present", "symptoms_both_sides": "present"},
+        ),
+        (
+            "Strength 4/5 in all limbs.",
+            {"muscle_weakness": "present", "symptoms_both_sides": "present"},
+        ),
     ],
 )
 def test_rules_added_after_batch_12(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
@@ -699,7 +745,10 @@ def test_rules_added_after_batch_12(parse, text: str, expected: dict[str, str]) 
             {"reduced_reflexes": "absent", "brisk_reflexes_or_extensor_plantar": "absent"},
         ),
         ("I've been increasingly tired.", {"fatigue": "present", "onset_gradual": "present"}),
-        ("Flaccid paralysis of both legs.", {"muscle_weakness": "present"}),
+        (
+            "Flaccid paralysis of both legs.",
+            {"muscle_weakness": "present", "symptoms_both_sides": "present"},
+        ),
         ("I've drunk 10 to 12 drinks a day for 25 years.", {"alcohol_excess": "present"}),
         ("Diabetic nephropathy.", {"chronic_kidney_disease": "present"}),
     ],
@@ -722,7 +771,7 @@ def test_rules_added_after_batch_13(parse, text: str, expected: dict[str, str]) 
         ("I eat everything.", {"vegetarian_diet": "absent"}),
         ("I drink about 7 units a week.", {"alcohol_excess": "absent"}),
         ("Her urine has turned dark.", {"dark_urine": "present"}),
-        ("Bilateral foot drop.", {"muscle_weakness": "present"}),
+        ("Bilateral foot drop.", {"muscle_weakness": "present", "symptoms_both_sides": "present"}),
     ],
 )
 def test_rules_added_after_batches_14_to_16(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
@@ -750,7 +799,10 @@ def test_rules_added_after_batches_14_to_16(parse, text: str, expected: dict[str
         ("My vision has been blurry.", {"vision_disturbance": "present"}),
         ("Knee jerks were exaggerated.", {"brisk_reflexes_or_extensor_plantar": "present"}),
         ("Plantars were downgoing.", {"brisk_reflexes_or_extensor_plantar": "absent"}),
-        ("Power was 3/5 in the lower limbs.", {"muscle_weakness": "present"}),
+        (
+            "Power was 3/5 in the lower limbs.",
+            {"muscle_weakness": "present", "symptoms_both_sides": "present"},
+        ),
         (
             "Calves soft and non-tender.",
             {"unilateral_calf_swelling": "absent", "calf_warmth_redness": "absent"},
@@ -871,7 +923,10 @@ def test_negation_rules_added_after_batch_19(parse, text: str, expected: dict[st
             {"strenuous_exercise_recent": "present"},
         ),
         ("Ice, stretches and ibuprofen helped.", {"relieved_by_stretching": "present"}),
-        ("My legs have felt restless at night.", {"urge_to_move_legs": "present"}),
+        (
+            "My legs have felt restless at night.",
+            {"urge_to_move_legs": "present", "symptoms_both_sides": "present"},
+        ),
         (
             "Altered sensation in the saddle and perineal area and retention of urine.",
             {"saddle_numbness": "present", "bladder_or_bowel_dysfunction": "present"},
@@ -902,7 +957,10 @@ def test_negation_rules_added_after_batch_19(parse, text: str, expected: dict[st
             {"muscle_weakness": "present", "onset_gradual": "present"},
         ),
         ("He keeps repeating himself and gets lost.", {"memory_problems": "present"}),
-        ("My thighs and upper arms have muscle pain.", {"proximal_muscle_aching": "present"}),
+        (
+            "My thighs and upper arms have muscle pain.",
+            {"proximal_muscle_aching": "present", "symptoms_both_sides": "present"},
+        ),
     ],
 )
 def test_lay_phrasings_added_after_batch_19(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
@@ -942,6 +1000,7 @@ def test_lay_phrasings_added_after_batch_19(parse, text: str, expected: dict[str
                 "onset_sudden": "present",
                 "muscle_weakness": "present",
                 "widespread_muscle_symptoms": "present",
+                "symptoms_both_sides": "present",
             },
         ),
         (
@@ -950,6 +1009,7 @@ def test_lay_phrasings_added_after_batch_19(parse, text: str, expected: dict[str
                 "muscle_weakness": "present",
                 "onset_sudden": "present",
                 "proximal_muscle_aching": "present",
+                "symptoms_both_sides": "present",
             },
         ),
         ("I haven't had any fits or jerking.", {"seizure": "absent"}),
@@ -972,7 +1032,7 @@ def test_rules_added_after_batch_20(parse, text: str, expected: dict[str, str]) 
         ),
         (
             "My thighs and lower back have been really painful.",
-            {"proximal_muscle_aching": "present"},
+            {"proximal_muscle_aching": "present", "symptoms_both_sides": "present"},
         ),
         ("Labelled as idiopathic generalised epilepsy in her teens.", {"seizure": "present"}),
         ("I watched him have a fit, shaking all over.", {"seizure": "present"}),
@@ -1001,11 +1061,15 @@ def test_rules_added_after_batch_21(parse, text: str, expected: dict[str, str]) 
         # worsening dated in days is not a gradual course
         (
             "For two months my legs have been weak, and over the last ten days it all got worse.",
-            {"muscle_weakness": "present"},
+            {"muscle_weakness": "present", "symptoms_both_sides": "present"},
         ),
         (
             "My legs have been weak for a year and it slowly got worse.",
-            {"muscle_weakness": "present", "onset_gradual": "present"},
+            {
+                "muscle_weakness": "present",
+                "onset_gradual": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
         (
             "The doctors found my muscle tone, strength and feeling were all normal.",
@@ -1018,12 +1082,12 @@ def test_rules_added_after_batch_21(parse, text: str, expected: dict[str, str]) 
         ),
         (
             "My calves hurt after two blocks and the pain settles with rest.",
-            {"exertional_leg_pain_relieved_by_rest": "present"},
+            {"exertional_leg_pain_relieved_by_rest": "present", "symptoms_both_sides": "present"},
         ),
         # a professional's sport is his job, not a match before the cramp
         (
             "I play football professionally. For three years both my calves have cramped.",
-            {"muscle_cramps": "present"},
+            {"muscle_cramps": "present", "symptoms_both_sides": "present"},
         ),
         (
             "I played football yesterday. My calves cramped badly.",
@@ -1031,6 +1095,7 @@ def test_rules_added_after_batch_21(parse, text: str, expected: dict[str, str]) 
                 "strenuous_exercise_recent": "present",
                 "muscle_cramps": "present",
                 "cramps_after_exercise": "present",
+                "symptoms_both_sides": "present",
             },
         ),
         (
@@ -1040,6 +1105,7 @@ def test_rules_added_after_batch_21(parse, text: str, expected: dict[str, str]) 
                 "muscle_cramps": "present",
                 "widespread_muscle_symptoms": "present",
                 "cramps_after_exercise": "present",
+                "symptoms_both_sides": "present",
             },
         ),
         (
@@ -1072,7 +1138,7 @@ def test_rules_added_after_batch_22(parse, text: str, expected: dict[str, str]) 
         ("Intrinsic factor blocking antibody positive.", {"autoimmune_gastritis": "present"}),
         (
             "Numbness starting in the feet and spreading up both legs over a month.",
-            {"numbness": "present", "onset_gradual": "present"},
+            {"numbness": "present", "onset_gradual": "present", "symptoms_both_sides": "present"},
         ),
         (
             "The neurologist found I'd lost my sense of where my joints are and of vibration.",
@@ -1237,7 +1303,11 @@ def test_general_rules_after_batch_24(parse, text: str, expected: dict[str, str]
         ),
         (
             "I have cramps in my arms and legs.",
-            {"muscle_cramps": "present", "widespread_muscle_symptoms": "present"},
+            {
+                "muscle_cramps": "present",
+                "widespread_muscle_symptoms": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
     ],
 )
@@ -1301,7 +1371,11 @@ def test_general_rules_after_batch_26(parse, text: str, expected: dict[str, str]
         # (a) a tingle takes the site inside the finding after it
         (
             "For a year now, pins and needles and weakness in both legs.",
-            {"paresthesia_feet": "present", "muscle_weakness": "present"},
+            {
+                "paresthesia_feet": "present",
+                "muscle_weakness": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
         (
             "Tingling and weakness in her arms.",
@@ -1334,6 +1408,7 @@ def test_general_rules_after_batch_26(parse, text: str, expected: dict[str, str]
                 "rapidly_progressive_weakness": "present",
                 "widespread_muscle_symptoms": "present",
                 "onset_sudden": "present",
+                "symptoms_both_sides": "present",
             },
         ),
         (
@@ -1354,7 +1429,11 @@ def test_general_rules_after_batch_26(parse, text: str, expected: dict[str, str]
         ("Working on a building site in 38 degree heat.", {"hot_environment": "present"}),
         (
             "My calves cramp on my runs.",
-            {"muscle_cramps": "present", "cramps_after_exercise": "present"},
+            {
+                "muscle_cramps": "present",
+                "cramps_after_exercise": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
         ("I've had the runs since Tuesday.", {"vomiting_or_diarrhoea": "present"}),
         ("Stretching the calf makes it go away.", {"relieved_by_stretching": "present"}),
@@ -1380,13 +1459,16 @@ def test_general_rules_after_batch_27(parse, text: str, expected: dict[str, str]
         # (a) a spinal-stenosis pattern (relief by crouching or bending forward) is not claudication
         (
             "After 200 yards my legs go numb and I have to crouch down before I can walk on.",
-            {"numbness": "present"},
+            {"numbness": "present", "symptoms_both_sides": "present"},
         ),
         # (b) lay words for lost feeling, electric shocks, the saddle area and passing urine
-        ("I had to stop to get the feeling back in my legs.", {"numbness": "present"}),
+        (
+            "I had to stop to get the feeling back in my legs.",
+            {"numbness": "present", "symptoms_both_sides": "present"},
+        ),
         (
             "Electric shocks shoot down his legs when he bends his neck.",
-            {"paresthesia_feet": "present"},
+            {"paresthesia_feet": "present", "symptoms_both_sides": "present"},
         ),
         ("Sitting on the toilet my bottom felt numb.", {"saddle_numbness": "present"}),
         (
@@ -1426,11 +1508,16 @@ def test_general_rules_after_batch_27(parse, text: str, expected: dict[str, str]
                 "proximal_muscle_aching": "present",
                 "widespread_muscle_symptoms": "present",
                 "rapidly_progressive_weakness": "present",
+                "symptoms_both_sides": "present",
             },
         ),
         (
             "36 hours of progressive weakness of both legs.",
-            {"muscle_weakness": "present", "rapidly_progressive_weakness": "present"},
+            {
+                "muscle_weakness": "present",
+                "rapidly_progressive_weakness": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
         (
             "She has difficulty getting up from a chair.",
@@ -1462,7 +1549,7 @@ def test_general_rules_after_batch_27(parse, text: str, expected: dict[str, str]
         ("I'm in the sun all day.", {"hot_environment": "present"}),
         (
             "Walking makes my calves ache, and I have to stop after 200 yards.",
-            {"exertional_leg_pain_relieved_by_rest": "present"},
+            {"exertional_leg_pain_relieved_by_rest": "present", "symptoms_both_sides": "present"},
         ),
         ("Yesterday I drove for 9 hours.", {"recent_immobility_or_surgery": "present"}),
         # (l) a spinning room is vertigo, not a spin class
@@ -1477,7 +1564,10 @@ def test_general_rules_after_batch_28(parse, text: str, expected: dict[str, str]
     ("text", "expected"),
     [
         # (a) "cannot" inside a phrase is the phrase's own negation, not an extra one
-        ("She cannot feel the soles of her feet.", {"numbness": "present"}),
+        (
+            "She cannot feel the soles of her feet.",
+            {"numbness": "present", "symptoms_both_sides": "present"},
+        ),
         (
             "He cannot get up from a chair.",
             {"muscle_weakness": "present", "proximal_muscle_aching": "present"},
@@ -1542,7 +1632,7 @@ def test_general_rules_after_batch_29(parse, text: str, expected: dict[str, str]
         # a negated list does not run on into a new clause
         (
             "Never smoked, and my feet tingle.",
-            {"smoker": "absent", "paresthesia_feet": "present"},
+            {"smoker": "absent", "paresthesia_feet": "present", "symptoms_both_sides": "present"},
         ),
         (
             "Does not smoke, drink alcohol or use drugs.",
@@ -1553,8 +1643,14 @@ def test_general_rules_after_batch_29(parse, text: str, expected: dict[str, str]
             "Power normal, sensation reduced to the ankles.",
             {"muscle_weakness": "absent", "numbness": "present"},
         ),
-        ("B12 normal, her feet tingle.", {"paresthesia_feet": "present"}),
-        ("I can't do my normal walk because my calves cramp.", {"muscle_cramps": "present"}),
+        (
+            "B12 normal, her feet tingle.",
+            {"paresthesia_feet": "present", "symptoms_both_sides": "present"},
+        ),
+        (
+            "I can't do my normal walk because my calves cramp.",
+            {"muscle_cramps": "present", "symptoms_both_sides": "present"},
+        ),
         (
             "Tone, power and reflexes normal.",
             {
@@ -2127,3 +2223,40 @@ _PROBES_ROUND_33 = [
 def test_probes_round_33(parse, text: str, expected: dict[str, str | None]) -> None:  # type: ignore[no-untyped-def]
     found = parse(text).final_evidence()
     assert {k: found.get(k) for k in expected} == expected
+
+
+# -- laterality (session 10: the gold set annotated for symptoms_both_sides) ---------------
+_LATERALITY = [
+    # both sides named, in lay and clinical words
+    ("Pins and needles in both feet.", "present"),
+    ("Bilateral calf cramps most nights.", "present"),
+    ("Symmetrical weakness of the hip flexors.", "present"),
+    ("Tingling in his hands and feet.", "present"),
+    # plural paired limbs
+    ("My legs have gone weak.", "present"),
+    ("Her calves cramp at night.", "present"),
+    # one side named: not both sides, and not read as 'absent' either (explicit words only)
+    ("My left leg is weak but the legs look normal.", None),
+    ("Cramp in one calf only, never the other leg.", None),
+    # only a symptom said to be there says where it is
+    ("No weakness in either of my legs.", None),
+    ("No numbness in the feet.", None),
+    # whole-body words are widespread symptoms, not laterality; and a limb word without a symptom
+    ("Aching all over my body.", None),
+    ("Swelling of both lower legs.", None),
+    ("I stretched my legs on the plane.", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), _LATERALITY)
+def test_symptoms_both_sides_from_limb_symptoms(parse, text: str, expected: str | None) -> None:  # type: ignore[no-untyped-def]
+    assert parse(text).final_evidence().get("symptoms_both_sides") == expected
+
+
+def test_one_combination_rule_may_name_several_bases(kb: KnowledgeBase) -> None:
+    from b12dx.nlp.lexicon import build_lexicon
+
+    rules = [c for c in build_lexicon(kb).combinations if c.id == "symptoms_both_sides"]
+    bases = {c.base for c in rules}
+    assert {"muscle_weakness", "paresthesia_feet", "muscle_cramps"} <= bases
+    assert all(c.present_only for c in rules)

@@ -70,6 +70,8 @@ class Combination:
     with_any: tuple[str, ...]
     reach: int = 0  # 1: the sentence before counts too ("Hiked all day in the heat. Now I cramp.")
     unless: tuple[str, ...] = ()  # words in the sentence that block it ("settled within days")
+    # only a present base yields it: "no weakness in both legs" says nothing about laterality
+    present_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -361,12 +363,15 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
     combos = tuple(
         Combination(
             id=str(c["id"]),
-            base=str(c["base"]),
+            base=str(base),
             with_any=tuple(_norm(w) for w in c["with"]),
             reach=int(c.get("reach", 0)),
             unless=tuple(_norm(w) for w in c.get("unless", ())),
+            present_only=bool(c.get("present_only", False)),
         )
         for c in raw.get("combine", [])
+        # one rule may name several bases ("base = ['numbness', 'muscle_weakness']")
+        for base in ([c["base"]] if isinstance(c["base"], str) else c["base"])
     )
     blocks = tuple(
         Block(

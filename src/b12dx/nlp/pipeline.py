@@ -986,6 +986,8 @@ def _combined(
     for combo in lexicon.combinations:
         where = f"{before} {sentence}" if combo.reach and before else sentence
         if combo.base == ident and _any_word(combo.with_any).search(where):
+            if combo.present_only and state != "present":
+                continue
             if combo.unless and _any_word(combo.unless).search(sentence):
                 continue  # "the weakness settled within days": an outcome, not the course
             if lexicon.evidence_ids and combo.id not in lexicon.evidence_ids:
