@@ -110,7 +110,9 @@ def test_the_sit_ups_pattern_without_a_ck_is_an_emergency() -> None:
 def test_ordinary_exercise_cramps_with_a_normal_creatinine_are_not_escalated(
     creatinine: float | None,
 ) -> None:
-    labs = [] if creatinine is None else [_creat(creatinine, "mg/dL" if creatinine < 10 else "µmol/L")]
+    labs = (
+        [] if creatinine is None else [_creat(creatinine, "mg/dL" if creatinine < 10 else "µmol/L")]
+    )
     a = assess(_case(*EXERCISE_CRAMPS, labs=labs, age=27))
     baseline = assess(_case(*EXERCISE_CRAMPS, labs=[], age=27))
     assert not ({RULE, CKD_RULE} & _rules(a))
