@@ -2260,3 +2260,55 @@ def test_one_combination_rule_may_name_several_bases(kb: KnowledgeBase) -> None:
     bases = {c.base for c in rules}
     assert {"muscle_weakness", "paresthesia_feet", "muscle_cramps"} <= bases
     assert all(c.present_only for c in rules)
+
+
+# -- vital signs told as numbers (session 10) ----------------------------------------------
+def _vital(ident: str):  # type: ignore[no-untyped-def]
+    from b12dx.nlp.amounts import amounts
+
+    return next(v for v in amounts().vital if v.id == ident)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Obs BP 134/87, P 78.", {"tachycardia": "absent", "low_blood_pressure": "absent"}),
+        ("HR 130, BP 80/60.", {"tachycardia": "present", "low_blood_pressure": "present"}),
+        ("My heart was going at 114 when I got to A&E.", {"tachycardia": "present"}),
+        ("Pulse was 96 and regular.", {"tachycardia": "absent"}),
+        ("BP 88-108/56-78 on the ward.", {"low_blood_pressure": "present"}),
+        ("Obs normal.", {"tachycardia": "absent", "low_blood_pressure": "absent"}),
+        # not readings: a p-value, a lower-case single letter, a weight, a potassium
+        ("Difference significant, p = 0.03.", {}),
+        ("Seen at 10 p 45.", {}),
+        ("She weighs 78 kg.", {}),
+        ("Potassium 3.2 mmol/L.", {}),
+    ],
+)
+def test_vital_signs_from_readings(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    found = parse(text).final_evidence()
+    vitals = ("tachycardia", "low_blood_pressure")
+    assert {k: v for k, v in found.items() if k in vitals} == expected
+
+
+@given(st.integers(min_value=0, max_value=400))
+def test_heart_rate_limits_come_from_the_amounts_file(rate: int) -> None:
+    vital = _vital("tachycardia")
+    found = parse_text(f"HR {rate}.").final_evidence().get("tachycardia")
+    low, high = vital.plausible
+    if rate < low or rate > high or rate < 10:  # one-digit numbers are not read
+        assert found is None
+    elif vital.present_above is not None and rate > vital.present_above:
+        assert found == "present"
+    else:
+        assert found == "absent"
+
+
+@given(st.integers(min_value=30, max_value=320))
+def test_systolic_limits_come_from_the_amounts_file(systolic: int) -> None:
+    vital = _vital("low_blood_pressure")
+    found = parse_text(f"BP {systolic}/70.").final_evidence().get("low_blood_pressure")
+    assert found == vital.state(float(systolic))
+    assert vital.present_at_most is not None and vital.absent_at_least is not None
+    if vital.present_at_most < systolic < vital.absent_at_least:
+        assert found is None  # between the limits the reading settles nothing

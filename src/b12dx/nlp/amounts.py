@@ -11,13 +11,14 @@ import re
 import tomllib
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..errors import KnowledgeBaseError
 from .extract import to_number
 
-__all__ = ["AMOUNTS_FILE", "Amount", "Amounts", "amounts", "weekly_amount"]
+__all__ = ["AMOUNTS_FILE", "Amount", "Amounts", "Vital", "VitalsNormal", "amounts", "weekly_amount"]
 
 AMOUNTS_FILE = "nlp_amounts.toml"
 
@@ -60,10 +61,58 @@ class Amount(_Frozen):
     period: tuple[Period, ...]
 
 
+class Vital(_Frozen):
+    """A vital sign read from a number: beyond ``present_*`` the finding, within ``absent_*``
+    not."""
+
+    id: str
+    measure: str
+    words: tuple[str, ...]
+    pattern: Literal["single", "systolic"]  # "HR 130" or the first number of "BP 80/60"
+    present_above: float | None = None
+    present_at_most: float | None = None
+    absent_at_most: float | None = None
+    absent_at_least: float | None = None
+    plausible: tuple[float, float]
+    sources: tuple[str, ...]
+    evidence: str
+    rationale: str
+
+    @model_validator(mode="after")
+    def _one_rule_each(self) -> Vital:
+        if (self.present_above is None) == (self.present_at_most is None):
+            raise ValueError(f"vital {self.id!r}: one of present_above, present_at_most")
+        if (self.absent_at_most is None) == (self.absent_at_least is None):
+            raise ValueError(f"vital {self.id!r}: one of absent_at_most, absent_at_least")
+        return self
+
+    def state(self, value: float) -> str | None:
+        """``present``, ``absent`` or None (implausible, or between the two limits)."""
+        low, high = self.plausible
+        if not low <= value <= high:
+            return None
+        if (self.present_above is not None and value > self.present_above) or (
+            self.present_at_most is not None and value <= self.present_at_most
+        ):
+            return "present"
+        if (self.absent_at_most is not None and value <= self.absent_at_most) or (
+            self.absent_at_least is not None and value >= self.absent_at_least
+        ):
+            return "absent"
+        return None
+
+
+class VitalsNormal(_Frozen):
+    ids: tuple[str, ...]
+    phrases: tuple[str, ...]
+
+
 class Amounts(_Frozen):
     version: str
     source: tuple[Source, ...]
     amount: tuple[Amount, ...]
+    vital: tuple[Vital, ...] = ()
+    vitals_normal: VitalsNormal | None = None
 
     @model_validator(mode="after")
     def _sourced(self) -> Amounts:
@@ -73,6 +122,10 @@ class Amounts(_Frozen):
             missing = sorted({s for s in cited if s not in known})
             if missing or not a.sources or any(not m.sources for m in a.measure):
                 raise ValueError(f"amount {a.id!r}: every number needs a listed source {missing}")
+        for v in self.vital:
+            missing = sorted({s for s in v.sources if s not in known})
+            if missing or not v.sources:
+                raise ValueError(f"vital {v.id!r}: every number needs a listed source {missing}")
         return self
 
     def get(self, ident: str) -> Amount | None:

@@ -28,6 +28,7 @@ from .extract import (
 from .inflect import phrase_forms, word_forms
 from .lexicon import Lexicon, Locator
 from .models import Context, EvidenceMention, LabMention, MedicationMention, Modifier, ParseResult
+from .vitals import find_vitals
 
 __all__ = ["load_pipeline", "parse_with"]
 
@@ -463,6 +464,7 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     for (offset, end), doc in zip(segments, docs, strict=True):
         before = _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs, before, proxy)
     evidence.extend(_implied(evidence, lexicon))
+    evidence.extend(find_vitals(text, lexicon.evidence_ids or None))
     evidence = _stopped_habits(evidence, lexicon)
     evidence = _answered_no(evidence, text)
     labs.extend(_symbol_labs(text, lexicon, labs))

@@ -1,0 +1,72 @@
+"""Vital signs told as numbers ("HR 130", "BP 80/60", "pulse 96") and observations told normal.
+
+Clinical notes give the pulse and blood pressure as readings rather than words; the limits that
+make a reading a finding (or deny it) live in ``knowledge/nlp_amounts.toml`` with their sources.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache, lru_cache
+
+from .amounts import Vital, amounts
+from .models import EvidenceMention
+
+__all__ = ["find_vitals"]
+
+# between the measurement's name and its number: "HR of 130", "pulse was 96", "BP: 80/60"
+_LINK = r"(?:\s*(?:[:=~-]|of|was|is|were|at|around|about|approx\.?|approximately)\s*)*\s*"
+_SINGLE = r"(\d{2,3})(?!\s*(?:/|\d|%|mg|mmol|kg|cm|mm\b|years|yrs))"
+# "80/60", "88-108/56-78" (a range: its lowest systolic)
+_SYSTOLIC = r"(\d{2,3})(?:\s*[-–]\s*\d{2,3})?\s*/\s*\d{2,3}"
+
+
+def _words(vital: Vital) -> str:
+    lower = [re.escape(w) for w in vital.words if not (len(w) == 1 and w.isupper())]
+    # a one-letter capital ("P 78") only as written, never inside a word or after a slash
+    upper = [re.escape(w) for w in vital.words if len(w) == 1 and w.isupper()]
+    alts = [f"(?i:{'|'.join(sorted(lower, key=len, reverse=True))})"] if lower else []
+    alts += upper
+    return "(?:" + "|".join(alts) + ")"
+
+
+@cache
+def _pattern(vital: Vital) -> re.Pattern[str]:
+    number = _SYSTOLIC if vital.pattern == "systolic" else _SINGLE
+    return re.compile(r"(?<![\w/])" + _words(vital) + r"(?!\w)" + _LINK + number)
+
+
+@lru_cache(maxsize=1)
+def _normal() -> tuple[re.Pattern[str], tuple[str, ...]] | None:
+    cfg = amounts().vitals_normal
+    if cfg is None:
+        return None
+    alts = "|".join(re.escape(p) for p in sorted(cfg.phrases, key=len, reverse=True))
+    return re.compile(r"(?<!\w)(?:" + alts + r")(?!\w)", re.IGNORECASE), cfg.ids
+
+
+def find_vitals(text: str, known_ids: frozenset[str] | None = None) -> list[EvidenceMention]:
+    """Evidence from the readings and normal-observation phrases in *text*.
+
+    Only ids in *known_ids* (the KB's) are returned when it is given.
+    """
+    out: list[EvidenceMention] = []
+    for vital in amounts().vital:
+        if known_ids is not None and vital.id not in known_ids:
+            continue
+        for m in _pattern(vital).finditer(text):
+            state = vital.state(float(m.group(1)))
+            if state is not None:
+                out.append(
+                    EvidenceMention(id=vital.id, state=state, span=m.span(), phrase=m.group(0))
+                )
+    normal = _normal()
+    if normal is not None:
+        pattern, ids = normal
+        for m in pattern.finditer(text):
+            out += [
+                EvidenceMention(id=i, state="absent", span=m.span(), phrase=m.group(0))
+                for i in ids
+                if known_ids is None or i in known_ids
+            ]
+    return out
