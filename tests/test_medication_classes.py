@@ -367,3 +367,27 @@ def test_kb_validate_rejects_a_medicine_listed_by_two_classes(tmp_path: Path) ->
     with pytest.raises(KnowledgeBaseError) as info:
         load_kb(folder, fresh=True)
     assert any("name the second class in 'also'" in i.message for i in info.value.issues)
+
+
+@pytest.mark.parametrize(
+    ("meds", "shown"),
+    [
+        (("trimethoprim", "ramipril"), True),
+        (("Septrin", "spironolactone"), True),
+        (("trimethoprim",), False),
+        (("ramipril",), False),
+    ],
+)
+def test_trimethoprim_monitoring_note(
+    meds: tuple[str, ...], shown: bool, kb: KnowledgeBase
+) -> None:
+    a = assess(_case("fatigue", meds=meds), kb=kb)
+    assert ("trimethoprim_potassium" in {m.id for m in a.monitoring}) is shown
+
+
+@pytest.mark.parametrize(("meds", "asked"), [(("trimethoprim",), True), ((), False)])
+def test_trimethoprim_and_weakness_ask_for_potassium(
+    meds: tuple[str, ...], asked: bool, kb: KnowledgeBase
+) -> None:
+    a = assess(_case("muscle_cramps", "muscle_weakness", meds=meds, age=40), kb=kb)
+    assert ("potassium_raising_driver" in {t.rule for t in a.next_tests}) is asked
