@@ -188,31 +188,58 @@ def resolve_evidence_id(raw: str, kb: KnowledgeBase, *, where: str | None = None
     )
 
 
-def find_medication(med: Medication, kb: KnowledgeBase) -> str | None:
-    """The drug class id for a medication (by class, RxNorm code, generic or brand name), or
-    ``None`` when the KB does not know it (without working out suggestions)."""
+def medication_classes(med: Medication, kb: KnowledgeBase) -> tuple[str, ...] | None:
+    """Every drug class id of a medication (by class, RxNorm code, generic or brand name), its
+    primary class first, or ``None`` when the KB does not know it.
+
+    A medicine may belong to more than one class (``also`` in medications.toml: verapamil is a
+    calcium-channel blocker and a moderate CYP3A4 inhibitor). A medication given by class alone
+    has that class only; given by class and name, the class comes first and the named medicine's
+    other classes follow when the medicine belongs to that class (so a normalised case, which
+    lists a medicine once per class, normalises to itself)."""
+    index = _medication_index(kb)
+    named: tuple[str, ...] | None = None
+    if med.rxnorm:
+        named = index.rxnorm.get(med.rxnorm.strip())
+    elif med.name:
+        key = med.name.strip().lower()
+        named = index.names.get(key)
+        if named is None:
+            # "omeprazole 20 mg capsules" -> first word that is a known name
+            for token in re.split(r"[\s,/()]+", key):
+                if token in index.names:
+                    named = index.names[token]
+                    break
     if med.drug_class:
         ident = canonical_id(med.drug_class)
-        return ident if ident in kb.drug_class_by_id else None
-    index = _medication_index(kb)
-    if med.rxnorm:
-        return index.rxnorm.get(med.rxnorm.strip())
-    if med.name:
-        key = med.name.strip().lower()
-        if key in index.names:
-            return index.names[key]
-        # "omeprazole 20 mg capsules" -> first word that is a known name
-        for token in re.split(r"[\s,/()]+", key):
-            if token in index.names:
-                return index.names[token]
-    return None
+        if ident not in kb.drug_class_by_id:
+            return None
+        if named is not None and ident in named:
+            return (ident, *(c for c in named if c != ident))
+        return (ident,)
+    return named
+
+
+def find_medication(med: Medication, kb: KnowledgeBase) -> str | None:
+    """The (primary) drug class id for a medication (by class, RxNorm code, generic or brand
+    name), or ``None`` when the KB does not know it (without working out suggestions)."""
+    found = medication_classes(med, kb)
+    return found[0] if found else None
 
 
 def resolve_medication(med: Medication, kb: KnowledgeBase, *, where: str) -> str:
-    """The drug class id for a medication (by class, RxNorm code, generic or brand name); an
+    """The (primary) drug class id for a medication (by class, RxNorm code, generic or brand
+    name); an ``UnknownIdError`` with suggestions when the KB does not know it."""
+    return resolve_medication_classes(med, kb, where=where)[0]
+
+
+def resolve_medication_classes(
+    med: Medication, kb: KnowledgeBase, *, where: str
+) -> tuple[str, ...]:
+    """Every drug class id of a medication, primary first (see ``medication_classes``); an
     ``UnknownIdError`` with suggestions when the KB does not know it."""
-    found = find_medication(med, kb)
-    if found is not None:
+    found = medication_classes(med, kb)
+    if found:
         return found
     index = _medication_index(kb)
     if med.drug_class:
@@ -240,19 +267,21 @@ def resolve_medication(med: Medication, kb: KnowledgeBase, *, where: str) -> str
 
 class _MedIndex:
     def __init__(self, kb: KnowledgeBase) -> None:
-        self.names: dict[str, str] = {}
-        self.rxnorm: dict[str, str] = {}
+        # every class of the medicine a name or code denotes, primary first
+        self.names: dict[str, tuple[str, ...]] = {}
+        self.rxnorm: dict[str, tuple[str, ...]] = {}
         self.display: list[str] = []
         for cls in kb.drug_classes:
-            self.names[cls.id] = cls.id
+            self.names[cls.id] = (cls.id,)
             for drug in cls.drugs:
-                self.names[drug.name.lower()] = cls.id
+                classes = kb.classes_of_drug[drug.name.lower()]
+                self.names[drug.name.lower()] = classes
                 self.display.append(drug.name)
                 for brand in drug.brands:
-                    self.names[brand.lower()] = cls.id
+                    self.names[brand.lower()] = classes
                     self.display.append(brand)
                 if drug.rxnorm:
-                    self.rxnorm[drug.rxnorm] = cls.id
+                    self.rxnorm[drug.rxnorm] = classes
 
 
 _med_cache: dict[str, _MedIndex] = {}
@@ -297,20 +326,27 @@ def normalise(case: Case, kb: KnowledgeBase) -> Case:
         seen[ident] = (i, item.state)
         evidence.append(item if ident == item.id else item.model_copy(update={"id": ident}))
 
+    # one entry per drug class taken: a medicine of several classes (``also``) appears once
+    # for each, with its name and years, so every "takes a medicine of class X" test reads
+    # ``drug_class`` alone
     meds: list[Medication] = []
     classes: dict[str, int] = {}
     for i, med in enumerate(case.medications):
         where = f"medications[{i}]"
-        cls = resolve_medication(med, kb, where=where)
-        if cls in classes:
-            # two drugs of one class: keep the longer exposure
-            j = classes[cls]
-            prev = meds[j]
-            years = max(prev.years or 0.0, med.years or 0.0) if (prev.years or med.years) else None
-            meds[j] = prev.model_copy(update={"years": years})
-            continue
-        classes[cls] = len(meds)
-        meds.append(med if med.drug_class == cls else med.model_copy(update={"drug_class": cls}))
+        for cls in resolve_medication_classes(med, kb, where=where):
+            if cls in classes:
+                # two drugs of one class: keep the longer exposure
+                j = classes[cls]
+                prev = meds[j]
+                years = (
+                    max(prev.years or 0.0, med.years or 0.0) if (prev.years or med.years) else None
+                )
+                meds[j] = prev.model_copy(update={"years": years})
+                continue
+            classes[cls] = len(meds)
+            meds.append(
+                med if med.drug_class == cls else med.model_copy(update={"drug_class": cls})
+            )
 
     labs = normalise_labs(case.labs, kb, sex=case.sex, pregnant=case.pregnant)
     return case.model_copy(update={"evidence": evidence, "medications": meds, "labs": labs})

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .case import Case, EvidenceItem, LabResult, Medication, ReferenceRange, find_medication
+from .case import Case, EvidenceItem, LabResult, Medication, ReferenceRange, medication_classes
 from .errors import InputError, UnknownIdError
 from .kb import KnowledgeBase, LabTest, load_kb
 from .labs import convert
@@ -597,8 +597,8 @@ def _medication(st: _State, res: Mapping[str, Any], ref: str) -> None:
     if concept is None:
         st.ignore(ref, "no medication code or name")
         return
-    cls = _drug_class(st, concept, ref)
-    if cls is None:
+    classes = _drug_classes(st, concept, ref)
+    if classes is None:
         st.ignore(ref, "medication not in any b12dx drug class", concept)
         return
     start = None
@@ -620,10 +620,13 @@ def _medication(st: _State, res: Mapping[str, Any], ref: str) -> None:
         years = round((st.as_of - start).days / 365.25, 2)
     name = _code_of(concept)[1]
     st.used[ref] = None
-    prev = st.meds.get(cls)
-    if prev is not None and (prev.years or 0) >= (years or 0):
-        return  # the same class already, with the longer exposure
-    st.meds[cls] = Medication(name=name[:200] if name else None, drug_class=cls, years=years)
+    # one entry per class, as in a normalised case: a medicine of several classes (verapamil:
+    # calcium-channel blocker and moderate CYP3A4 inhibitor) is listed under each
+    for cls in classes:
+        prev = st.meds.get(cls)
+        if prev is not None and (prev.years or 0) >= (years or 0):
+            continue  # the same class already, with the longer exposure
+        st.meds[cls] = Medication(name=name[:200] if name else None, drug_class=cls, years=years)
 
 
 def _resolve_medication_ref(st: _State, res: Mapping[str, Any], ref: Mapping[str, Any]) -> Any:
@@ -640,11 +643,12 @@ def _resolve_medication_ref(st: _State, res: Mapping[str, Any], ref: Mapping[str
     return {"text": display} if isinstance(display, str) else None
 
 
-def _drug_class(st: _State, concept: Any, ref: str) -> str | None:
+def _drug_classes(st: _State, concept: Any, ref: str) -> tuple[str, ...] | None:
+    """Every b12dx drug class of the medicine (primary first), or ``None``."""
     names: list[str] = []
     for c in _codings(concept):
         if c.get("system") == RXNORM and isinstance(c.get("code"), str):
-            found = find_medication(Medication(rxnorm=str(c["code"])), st.kb)
+            found = medication_classes(Medication(rxnorm=str(c["code"])), st.kb)
             if found is not None:
                 return found  # otherwise often a clinical-drug (SCD) code: try the name
         if isinstance(c.get("display"), str):
@@ -652,7 +656,7 @@ def _drug_class(st: _State, concept: Any, ref: str) -> str | None:
     if isinstance(concept, Mapping) and isinstance(concept.get("text"), str):
         names.insert(0, str(concept["text"]))
     for name in names:
-        found = find_medication(Medication(name=name[:200]), st.kb)
+        found = medication_classes(Medication(name=name[:200]), st.kb)
         if found is not None:
             return found
     return None

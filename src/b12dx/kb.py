@@ -165,6 +165,9 @@ class Drug(_Model):
     name: str
     brands: tuple[str, ...] = ()
     rxnorm: str | None = None
+    # further classes this medicine also belongs to (e.g. verapamil, a calcium-channel blocker,
+    # is also a moderate CYP3A4 inhibitor); the class that lists it is its primary class
+    also: tuple[str, ...] = ()
 
 
 class DrugClass(_Model):
@@ -452,6 +455,16 @@ class KnowledgeBase(_Model):
     @cached_property
     def drug_class_by_id(self) -> dict[str, DrugClass]:
         return {d.id: d for d in self.drug_classes}
+
+    @cached_property
+    def classes_of_drug(self) -> dict[str, tuple[str, ...]]:
+        """Every class id of each medicine (lower-case generic name): its primary class (the one
+        that lists it) first, then the classes in its ``also``."""
+        return {
+            drug.name.lower(): (cls.id, *drug.also)
+            for cls in self.drug_classes
+            for drug in cls.drugs
+        }
 
     @cached_property
     def lab_by_id(self) -> dict[str, LabTest]:

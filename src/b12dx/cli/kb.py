@@ -113,7 +113,11 @@ def register(app: typer.Typer) -> None:
             (
                 d.id,
                 d.name,
-                ", ".join(f"{x.name}{f' ({x.rxnorm})' if x.rxnorm else ''}" for x in d.drugs),
+                ", ".join(
+                    f"{x.name}{f' ({x.rxnorm})' if x.rxnorm else ''}"
+                    + "".join(f" [also {a}]" for a in x.also)
+                    for x in d.drugs
+                ),
                 ", ".join(b for x in d.drugs for b in x.brands),
             )
             for d in k.drug_classes

@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..case import Case, resolve_medication
+from ..case import Case, resolve_medication_classes
 from ..errors import B12dxError
 from ..kb import KnowledgeBase
 from ..labs import resolve_test
@@ -73,10 +73,11 @@ def case_row(case: Case, kb: KnowledgeBase, schema: ScreenSchema) -> dict[str, A
         if e.state != "unknown" and e.id in schema.by_name:
             row[e.id] = e.state == "present"
     for i, m in enumerate(case.medications):
-        cls = m.drug_class or resolve_medication(m, kb, where=f"medications[{i}]")
-        row[cls] = True
-        if m.years is not None:
-            row[f"{cls}_years"] = max(m.years, row.get(f"{cls}_years") or 0.0)
+        # every class of the medicine, as normalise() does: the table has one column per class
+        for cls in resolve_medication_classes(m, kb, where=f"medications[{i}]"):
+            row[cls] = True
+            if m.years is not None:
+                row[f"{cls}_years"] = max(m.years, row.get(f"{cls}_years") or 0.0)
     for i, lab in enumerate(case.labs):
         test = resolve_test(kb, lab.test, lab.loinc, where=f"labs[{i}]")
         row[test.id] = lab.value

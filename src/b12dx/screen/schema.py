@@ -20,8 +20,9 @@ column                      type        meaning
 ==========================  ==========  =======================================================
 
 Evidence ids are the KB's findings (other than lab findings) and risk factors; ``b12dx kb
-findings`` lists them. A mapping file renames other column names to these (see
-``mapping.py``).
+findings`` lists them. A medicine in several classes (``also`` in medications.toml) sets each of
+its class columns, as ``normalise()`` lists it under each class. A mapping file renames other
+column names to these (see ``mapping.py``).
 """
 
 from __future__ import annotations

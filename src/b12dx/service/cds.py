@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..case import Medication, resolve_medication
+from ..case import Medication, resolve_medication_classes
 from ..errors import InputError
 from ..fhir import LOINC, RXNORM, FhirImport, iter_resources
 from ..kb import KnowledgeBase
@@ -171,15 +171,15 @@ def order_trigger(kb: KnowledgeBase, context: Mapping[str, Any]) -> str | None:
             concept = res.get("medicationCodeableConcept")
             for c in _codings(concept):
                 if c.get("system") == RXNORM and c.get("code"):
-                    hit = _class(kb, Medication(rxnorm=str(c["code"])[:20]))
-                    if hit in classes:
+                    hit = _class(kb, Medication(rxnorm=str(c["code"])[:20]), classes)
+                    if hit is not None:
                         return f"Prescribing {kb.drug_class_by_id[hit].name}"
             text = concept.get("text") if isinstance(concept, Mapping) else None
             names = [text] + [c.get("display") for c in _codings(concept)]
             for name in names:
                 if isinstance(name, str) and name:
-                    hit = _class(kb, Medication(name=name[:200]))
-                    if hit in classes:
+                    hit = _class(kb, Medication(name=name[:200]), classes)
+                    if hit is not None:
                         return f"Prescribing {kb.drug_class_by_id[hit].name}"
         elif res.get("resourceType") == "ServiceRequest":
             for c in _codings(res.get("code")):
@@ -189,11 +189,13 @@ def order_trigger(kb: KnowledgeBase, context: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _class(kb: KnowledgeBase, med: Medication) -> str | None:
+def _class(kb: KnowledgeBase, med: Medication, wanted: set[str]) -> str | None:
+    """The first of the medicine's classes (primary first) that is in *wanted*, if any."""
     try:
-        return resolve_medication(med, kb, where="draftOrders")
+        found = resolve_medication_classes(med, kb, where="draftOrders")
     except InputError:
         return None
+    return next((c for c in found if c in wanted), None)
 
 
 def relevant(kb: KnowledgeBase, imported: FhirImport) -> bool:

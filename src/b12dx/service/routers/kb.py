@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ... import __version__
 from ..deps import KbDep
@@ -64,6 +64,10 @@ class DrugOut(BaseModel):
     name: str
     brands: list[str]
     rxnorm: str | None
+    also: list[str] = Field(
+        default_factory=list,
+        description="Further drug classes of this medicine (the listing class is its primary one)",
+    )
 
 
 class MedicationOut(BaseModel):
@@ -169,7 +173,10 @@ def medications(kb: KbDep) -> list[MedicationOut]:
             id=d.id,
             name=d.name,
             lay_name=d.lay_name,
-            drugs=[DrugOut(name=x.name, brands=list(x.brands), rxnorm=x.rxnorm) for x in d.drugs],
+            drugs=[
+                DrugOut(name=x.name, brands=list(x.brands), rxnorm=x.rxnorm, also=list(x.also))
+                for x in d.drugs
+            ],
             sources=list(d.sources),
         )
         for d in kb.drug_classes
