@@ -681,7 +681,11 @@ def test_rules_added_after_batch_10(parse, text: str, expected: dict[str, str]) 
         ),
         (
             "My legs aren't swollen and I don't have any tingling.",
-            {"unilateral_calf_swelling": "absent"},
+            {
+                "unilateral_calf_swelling": "absent",
+                "paresthesia_feet": "absent",
+                "paresthesia_hands": "absent",
+            },
         ),
         ("Her heart started racing.", {"palpitations": "present"}),
         (
@@ -2312,3 +2316,24 @@ def test_systolic_limits_come_from_the_amounts_file(systolic: int) -> None:
     assert vital.present_at_most is not None and vital.absent_at_least is not None
     if vital.present_at_most < systolic < vital.absent_at_least:
         assert found is None  # between the limits the reading settles nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a denial without a site denies both sites ...
+        ("No tingling.", {"paresthesia_feet": "absent", "paresthesia_hands": "absent"}),
+        (
+            "Denies numbness or paraesthesia.",
+            {"paresthesia_feet": "absent", "paresthesia_hands": "absent"},
+        ),
+        # ... a sited one only its own, and a site-less mention that is not denied says nothing
+        ("No tingling in the feet.", {"paresthesia_feet": "absent"}),
+        ("I have tingling.", {}),
+        ("My mother had tingling.", {}),
+    ],
+)
+def test_paraesthesia_denied_without_a_site(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    found = parse(text).final_evidence()
+    sites = ("paresthesia_feet", "paresthesia_hands")
+    assert {k: v for k, v in found.items() if k in sites} == expected

@@ -91,6 +91,8 @@ class Locator:
     id: str  # the generic pseudo-id used in ``concepts``
     window: int  # tokens either side, within the sentence
     sites: dict[str, tuple[str, ...]]  # evidence id -> site words
+    # ids a denial with no site word denies ("no tingling" is neither feet nor hands)
+    unsited_denial: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
             id=str(loc["id"]),
             window=int(loc.get("window", 8)),
             sites={k: tuple(_norm(w) for w in v) for k, v in loc["sites"].items()},
+            unsited_denial=tuple(str(i) for i in loc.get("unsited_denial", ())),
         )
         for loc in raw.get("locate", [])
     )

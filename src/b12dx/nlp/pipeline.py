@@ -589,6 +589,8 @@ def _read(
             for loc in lexicon.locators:
                 if ident == loc.id:
                     idents = _locate(ent, loc, ents, idx)
+                    if not idents and ctx.negated and not ctx.family:
+                        idents = list(loc.unsited_denial)  # "no tingling": not anywhere
                 elif ident in loc.sites:  # "feet tingle" may also say "hands and feet"
                     idents = list(dict.fromkeys([*idents, *_locate(ent, loc, ents, idx)]))
         for one in idents:
