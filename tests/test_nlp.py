@@ -2337,3 +2337,13 @@ def test_paraesthesia_denied_without_a_site(parse, text: str, expected: dict[str
     found = parse(text).final_evidence()
     sites = ("paresthesia_feet", "paresthesia_hands")
     assert {k: v for k, v in found.items() if k in sites} == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["HR : " * 2000 + "x", "BP of " * 1600, "P " * 5000, "HR ::::" * 1400]
+)
+def test_vital_sign_patterns_stay_linear_on_adversarial_text(text: str) -> None:
+    from b12dx.nlp.vitals import find_vitals
+
+    # a link pattern that let two quantifiers share a run of spaces backtracked exponentially
+    assert find_vitals(text[:10_000]) == []

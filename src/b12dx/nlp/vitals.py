@@ -15,7 +15,9 @@ from .models import EvidenceMention
 __all__ = ["find_vitals"]
 
 # between the measurement's name and its number: "HR of 130", "pulse was 96", "BP: 80/60"
-_LINK = r"(?:\s*(?:[:=~-]|of|was|is|were|at|around|about|approx\.?|approximately)\s*)*\s*"
+# (each run of spaces belongs to exactly one \s*, so a long run of links cannot backtrack
+# exponentially)
+_LINK = r"(?:\s*(?:[:=~-]|(?:of|was|is|were|at|around|about|approx\.?|approximately)(?!\w)))*\s*"
 _SINGLE = r"(\d{2,3})(?!\s*(?:/|\d|%|mg|mmol|kg|cm|mm\b|years|yrs))"
 # "80/60", "88-108/56-78" (a range: its lowest systolic)
 _SYSTOLIC = r"(\d{2,3})(?:\s*[-–]\s*\d{2,3})?\s*/\s*\d{2,3}"
