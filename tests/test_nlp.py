@@ -2347,3 +2347,19 @@ def test_vital_sign_patterns_stay_linear_on_adversarial_text(text: str) -> None:
 
     # a link pattern that let two quantifiers share a run of spaces backtracked exponentially
     assert find_vitals(text[:10_000]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a symptom said never to go away persists ...
+        ("A tiredness settled on me that never went away.", {"fatigue": "present"}),
+        ("I've been tired all the time and it won't go away.", {"fatigue": "present"}),
+        # ... while one that went away, or never happened, is not there
+        ("The tiredness went away after a week.", {"fatigue": "absent"}),
+        ("Never been tired.", {"fatigue": "absent"}),
+    ],
+)
+def test_never_went_away_is_not_a_denial(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    found = parse(text).final_evidence()
+    assert {k: found.get(k) for k in expected} == expected
