@@ -2363,3 +2363,20 @@ def test_vital_sign_patterns_stay_linear_on_adversarial_text(text: str) -> None:
 def test_never_went_away_is_not_a_denial(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     found = parse(text).final_evidence()
     assert {k: found.get(k) for k in expected} == expected
+
+
+def test_lab_units_are_compared_caselessly(kb: KnowledgeBase) -> None:
+    from b12dx.nlp.evaluate import GoldCase, evaluate_cases
+
+    case = GoldCase.model_validate(
+        {
+            "id": "nlp-t01",
+            "split": "test",
+            "style": "clinician",
+            "source": "written for this test",
+            "text": "K 2.4 mmol/l.",
+            "gold": {"labs": [{"test": "potassium", "value": 2.4, "unit": "mmol/l"}]},
+        }
+    )
+    report = evaluate_cases([case], kb=kb)
+    assert (report.labs.tp, report.labs.fp, report.labs.fn) == (1, 0, 0)

@@ -151,6 +151,10 @@ def load_cases(directory: str | Path) -> list[GoldCase]:
     return cases
 
 
+def _unit_key(unit: str | None) -> str | None:
+    return unit.casefold() if unit else unit
+
+
 def _score(pred: Iterable[Any], gold: Iterable[Any]) -> tuple[int, int, int, set[Any], set[Any]]:
     p, g = set(pred), set(gold)
     return len(p & g), len(p - g), len(g - p), p - g, g - p
@@ -213,8 +217,9 @@ def evaluate_cases(
         errors += [
             CaseError(case=case.id, kind="med-fn", item=str(x)) for x in sorted(fns, key=str)
         ]
-        pl = {(lab.test, lab.value, lab.unit) for lab in result.labs}
-        gl = {(lab.test, lab.value, lab.unit) for lab in case.gold.labs}
+        # "mmol/l" and "mmol/L" are one unit (litre is l or L in UCUM): compare units caselessly
+        pl = {(lab.test, lab.value, _unit_key(lab.unit)) for lab in result.labs}
+        gl = {(lab.test, lab.value, _unit_key(lab.unit)) for lab in case.gold.labs}
         tp, fp, fn, fps, fns = _score(pl, gl)
         labs.update(tp=tp, fp=fp, fn=fn)
         errors += [
