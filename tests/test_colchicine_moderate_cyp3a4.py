@@ -18,6 +18,10 @@ from b12dx.case import Medication, find_medication
 from b12dx.fhir import case_from_fhir
 from b12dx.kb import KnowledgeBase
 from b12dx.nlp import parse_text
+from case_support import cause_of as _cause
+from case_support import male_case as _case
+from case_support import odds as _odds
+from case_support import triage_rules as _rules
 
 MODERATE = "moderate_cyp3a4_inhibitor"
 STATIN_RULES = {
@@ -33,30 +37,6 @@ CK_NORMAL = {"test": "ck", "value": 150, "unit": "U/L"}
 PATIENT = {
     "resource": {"resourceType": "Patient", "id": "p", "gender": "male", "birthDate": "1953-01-01"}
 }
-
-
-def _case(
-    *present: str, meds: tuple[str, ...] = (), labs: tuple[dict[str, Any], ...] = (), age: int = 70
-) -> dict[str, Any]:
-    return {
-        "age": age,
-        "sex": "male",
-        "evidence": [{"id": f} for f in present],
-        "medications": [{"name": m} for m in meds],
-        "labs": list(labs),
-    }
-
-
-def _rules(a: Any) -> set[str]:
-    return {r.rule for r in a.triage.reasons if r.rule}
-
-
-def _cause(a: Any, cause: str) -> Any:
-    return next(c for c in a.differential if c.id == cause)
-
-
-def _odds(p: float) -> float:
-    return p / (1 - p)
 
 
 # ------------------------------------------------------------------ medicine names ---

@@ -16,6 +16,7 @@ import pytest
 
 from b12dx import assess
 from b12dx.kb import KnowledgeBase
+from case_support import triage_rules as _rules
 from lab_support import band_id
 
 RULE = "exertional_kidney_injury"
@@ -38,10 +39,6 @@ def _case(
 
 def _creat(value: float, unit: str = "µmol/L") -> dict[str, Any]:
     return {"test": "creatinine", "value": value, "unit": unit}
-
-
-def _rules(a: Any) -> set[str]:
-    return {r.rule for r in a.triage.reasons}
 
 
 # value, unit, sex, band, raised: the band boundaries of tests/test_kidney.py, in both units

@@ -15,6 +15,7 @@ import pytest
 
 from b12dx import assess
 from b12dx.kb import KnowledgeBase
+from case_support import triage_rules as _rules
 
 WEAK_ON_BOTH = {
     "age": 72,
@@ -31,10 +32,6 @@ NIGHT_CRAMPS = {
 
 def _p(a: Any, cause: str) -> float:
     return next(c.probability for c in a.differential if c.id == cause)
-
-
-def _rules(a: Any) -> set[str]:
-    return {r.rule for r in a.triage.reasons}
 
 
 def test_the_cause_is_an_electrolyte_with_a_catch_all_prior(kb: KnowledgeBase) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from b12dx import assess
 from b12dx.kb import KnowledgeBase
+from case_support import triage_rules as _rules
 from lab_support import band_id
 
 KIDNEY_RULES = {"rhabdomyolysis_kidney_injury_ck", "kidney_injury_with_muscle_features"}
@@ -110,10 +111,6 @@ EGFR_LOW = {"test": "egfr", "value": 48, "unit": "mL/min/1.73m2"}
 EGFR_60 = {"test": "egfr", "value": 60, "unit": "mL/min/1.73m2"}
 CK_MILD = {"test": "ck", "value": 600, "unit": "U/L"}
 CK_OK = {"test": "ck", "value": 150, "unit": "U/L"}
-
-
-def _rules(a: Any) -> set[str]:
-    return {r.rule for r in a.triage.reasons}
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,10 @@ from b12dx.errors import KnowledgeBaseError
 from b12dx.fhir import case_from_fhir
 from b12dx.kb import KnowledgeBase, load_kb
 from b12dx.nlp import parse_text
+from case_support import cause_of as _cause
+from case_support import male_case as _case
+from case_support import odds as _odds
+from case_support import triage_rules as _rules
 
 CCB = "calcium_channel_blocker"
 MODERATE = "moderate_cyp3a4_inhibitor"
@@ -39,33 +43,6 @@ LEVELS = ["self_care", "consultation", "consultation_24", "emergency", "emergenc
 CK_RAISED = {"test": "ck", "value": 1000, "unit": "U/L"}
 KNOWLEDGE = Path(__file__).resolve().parents[1] / "src" / "b12dx" / "knowledge"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-
-
-def _case(
-    *present: str,
-    meds: tuple[str, ...] = (),
-    labs: tuple[dict[str, Any], ...] = (),
-    age: int = 70,
-) -> dict[str, Any]:
-    return {
-        "age": age,
-        "sex": "male",
-        "evidence": [{"id": f} for f in present],
-        "medications": [{"name": m} for m in meds],
-        "labs": list(labs),
-    }
-
-
-def _rules(a: Any) -> set[str]:
-    return {r.rule for r in a.triage.reasons if r.rule}
-
-
-def _cause(a: Any, cause: str) -> Any:
-    return next(c for c in a.differential if c.id == cause)
-
-
-def _odds(p: float) -> float:
-    return p / (1 - p)
 
 
 def _summary(a: Any) -> tuple[dict[str, float], str, list[str | None]]:
@@ -331,6 +308,20 @@ def test_cds_order_trigger_sees_the_second_class(kb: KnowledgeBase) -> None:
 
 
 # ------------------------------------------------------------------ validation ---
+def _load_edited_medications(tmp_path: Path, old: str, new: str) -> KnowledgeBaseError:
+    """The error from loading a copy of the packaged KB whose medications.toml has *old*
+    replaced by *new*."""
+    folder = tmp_path / "kb"
+    shutil.copytree(KNOWLEDGE, folder)
+    path = folder / "medications.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError) as info:
+        load_kb(folder, fresh=True)
+    return info.value
+
+
 @pytest.mark.parametrize(
     ("also", "message"),
     [
@@ -340,16 +331,9 @@ def test_cds_order_trigger_sees_the_second_class(kb: KnowledgeBase) -> None:
     ],
 )
 def test_kb_validate_rejects_a_bad_also(also: str, message: str, tmp_path: Path) -> None:
-    folder = tmp_path / "kb"
-    shutil.copytree(KNOWLEDGE, folder)
-    path = folder / "medications.toml"
-    text = path.read_text(encoding="utf-8")
     old = '{ name = "nifedipine", brands = ["Adalat", "Coracten", "Procardia"] }'
-    assert old in text
-    path.write_text(text.replace(old, old[:-2] + f", also = {also} }}"), encoding="utf-8")
-    with pytest.raises(KnowledgeBaseError) as info:
-        load_kb(folder, fresh=True)
-    issues = [(i.where, i.message) for i in info.value.issues]
+    error = _load_edited_medications(tmp_path, old, old[:-2] + f", also = {also} }}")
+    issues = [(i.where, i.message) for i in error.issues]
     assert any(
         where == "drug_classes(calcium_channel_blocker).drugs(nifedipine).also" and message in m
         for where, m in issues
@@ -357,16 +341,9 @@ def test_kb_validate_rejects_a_bad_also(also: str, message: str, tmp_path: Path)
 
 
 def test_kb_validate_rejects_a_medicine_listed_by_two_classes(tmp_path: Path) -> None:
-    folder = tmp_path / "kb"
-    shutil.copytree(KNOWLEDGE, folder)
-    path = folder / "medications.toml"
-    text = path.read_text(encoding="utf-8")
     old = '  { name = "fluconazole", brands = ["Diflucan"], rxnorm = "4450" },'
-    assert old in text
-    path.write_text(text.replace(old, old + '\n  { name = "verapamil" },'), encoding="utf-8")
-    with pytest.raises(KnowledgeBaseError) as info:
-        load_kb(folder, fresh=True)
-    assert any("name the second class in 'also'" in i.message for i in info.value.issues)
+    error = _load_edited_medications(tmp_path, old, old + '\n  { name = "verapamil" },')
+    assert any("name the second class in 'also'" in i.message for i in error.issues)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 
 from b12dx import assess
 from b12dx.kb import KnowledgeBase, load_kb
+from case_support import triage_rules as _rules
 
 RULE = "rapidly_progressive_widespread_weakness"
 
@@ -24,10 +25,6 @@ def _case(*evidence: str, labs: list[dict[str, Any]] | None = None) -> dict[str,
         "evidence": [{"id": e} for e in evidence],
         "labs": labs or [],
     }
-
-
-def _rules(a: Any) -> set[str]:
-    return {r.rule for r in a.triage.reasons}
 
 
 @pytest.mark.parametrize(

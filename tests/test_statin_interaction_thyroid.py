@@ -15,6 +15,7 @@ import pytest
 from b12dx import assess
 from b12dx.case import Medication, find_medication
 from b12dx.kb import KnowledgeBase
+from case_support import triage_rules as _rules
 
 RULE = "statin_with_cyp3a4_inhibitor_muscle_symptoms"
 LEVELS = ["self_care", "consultation", "consultation_24", "emergency", "emergency_ambulance"]
@@ -28,10 +29,6 @@ def _case(*present: str, meds: tuple[str, ...] = (), age: int = 64, **extra: Any
         "medications": [{"name": m} for m in meds],
         **extra,
     }
-
-
-def _rules(a: Any) -> set[str]:
-    return {r.rule for r in a.triage.reasons if r.rule}
 
 
 def _p(a: Any, cause: str) -> float:
