@@ -2358,6 +2358,12 @@ def test_vital_sign_patterns_stay_linear_on_adversarial_text(text: str) -> None:
         # ... while one that went away, or never happened, is not there
         ("The tiredness went away after a week.", {"fatigue": "absent"}),
         ("Never been tired.", {"fatigue": "absent"}),
+        # a doctor who had never met the condition does not deny it
+        (
+            "My GP had never come across it, looked it up and said restless legs.",
+            {"urge_to_move_legs": "present"},
+        ),
+        ("I have never had restless legs.", {"urge_to_move_legs": "absent"}),
     ],
 )
 def test_never_went_away_is_not_a_denial(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
