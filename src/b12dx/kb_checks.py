@@ -142,7 +142,9 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
         for s in d.sources:
             if s not in source_ids:
                 add(Issue(f"drug_classes({d.id})", f"unknown source {s!r}"))
-    # a medicine's further classes: known, not its own class, each named once
+    # a medicine's further classes: known, not its own class, each named once; and one primary
+    # class per medicine: a second class goes in ``also``, not in a second list
+    listed: dict[str, str] = {}
     for d in kb.drug_classes:
         for drug in d.drugs:
             where = f"drug_classes({d.id}).drugs({drug.name}).also"
@@ -153,10 +155,6 @@ def validate(kb: KnowledgeBase) -> list[Issue]:
                     add(Issue(where, f"unknown drug class {a!r}"))
             for a in sorted({a for a in drug.also if drug.also.count(a) > 1}):
                 add(Issue(where, f"{a!r} is named more than once"))
-    # one primary class per medicine: a second class goes in ``also``, not in a second list
-    listed: dict[str, str] = {}
-    for d in kb.drug_classes:
-        for drug in d.drugs:
             key = drug.name.lower()
             if key in listed and listed[key] != d.id:
                 add(
