@@ -72,7 +72,7 @@ def test_neuropathy_nos_is_not_nitrous_oxide(parse) -> None:  # type: ignore[no-
 def test_every_lexicon_id_is_in_the_kb(kb: KnowledgeBase) -> None:
     lex = build_lexicon(None)
     evidence = set(kb.evidence_ids)
-    generic = {loc.id for loc in lex.locators}
+    generic = {loc.id for loc in lex.locators} | lex.carriers
     assert sorted(lexicon_ids(lex) - evidence - generic) == []
     assert sorted(lexicon_lab_ids() - set(kb.lab_by_id)) == []
     assert sorted(set(_raw()["medication_classes"]) - set(kb.drug_class_by_id)) == []
@@ -568,7 +568,11 @@ def test_a_one_word_phrase_is_not_inflected() -> None:
             "Reflexes intact, power 5/5.",
             {"reduced_reflexes": "absent", "muscle_weakness": "absent"},
         ),
-        ("No reflexes at the ankles.", {"reduced_reflexes": "present"}),
+        # plural paired sites are both sides (session 11: "the ankles", as "the feet")
+        (
+            "No reflexes at the ankles.",
+            {"reduced_reflexes": "present", "symptoms_both_sides": "present"},
+        ),
         ("No problems with my eyesight.", {"vision_disturbance": "absent"}),
         ("My magnesium is very low.", {}),
     ],
@@ -592,7 +596,11 @@ def test_rules_added_after_batch_7(parse, text: str, expected: dict[str, str]) -
         # a number in words inside a combination
         (
             "Over three days my arms got weak until I couldn't move them.",
-            {"muscle_weakness": "present", "rapidly_progressive_weakness": "present"},
+            {
+                "muscle_weakness": "present",
+                "rapidly_progressive_weakness": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
         ("Light touch and vibration diminished distally.", {"reduced_vibration_sense": "present"}),
         ("The whites of his eyes have gone yellow.", {"jaundice": "present"}),
@@ -720,7 +728,8 @@ def test_thousands_separators_and_decimal_commas(parse, text: str, value: float)
         ),
         ("I don't smoke and I drink a lot.", {"smoker": "absent", "alcohol_excess": "present"}),
         ("I smoke a lot of cannabis.", {}),
-        ("I take furosemide when my legs swell.", {}),
+        # swollen legs are a limb symptom on both sides, not one swollen calf (session 11)
+        ("I take furosemide when my legs swell.", {"symptoms_both_sides": "present"}),
         (
             "Right leg swollen and warm to touch.",
             {"unilateral_calf_swelling": "present", "calf_warmth_redness": "present"},
@@ -992,7 +1001,7 @@ def test_lay_phrasings_added_after_batch_19(parse, text: str, expected: dict[str
             {"chronic_kidney_disease": "absent", "cirrhosis": "absent"},
         ),
         # bilateral swelling, vitiligo's pale patches and a falling lab value are not findings
-        ("Swelling of both lower legs.", {}),
+        ("Swelling of both lower legs.", {"symptoms_both_sides": "present"}),
         ("Vitiligo, pale patches on my skin.", {}),
         ("The magnesium kept falling despite supplements.", {}),
         ("She kept falling at home.", {"balance_problems": "present"}),
@@ -1128,7 +1137,7 @@ def test_rules_added_after_batch_21(parse, text: str, expected: dict[str, str]) 
             " I haven't had any angina since.",
             {"chest_pain": "absent"},
         ),
-        ("My arms and legs have been puffy all over.", {}),
+        ("My arms and legs have been puffy all over.", {"symptoms_both_sides": "present"}),
         ("Normal height and weight.", {}),
     ],
 )
@@ -1323,9 +1332,17 @@ def test_general_rules_after_batch_25(parse, text: str, expected: dict[str, str]
     ("text", "expected"),
     [
         # (a) swelling of both legs is not the unilateral (DVT) sign; one side still is
-        ("I woke up with pain and swelling in both thighs.", {}),
-        ("MRI: oedematous swelling of both calves.", {}),
-        ("Bilateral leg swelling for a month.", {}),
+        # session 11: pain in both thighs is proximal aching, on both sides, noticed on waking
+        (
+            "I woke up with pain and swelling in both thighs.",
+            {
+                "proximal_muscle_aching": "present",
+                "onset_sudden": "present",
+                "symptoms_both_sides": "present",
+            },
+        ),
+        ("MRI: oedematous swelling of both calves.", {"symptoms_both_sides": "present"}),
+        ("Bilateral leg swelling for a month.", {"symptoms_both_sides": "present"}),
         ("My right calf is swollen.", {"unilateral_calf_swelling": "present"}),
         (
             "The left calf was swollen, both pulses palpable.",
@@ -1383,7 +1400,11 @@ def test_general_rules_after_batch_26(parse, text: str, expected: dict[str, str]
         ),
         (
             "Tingling and weakness in her arms.",
-            {"paresthesia_hands": "present", "muscle_weakness": "present"},
+            {
+                "paresthesia_hands": "present",
+                "muscle_weakness": "present",
+                "symptoms_both_sides": "present",
+            },
         ),
         # (b) a DVT looked for on today's scan is not a statement about a previous DVT
         ("Venous duplex of the right leg: no DVT.", {}),
@@ -1403,6 +1424,7 @@ def test_general_rules_after_batch_26(parse, text: str, expected: dict[str, str]
                 "muscle_weakness": "present",
                 "widespread_muscle_symptoms": "present",
                 "onset_gradual": "present",
+                "symptoms_both_sides": "present",
             },
         ),
         (
@@ -1645,7 +1667,7 @@ def test_general_rules_after_batch_29(parse, text: str, expected: dict[str, str]
         # a bare "normal" reaches no further than a comma, and "my normal walk" negates nothing
         (
             "Power normal, sensation reduced to the ankles.",
-            {"muscle_weakness": "absent", "numbness": "present"},
+            {"muscle_weakness": "absent", "numbness": "present", "symptoms_both_sides": "present"},
         ),
         (
             "B12 normal, her feet tingle.",
@@ -2239,6 +2261,11 @@ _LATERALITY = [
     # plural paired limbs
     ("My legs have gone weak.", "present"),
     ("Her calves cramp at night.", "present"),
+    # a limb symptom no finding names (session 11: the gold codes swollen legs)
+    ("Swelling of both lower legs.", "present"),
+    ("Oedema of both legs.", "present"),
+    ("Pain in both knees when I walk.", "present"),
+    ("No oedema of the legs.", None),
     # one side named: not both sides, and not read as 'absent' either (explicit words only)
     ("My left leg is weak but the legs look normal.", None),
     ("Cramp in one calf only, never the other leg.", None),
@@ -2247,7 +2274,6 @@ _LATERALITY = [
     ("No numbness in the feet.", None),
     # whole-body words are widespread symptoms, not laterality; and a limb word without a symptom
     ("Aching all over my body.", None),
-    ("Swelling of both lower legs.", None),
     ("I stretched my legs on the plane.", None),
 ]
 
@@ -2386,3 +2412,73 @@ def test_lab_units_are_compared_caselessly(kb: KnowledgeBase) -> None:
     )
     report = evaluate_cases([case], kb=kb)
     assert (report.labs.tp, report.labs.fp, report.labs.fn) == (1, 0, 0)
+
+
+# -- session 11: carriers, and combinations that need two sets of words ------------------------
+_SESSION_11 = [
+    # a sudden pain or swelling in one leg is the red flag, and a sudden onset
+    (
+        "A few days after the operation I suddenly got a very sharp pain in my right calf.",
+        {"sudden_leg_pain_one_side": "present", "onset_sudden": "present"},
+    ),
+    (
+        "87F, acute onset of swelling and pain in the left lower leg.",
+        {"sudden_leg_pain_one_side": "present"},
+    ),
+    # ... not in both legs, not a cramp, and not without a sudden word
+    ("Sudden pain in both calves after the race.", {"sudden_leg_pain_one_side": None}),
+    (
+        "Both calves suddenly started to ache after the race.",
+        {"sudden_leg_pain_one_side": None, "onset_sudden": "present"},
+    ),
+    ("A sudden cramp in my left calf woke me.", {"sudden_leg_pain_one_side": None}),
+    (
+        "A dull ache in my left calf for two weeks.",
+        {"sudden_leg_pain_one_side": None, "onset_sudden": None},
+    ),
+    # weakness found on waking came on suddenly
+    ("Woke at 3 am unable to move his arms or legs.", {"onset_sudden": "present"}),
+    # weakness of arms and legs is widespread, unless the limbs belong to another symptom
+    ("My arms and legs have gone weak.", {"widespread_muscle_symptoms": "present"}),
+    (
+        "Paraesthesia of all four limbs and weakness of both legs.",
+        {"widespread_muscle_symptoms": None, "symptoms_both_sides": "present"},
+    ),
+    # pain or weakness of the thighs or shoulders is proximal; one thigh is an injury's site
+    ("My thighs hurt so much I could not put my socks on.", {"proximal_muscle_aching": "present"}),
+    ("My legs went weak, worst in my thighs.", {"proximal_muscle_aching": "present"}),
+    ("After the fall my left thigh was bruised and sore.", {"proximal_muscle_aching": None}),
+    ("Both thighs were bruised and sore.", {"proximal_muscle_aching": "present"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), _SESSION_11)
+def test_general_rules_session_11(parse, text: str, expected: dict[str, str | None]) -> None:  # type: ignore[no-untyped-def]
+    found = parse(text).final_evidence()
+    assert {k: found.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pain in my back.",
+        "Sore, swollen and stiff.",
+        "No swelling of the ankles.",
+        "Bilateral pedal oedema.",
+    ],
+)
+def test_carriers_are_never_reported(parse, text: str) -> None:  # type: ignore[no-untyped-def]
+    from b12dx.nlp.lexicon import build_lexicon
+
+    carriers = build_lexicon(None).carriers
+    assert carriers == {"limb_pain", "limb_symptom"}
+    assert not {e.id for e in parse(text).evidence} & carriers
+
+
+def test_carrier_phrases_are_matched_as_written(parse) -> None:  # type: ignore[no-untyped-def]
+    # "swelling of both legs" is a carrier; its inflected forms must not swallow "swelling of my
+    # leg", which is one swollen leg
+    assert (
+        parse("Swelling of my leg since Monday.").final_evidence().get("unilateral_calf_swelling")
+        == "present"
+    )

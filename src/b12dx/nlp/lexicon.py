@@ -72,6 +72,8 @@ class Combination:
     unless: tuple[str, ...] = ()  # words in the sentence that block it ("settled within days")
     # only a present base yields it: "no weakness in both legs" says nothing about laterality
     present_only: bool = False
+    # a second set the sentence must also hold ("sudden" and "left leg")
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,9 @@ class Lexicon:
     negation_uninformative: frozenset[str] = field(default_factory=frozenset)
     # generic name -> KB drug class id, so that stopping "the statin" stops the atorvastatin
     class_of: dict[str, str] = field(default_factory=dict)
+    # pseudo-ids matched only so that combinations can see them ("pain in both legs": a limb
+    # symptom no finding names), never reported
+    carriers: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def key(self) -> str:
@@ -295,6 +300,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
     )
     evidence_ids: frozenset[str] = frozenset()
     class_of: dict[str, str] = {}
+    carriers: dict[str, list[str]] = raw.get("carriers", {})
 
     if kb is not None:
         class_of = {_norm(d.name): cls.id for cls in kb.drug_classes for d in cls.drugs}
@@ -323,7 +329,11 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         generic = {loc.id for loc in locators}
 
         def known(ident: str) -> bool:
-            return ident in generic or all(part in evidence_ids for part in ident.split("+"))
+            return (
+                ident in generic
+                or ident in carriers
+                or all(part in evidence_ids for part in ident.split("+"))
+            )
 
         concepts = {p: i for p, i in concepts.items() if known(i)}
         negated = {p: i for p, i in negated.items() if known(i)}
@@ -336,6 +346,11 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
             for s in (cls.name, cls.lay_name):
                 if len(s) >= _MIN_KB_PHRASE:
                     med_classes.setdefault(_norm(s), cls.id)
+
+    # carriers last: any finding's own phrase wins ("calf pain" is not a bare limb symptom)
+    for ident, phrases in carriers.items():
+        for p in phrases:
+            concepts.setdefault(_norm(p), ident)
 
     context = tuple(
         dict.fromkeys(
@@ -371,6 +386,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
             reach=int(c.get("reach", 0)),
             unless=tuple(_norm(w) for w in c.get("unless", ())),
             present_only=bool(c.get("present_only", False)),
+            also=tuple(_norm(w) for w in c.get("also", ())),
         )
         for c in raw.get("combine", [])
         # one rule may name several bases ("base = ['numbness', 'muscle_weakness']")
@@ -445,6 +461,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         blocks=blocks,
         masked=masked,
         class_of=class_of,
+        carriers=frozenset(carriers),
         negation_uninformative=frozenset(
             _norm(p) for p in raw.get("negation_uninformative", {}).get("phrases", [])
         ),

@@ -93,8 +93,9 @@ def _build(lexicon: Lexicon) -> Any:
         if not phrase or phrase in seen:
             return
         seen.add(phrase)
-        # spaCy splits "t2dm" but not "T2DM": match the token sequences of the usual casings
-        filled = label.startswith((_EV, _NEG))
+        # spaCy splits "t2dm" but not "T2DM": match the token sequences of the usual casings;
+        # carriers as written ("swelling of both legs" must not become "swelling of my leg")
+        filled = label.startswith((_EV, _NEG)) and label.partition(":")[2] not in lexicon.carriers
         for toks in _casings(tokenizer, phrase):
             rules.append(TargetRule(phrase, label, pattern=_pattern(toks, lexicon, filled=filled)))
 
@@ -102,6 +103,7 @@ def _build(lexicon: Lexicon) -> Any:
     for p in lexicon.ignore:
         add(p, f"{_IGN}:-")
     rules.extend(_near_rules(lexicon, TargetRule, ignore=True))
+    rules.extend(_near_rules(lexicon, TargetRule, ignore=False, carriers=True))
     for p, ident in lexicon.negated_concepts.items():
         add(p, f"{_NEG}:{ident}")
     for p, ident in lexicon.absent_only.items():
@@ -301,16 +303,20 @@ def _negated_inside(ctx: Context, ent: Any) -> Context:
     return ctx.model_copy(update={"negated": True, "modifiers": (*ctx.modifiers, mod)})
 
 
-def _near_rules(lexicon: Lexicon, TargetRule: Any, *, ignore: bool) -> list[Any]:
+def _near_rules(
+    lexicon: Lexicon, TargetRule: Any, *, ignore: bool, carriers: bool = False
+) -> list[Any]:
     """Token rules for the lexicon's near rules ("my calves will often seize"): a word of one set,
-    a few listed words, a word of another. Ignore rules are matched as written ("legs swell"
-    blocks a reading; "leg swelled" must not) and are added first, so they win ties."""
+    a few listed words, a word of another. Ignore and carrier rules are matched as written
+    ("legs swell" blocks a reading; "leg swelled" must not); ignore rules are added first, so they
+    win ties, then carrier rules (swollen legs are a limb symptom, not one swollen calf)."""
     out = []
     for n, rule in enumerate(lexicon.near):
-        if rule.ignore != ignore:
+        if rule.ignore != ignore or (rule.id in lexicon.carriers) != carriers:
             continue
-        first = sorted(rule.first) if rule.ignore else _near_forms(rule.first, lexicon)
-        then = sorted(rule.then) if rule.ignore else _near_forms(rule.then, lexicon)
+        as_written = rule.ignore or rule.id in lexicon.carriers  # "legs swell", not "leg"
+        first = sorted(rule.first) if as_written else _near_forms(rule.first, lexicon)
+        then = sorted(rule.then) if as_written else _near_forms(rule.then, lexicon)
         pattern: list[dict[str, Any]] = [{"LOWER": {"IN": first}}]
         if rule.between and rule.gap:
             pattern.append({"LOWER": {"IN": list(rule.between)}, "OP": f"{{0,{rule.gap}}}"})
@@ -467,6 +473,8 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     evidence.extend(find_vitals(text, lexicon.evidence_ids or None))
     evidence = _stopped_habits(evidence, lexicon)
     evidence = _answered_no(evidence, text)
+    if lexicon.carriers:
+        evidence = [e for e in evidence if e.id not in lexicon.carriers]
     labs.extend(_symbol_labs(text, lexicon, labs))
     pregnant = find_pregnant(text)
     sex = find_sex(text) or ("female" if pregnant else None)
@@ -994,6 +1002,8 @@ def _combined(
                 continue
             if combo.unless and _any_word(combo.unless).search(sentence):
                 continue  # "the weakness settled within days": an outcome, not the course
+            if combo.also and not _any_word(combo.also).search(where):
+                continue
             if lexicon.evidence_ids and combo.id not in lexicon.evidence_ids:
                 continue
             yield EvidenceMention(
