@@ -2308,6 +2308,22 @@ def _vital(ident: str):  # type: ignore[no-untyped-def]
         ("Pulse was 96 and regular.", {"tachycardia": "absent"}),
         ("BP 88-108/56-78 on the ward.", {"low_blood_pressure": "present"}),
         ("Obs normal.", {"tachycardia": "absent", "low_blood_pressure": "absent"}),
+        # session 11: a rate per minute, and measures told normal without a number
+        ("P 84/min reg.", {"tachycardia": "absent"}),
+        ("BP fine, afebrile.", {"low_blood_pressure": "absent"}),
+        (
+            "My temperature, heart rate and blood pressure were normal.",
+            {"tachycardia": "absent", "low_blood_pressure": "absent"},
+        ),
+        ("He had a normal heart rate.", {"tachycardia": "absent"}),
+        ("In A&E his blood pressure was very high.", {"low_blood_pressure": "absent"}),
+        (
+            "The heart rate was irregular but the blood pressure normal.",
+            {"low_blood_pressure": "absent"},
+        ),
+        # the condition says nothing about today's reading
+        ("I have high blood pressure.", {}),
+        ("My blood pressure is high and not well controlled.", {}),
         # not readings: a p-value, a lower-case single letter, a weight, a potassium
         ("Difference significant, p = 0.03.", {}),
         ("Seen at 10 p 45.", {}),

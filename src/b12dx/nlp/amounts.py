@@ -77,6 +77,10 @@ class Vital(_Frozen):
     sources: tuple[str, ...]
     evidence: str
     rationale: str
+    # words that deny the finding when said of the measure ("BP normal", "blood pressure was
+    # high"), and those that deny it said before it ("a normal heart rate")
+    told_absent: tuple[str, ...] = ()
+    told_absent_before: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _one_rule_each(self) -> Vital:

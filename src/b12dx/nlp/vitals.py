@@ -1,4 +1,5 @@
-"""Vital signs told as numbers ("HR 130", "BP 80/60", "pulse 96") and observations told normal.
+"""Vital signs told as numbers ("HR 130", "BP 80/60", "pulse 96"), or told normal ("BP fine",
+"obs normal").
 
 Clinical notes give the pulse and blood pressure as readings rather than words; the limits that
 make a reading a finding (or deny it) live in ``knowledge/nlp_amounts.toml`` with their sources.
@@ -18,7 +19,8 @@ __all__ = ["find_vitals"]
 # (each run of spaces belongs to exactly one \s*, so a long run of links cannot backtrack
 # exponentially)
 _LINK = r"(?:\s*(?:[:=~-]|(?:of|was|is|were|at|around|about|approx\.?|approximately)(?!\w)))*\s*"
-_SINGLE = r"(\d{2,3})(?!\s*(?:/|\d|%|mg|mmol|kg|cm|mm\b|years|yrs))"
+# "P 84/min" is a rate; "84/60" is not
+_SINGLE = r"(\d{2,3})(?!\s*(?:/(?!\s*min)|\d|%|mg|mmol|kg|cm|mm\b|years|yrs))"
 # "80/60", "88-108/56-78" (a range: its lowest systolic)
 _SYSTOLIC = r"(\d{2,3})(?:\s*[-–]\s*\d{2,3})?\s*/\s*\d{2,3}"
 
@@ -36,6 +38,29 @@ def _words(vital: Vital) -> str:
 def _pattern(vital: Vital) -> re.Pattern[str]:
     number = _SYSTOLIC if vital.pattern == "systolic" else _SINGLE
     return re.compile(r"(?<![\w/])" + _words(vital) + r"(?!\w)" + _LINK + number)
+
+
+# a list may stand between the measure and what is said of it ("heart rate and blood pressure
+# were normal", "temperature, pulse and BP all normal"), then linking words
+_LIST = r"(?:\s*,\s*[a-z][a-z ]{0,20}?|\s+and\s+[a-z][a-z ]{0,20}?){0,3}"
+_TOLD = r"\s*(?:[:=-]\s*)?(?:(?:was|were|is|are|all|both|remained|remains|stayed|looked|very)\s+)*"
+
+
+def _alts(words: tuple[str, ...]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+@cache
+def _told_absent(vital: Vital) -> re.Pattern[str] | None:
+    """The measure said to be normal, or normal said of it ("BP fine", "a normal heart rate")."""
+    parts = []
+    if vital.told_absent:
+        parts.append(_words(vital) + r"(?!\w)" + _LIST + _TOLD + f"(?i:{_alts(vital.told_absent)})")
+    if vital.told_absent_before:
+        parts.append(f"(?i:{_alts(vital.told_absent_before)})" + r"\s+" + _words(vital))
+    if not parts:
+        return None
+    return re.compile(r"(?<![\w/])(?:" + "|".join(parts) + r")(?!\w)")
 
 
 @lru_cache(maxsize=1)
@@ -62,6 +87,11 @@ def find_vitals(text: str, known_ids: frozenset[str] | None = None) -> list[Evid
                 out.append(
                     EvidenceMention(id=vital.id, state=state, span=m.span(), phrase=m.group(0))
                 )
+        told = _told_absent(vital)
+        for m in told.finditer(text) if told is not None else ():
+            out.append(
+                EvidenceMention(id=vital.id, state="absent", span=m.span(), phrase=m.group(0))
+            )
     normal = _normal()
     if normal is not None:
         pattern, ids = normal
