@@ -2465,6 +2465,26 @@ _SESSION_11 = [
     ("My legs went weak, worst in my thighs.", {"proximal_muscle_aching": "present"}),
     ("After the fall my left thigh was bruised and sore.", {"proximal_muscle_aching": None}),
     ("Both thighs were bruised and sore.", {"proximal_muscle_aching": "present"}),
+    # cramps that stop sleep or a treatment are disabling; one stop on a walk is not said to be
+    ("Night cramps in my legs bad enough to stop me sleeping.", {"cramps_disabling": "present"}),
+    (
+        "My calves cramp so badly the nurses have to stop the machine.",
+        {"cramps_disabling": "present"},
+    ),
+    ("When I walk my feet cramp, and sometimes I had to stop.", {"cramps_disabling": None}),
+    # weakness worsening over hours or a few stated days is rapidly progressive
+    (
+        "Woke with weakness of the legs, progressively weaker through the morning.",
+        {"rapidly_progressive_weakness": "present"},
+    ),
+    (
+        "Severe muscle weakness, worsening over the past 3 days.",
+        {"rapidly_progressive_weakness": "present"},
+    ),
+    (
+        "Weak legs for two months, and over the last ten days it all got worse.",
+        {"rapidly_progressive_weakness": None},
+    ),
 ]
 
 
