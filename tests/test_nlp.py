@@ -2485,6 +2485,8 @@ _SESSION_11 = [
         "Weak legs for two months, and over the last ten days it all got worse.",
         {"rapidly_progressive_weakness": None},
     ),
+    # "SOB" in a note's list of denials (session 11, after batches O-R)
+    ("No chest pain or SOB.", {"shortness_of_breath": "absent"}),
     # a course through one morning or day is not a gradual onset
     ("Over the last day she's got progressively more confused and weak.", {"onset_gradual": None}),
 ]
