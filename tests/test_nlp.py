@@ -858,7 +858,11 @@ def test_rules_added_after_batch_17(parse, text: str, expected: dict[str, str]) 
                 "brisk_reflexes_or_extensor_plantar": "absent",
             },
         ),
-        ("Weakness worsening over the past 3 days.", {"muscle_weakness": "present"}),
+        # not a gradual onset; from session 11 a rapid course (worse over days)
+        (
+            "Weakness worsening over the past 3 days.",
+            {"muscle_weakness": "present", "rapidly_progressive_weakness": "present"},
+        ),
         ("My weight hasn't changed.", {"weight_loss": "absent"}),
         (
             "My calf hurts every time I walk a couple of blocks.",
@@ -2382,7 +2386,19 @@ def test_paraesthesia_denied_without_a_site(parse, text: str, expected: dict[str
 
 
 @pytest.mark.parametrize(
-    "text", ["HR : " * 2000 + "x", "BP of " * 1600, "P " * 5000, "HR ::::" * 1400]
+    "text",
+    [
+        "HR : " * 2000 + "x",
+        "BP of " * 1600,
+        "P " * 5000,
+        "HR ::::" * 1400,
+        # the told-normal patterns (session 11): lists, links and runs of spaces
+        "BP , a" * 1700,
+        "heart rate and a " * 600,
+        "BP was was " * 900,
+        "BP" + " " * 9990,
+        "BP :  - " * 1200,
+    ],
 )
 def test_vital_sign_patterns_stay_linear_on_adversarial_text(text: str) -> None:
     from b12dx.nlp.vitals import find_vitals
