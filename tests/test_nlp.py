@@ -2501,6 +2501,16 @@ _SESSION_11 = [
         "Weak legs for two months, and over the last ten days it all got worse.",
         {"rapidly_progressive_weakness": None},
     ),
+    # pain in one calf told as lasting is persistent calf pain; not both calves, not a pain that
+    # came and went or passed within minutes
+    ("R calf pain for 1/52, worse on walking.", {"persistent_calf_pain": "present"}),
+    ("The calf was still sore the next day.", {"persistent_calf_pain": "present"}),
+    ("My calf hurt for a few minutes and then passed.", {"persistent_calf_pain": None}),
+    (
+        "For three weeks I'd had pain in my left calf that came and went.",
+        {"persistent_calf_pain": None},
+    ),
+    ("Both calves still ache two days after the race.", {"persistent_calf_pain": None}),
     # "SOB" in a note's list of denials (session 11, after batches O-R)
     ("No chest pain or SOB.", {"shortness_of_breath": "absent"}),
     # a course through one morning or day is not a gradual onset
