@@ -2511,6 +2511,11 @@ _SESSION_11 = [
         {"persistent_calf_pain": None},
     ),
     ("Both calves still ache two days after the race.", {"persistent_calf_pain": None}),
+    # stretching that unlocks a cramp, rubbing that helps, walking about that eases it
+    ("I had to grit my teeth and stretch it to unlock it.", {"relieved_by_stretching": "present"}),
+    ("I rub his legs and that helps.", {"relieved_by_stretching": "present"}),
+    ("It eased off when I walked about.", {"relieved_by_stretching": "present"}),
+    ("Walking helps my mood.", {"relieved_by_stretching": None}),
     # "SOB" in a note's list of denials (session 11, after batches O-R)
     ("No chest pain or SOB.", {"shortness_of_breath": "absent"}),
     # a course through one morning or day is not a gradual onset
