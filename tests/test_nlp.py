@@ -2516,6 +2516,9 @@ _SESSION_11 = [
     ("I rub his legs and that helps.", {"relieved_by_stretching": "present"}),
     ("It eased off when I walked about.", {"relieved_by_stretching": "present"}),
     ("Walking helps my mood.", {"relieved_by_stretching": None}),
+    # a condition's name and a stretch are not where a symptom is
+    ("I've had restless legs for years.", {"symptoms_both_sides": None}),
+    ("I assumed it was only a cramp and stretched my legs.", {"symptoms_both_sides": None}),
     # "SOB" in a note's list of denials (session 11, after batches O-R)
     ("No chest pain or SOB.", {"shortness_of_breath": "absent"}),
     # a course through one morning or day is not a gradual onset
