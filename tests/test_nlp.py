@@ -2519,6 +2519,10 @@ _SESSION_11 = [
     # a condition's name and a stretch are not where a symptom is
     ("I've had restless legs for years.", {"symptoms_both_sides": None}),
     ("I assumed it was only a cramp and stretched my legs.", {"symptoms_both_sides": None}),
+    # spasms or aches of arms and legs, and paralysis up to the neck, are widespread
+    ("Relentless spasms in my arms and legs.", {"widespread_muscle_symptoms": "present"}),
+    ("My arms and legs ached after hardly any effort.", {"widespread_muscle_symptoms": "present"}),
+    ("Within a day he was paralysed up to the neck.", {"widespread_muscle_symptoms": "present"}),
     # "SOB" in a note's list of denials (session 11, after batches O-R)
     ("No chest pain or SOB.", {"shortness_of_breath": "absent"}),
     # a course through one morning or day is not a gradual onset
