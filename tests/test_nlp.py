@@ -2314,10 +2314,10 @@ def _vital(ident: str):  # type: ignore[no-untyped-def]
         ("Obs normal.", {"tachycardia": "absent", "low_blood_pressure": "absent"}),
         # session 11: a rate per minute, and measures told normal without a number
         ("P 84/min reg.", {"tachycardia": "absent"}),
-        ("BP fine, afebrile.", {"low_blood_pressure": "absent"}),
+        ("BP fine, afebrile.", {"low_blood_pressure": "absent", "fever": "absent"}),
         (
             "My temperature, heart rate and blood pressure were normal.",
-            {"tachycardia": "absent", "low_blood_pressure": "absent"},
+            {"tachycardia": "absent", "low_blood_pressure": "absent", "fever": "absent"},
         ),
         ("He had a normal heart rate.", {"tachycardia": "absent"}),
         ("In A&E his blood pressure was very high.", {"low_blood_pressure": "absent"}),
@@ -2325,6 +2325,14 @@ def _vital(ident: str):  # type: ignore[no-untyped-def]
             "The heart rate was irregular but the blood pressure normal.",
             {"low_blood_pressure": "absent"},
         ),
+        # temperatures (session 11): 38 or more is fever, below 37.8 denies it, Fahrenheit unread
+        ("Temp 38.6 on arrival.", {"fever": "present"}),
+        (
+            "T 37.0, BP 110/64, HR 90.",
+            {"fever": "absent", "tachycardia": "absent", "low_blood_pressure": "absent"},
+        ),
+        ("Temperature 37.9.", {}),
+        ("Obs: T 98.4F.", {}),
         # the condition says nothing about today's reading
         ("I have high blood pressure.", {}),
         ("My blood pressure is high and not well controlled.", {}),
@@ -2337,7 +2345,7 @@ def _vital(ident: str):  # type: ignore[no-untyped-def]
 )
 def test_vital_signs_from_readings(parse, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     found = parse(text).final_evidence()
-    vitals = ("tachycardia", "low_blood_pressure")
+    vitals = ("tachycardia", "low_blood_pressure", "fever")
     assert {k: v for k, v in found.items() if k in vitals} == expected
 
 
@@ -2362,6 +2370,17 @@ def test_systolic_limits_come_from_the_amounts_file(systolic: int) -> None:
     assert vital.present_at_most is not None and vital.absent_at_least is not None
     if vital.present_at_most < systolic < vital.absent_at_least:
         assert found is None  # between the limits the reading settles nothing
+
+
+@given(st.integers(min_value=300, max_value=460))
+def test_temperature_limits_come_from_the_amounts_file(tenths: int) -> None:
+    vital = _vital("fever")
+    value = tenths / 10
+    found = parse_text(f"Temp {value:.1f} C.").final_evidence().get("fever")
+    assert found == vital.state(value)
+    assert vital.present_at_least is not None and vital.absent_below is not None
+    if vital.absent_below <= value < vital.present_at_least:
+        assert found is None  # where the two NHS figures differ the reading settles nothing
 
 
 @pytest.mark.parametrize(

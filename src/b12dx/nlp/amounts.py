@@ -68,11 +68,14 @@ class Vital(_Frozen):
     id: str
     measure: str
     words: tuple[str, ...]
-    pattern: Literal["single", "systolic"]  # "HR 130" or the first number of "BP 80/60"
+    # "HR 130", the first number of "BP 80/60", or a number with a decimal ("T 37.8")
+    pattern: Literal["single", "systolic", "decimal"]
     present_above: float | None = None
+    present_at_least: float | None = None
     present_at_most: float | None = None
     absent_at_most: float | None = None
     absent_at_least: float | None = None
+    absent_below: float | None = None
     plausible: tuple[float, float]
     sources: tuple[str, ...]
     evidence: str
@@ -84,10 +87,16 @@ class Vital(_Frozen):
 
     @model_validator(mode="after")
     def _one_rule_each(self) -> Vital:
-        if (self.present_above is None) == (self.present_at_most is None):
-            raise ValueError(f"vital {self.id!r}: one of present_above, present_at_most")
-        if (self.absent_at_most is None) == (self.absent_at_least is None):
-            raise ValueError(f"vital {self.id!r}: one of absent_at_most, absent_at_least")
+        present = (self.present_above, self.present_at_least, self.present_at_most)
+        absent = (self.absent_at_most, self.absent_at_least, self.absent_below)
+        if sum(x is not None for x in present) != 1:
+            raise ValueError(
+                f"vital {self.id!r}: one of present_above, present_at_least, present_at_most"
+            )
+        if sum(x is not None for x in absent) != 1:
+            raise ValueError(
+                f"vital {self.id!r}: one of absent_at_most, absent_at_least, absent_below"
+            )
         return self
 
     def state(self, value: float) -> str | None:
@@ -95,12 +104,16 @@ class Vital(_Frozen):
         low, high = self.plausible
         if not low <= value <= high:
             return None
-        if (self.present_above is not None and value > self.present_above) or (
-            self.present_at_most is not None and value <= self.present_at_most
+        if (
+            (self.present_above is not None and value > self.present_above)
+            or (self.present_at_least is not None and value >= self.present_at_least)
+            or (self.present_at_most is not None and value <= self.present_at_most)
         ):
             return "present"
-        if (self.absent_at_most is not None and value <= self.absent_at_most) or (
-            self.absent_at_least is not None and value >= self.absent_at_least
+        if (
+            (self.absent_at_most is not None and value <= self.absent_at_most)
+            or (self.absent_at_least is not None and value >= self.absent_at_least)
+            or (self.absent_below is not None and value < self.absent_below)
         ):
             return "absent"
         return None

@@ -21,6 +21,8 @@ __all__ = ["find_vitals"]
 _LINK = r"(?:\s*(?:[:=~-]|(?:of|was|is|were|at|around|about|approx\.?|approximately)(?!\w)))*\s*"
 # "P 84/min" is a rate; "84/60" is not
 _SINGLE = r"(\d{2,3})(?!\s*(?:/(?!\s*min)|\d|%|mg|mmol|kg|cm|mm\b|years|yrs))"
+# "T 37.8", "temp 36.5C" (not "98.4F": Fahrenheit falls outside the plausible range)
+_DECIMAL = r"(\d{2,3}(?:\.\d{1,2})?)(?!\s*(?:/|\d|%|mg|mmol|kg|cm|mm\b|years|yrs))"
 # "80/60", "88-108/56-78" (a range: its lowest systolic)
 _SYSTOLIC = r"(\d{2,3})(?:\s*[-–]\s*\d{2,3})?\s*/\s*\d{2,3}"
 
@@ -36,7 +38,7 @@ def _words(vital: Vital) -> str:
 
 @cache
 def _pattern(vital: Vital) -> re.Pattern[str]:
-    number = _SYSTOLIC if vital.pattern == "systolic" else _SINGLE
+    number = {"systolic": _SYSTOLIC, "decimal": _DECIMAL}.get(vital.pattern, _SINGLE)
     return re.compile(r"(?<![\w/])" + _words(vital) + r"(?!\w)" + _LINK + number)
 
 
