@@ -2542,6 +2542,15 @@ _SESSION_11 = [
     ("Relentless spasms in my arms and legs.", {"widespread_muscle_symptoms": "present"}),
     ("My arms and legs ached after hardly any effort.", {"widespread_muscle_symptoms": "present"}),
     ("Within a day he was paralysed up to the neck.", {"widespread_muscle_symptoms": "present"}),
+    # cramps told within a race or a run (session 11, after batches S-V)
+    (
+        "Two or three miles in I felt a cramp starting in my right leg.",
+        {"cramps_after_exercise": "present"},
+    ),
+    (
+        "Cramps in my hands and legs long after I'd been running.",
+        {"cramps_after_exercise": "present"},
+    ),
     # "SOB" in a note's list of denials (session 11, after batches O-R)
     ("No chest pain or SOB.", {"shortness_of_breath": "absent"}),
     # a course through one morning or day is not a gradual onset
