@@ -19,19 +19,21 @@ __all__ = ["find_vitals"]
 # (each run of spaces belongs to exactly one \s*, so a long run of links cannot backtrack
 # exponentially)
 _LINK = r"(?:\s*(?:[:=~-]|(?:of|was|is|were|at|around|about|approx\.?|approximately)(?!\w)))*\s*"
+# what may not follow a reading: more digits, a percentage, a dose, a size or an age
+_NOT_AFTER = r"\d|%|mg|mmol|kg|cm|mm\b|years|yrs"
 # "P 84/min" is a rate; "84/60" is not
-_SINGLE = r"(\d{2,3})(?!\s*(?:/(?!\s*min)|\d|%|mg|mmol|kg|cm|mm\b|years|yrs))"
+_SINGLE = r"(\d{2,3})(?!\s*(?:/(?!\s*min)|" + _NOT_AFTER + "))"
 # "T 37.8", "temp 36.5C" (not "98.4F": Fahrenheit falls outside the plausible range)
-_DECIMAL = r"(\d{2,3}(?:\.\d{1,2})?)(?!\s*(?:/|\d|%|mg|mmol|kg|cm|mm\b|years|yrs))"
+_DECIMAL = r"(\d{2,3}(?:\.\d{1,2})?)(?!\s*(?:/|" + _NOT_AFTER + "))"
 # "80/60", "88-108/56-78" (a range: its lowest systolic)
 _SYSTOLIC = r"(\d{2,3})(?:\s*[-–]\s*\d{2,3})?\s*/\s*\d{2,3}"
 
 
 def _words(vital: Vital) -> str:
-    lower = [re.escape(w) for w in vital.words if not (len(w) == 1 and w.isupper())]
+    lower = tuple(w for w in vital.words if not (len(w) == 1 and w.isupper()))
     # a one-letter capital ("P 78") only as written, never inside a word or after a slash
     upper = [re.escape(w) for w in vital.words if len(w) == 1 and w.isupper()]
-    alts = [f"(?i:{'|'.join(sorted(lower, key=len, reverse=True))})"] if lower else []
+    alts = [f"(?i:{_alts(lower)})"] if lower else []
     alts += upper
     return "(?:" + "|".join(alts) + ")"
 
@@ -70,8 +72,7 @@ def _normal() -> tuple[re.Pattern[str], tuple[str, ...]] | None:
     cfg = amounts().vitals_normal
     if cfg is None:
         return None
-    alts = "|".join(re.escape(p) for p in sorted(cfg.phrases, key=len, reverse=True))
-    return re.compile(r"(?<!\w)(?:" + alts + r")(?!\w)", re.IGNORECASE), cfg.ids
+    return re.compile(r"(?<!\w)(?:" + _alts(cfg.phrases) + r")(?!\w)", re.IGNORECASE), cfg.ids
 
 
 def find_vitals(text: str, known_ids: frozenset[str] | None = None) -> list[EvidenceMention]:
