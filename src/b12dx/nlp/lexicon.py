@@ -84,6 +84,9 @@ class Block:
     id: str
     when: tuple[str, ...]
     unless: tuple[str, ...] = ()
+    # read as this finding instead, with the same state ("confused for months" is a memory
+    # problem, not the sudden confusion the speech red flag asks about)
+    instead: str | None = None
 
 
 @dataclass(frozen=True)
@@ -398,6 +401,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
             id=str(b["id"]),
             when=tuple(_norm(w) for w in b["when"]),
             unless=tuple(_norm(w) for w in b.get("unless", ())),
+            instead=str(b["instead"]) if "instead" in b else None,
         )
         for b in raw.get("block", [])
     )
@@ -489,7 +493,7 @@ def lexicon_ids(lexicon: Lexicon) -> set[str]:
     ids |= set(lexicon.implies) | {i for v in lexicon.implies.values() for i in v}
     ids |= set(lexicon.family_ids) | {lexicon.family_history_id}
     ids |= set(lexicon.current_only) | set(lexicon.recent_only)
-    ids |= {b.id for b in lexicon.blocks}
+    ids |= {b.id for b in lexicon.blocks} | {b.instead for b in lexicon.blocks if b.instead}
     return ids
 
 

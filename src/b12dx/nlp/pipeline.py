@@ -26,7 +26,7 @@ from .extract import (
     find_sex,
 )
 from .inflect import phrase_forms, word_forms
-from .lexicon import Lexicon, Locator
+from .lexicon import Block, Lexicon, Locator
 from .models import Context, EvidenceMention, LabMention, MedicationMention, Modifier, ParseResult
 from .vitals import find_vitals
 
@@ -467,8 +467,12 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     labs: list[LabMention] = []
     before = ""
     proxy = find_proxy_relative(text)
+    pieces: list[tuple[str, list[EvidenceMention]]] = []
     for (offset, end), doc in zip(segments, docs, strict=True):
+        first = len(evidence)
         before = _read(doc, text[offset:end], offset, lexicon, evidence, meds, labs, before, proxy)
+        pieces.append((text[offset:end], evidence[first:]))
+    evidence.extend(_carried(pieces, lexicon))
     evidence.extend(_implied(evidence, lexicon))
     evidence.extend(find_vitals(text, lexicon.evidence_ids or None))
     evidence = _stopped_habits(evidence, lexicon)
@@ -488,6 +492,43 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
         sex=sex,
         pregnant=pregnant,
     )
+
+
+# a sentence that goes on about the symptom just named ("I get cramps in my calves. They wake me
+# at night."): a pronoun or "the cramps" among its first words
+_REFERS_BACK = re.compile(
+    r"^\W*(?:\w+\W+){0,3}?(?:they|them|these|those|it|the\s+(?:cramps?|spasms?|pain|tingling|"
+    r"numbness|weakness|tightness|night\s+ones|ones))\b",
+    re.IGNORECASE,
+)
+# ... and says nothing of it in the negative ("They never come at night")
+_DENIES = re.compile(r"\b(?:not|never|no|none|neither|nor|without)\b|n't\b", re.IGNORECASE)
+
+
+def _carried(
+    pieces: list[tuple[str, list[EvidenceMention]]], lexicon: Lexicon
+) -> list[EvidenceMention]:
+    """Combinations completed by the next sentence when it refers back to a symptom of the one
+    before ("They mostly come at night": nocturnal cramps) and names no symptom of its own that
+    the combination could take instead."""
+    out: list[EvidenceMention] = []
+    for (_, mine), (after, theirs) in pairwise(pieces):
+        if not _REFERS_BACK.search(after) or _DENIES.search(after):
+            continue
+        own = {m.id for m in theirs}
+        seen = {m.id for m in mine}
+        bases = {c.base for c in lexicon.combinations}
+        if own & bases:
+            continue
+        sentence = after.lower()
+        for m in mine:
+            if m.state != "present" or m.via is not None or m.id not in bases:
+                continue
+            for found in _combined(m.id, m.state, m.span, m.phrase, m.context, sentence, lexicon):
+                if found.id not in seen and found.id not in own:
+                    seen.add(found.id)
+                    out.append(found)
+    return out
 
 
 _BREAK = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(])|\n\s*")
@@ -591,7 +632,9 @@ def _read(
             )
             continue
         if kind == _ABS and not ctx.negated:
-            continue  # "strength" alone says nothing; "strength normal" says no weakness
+            if not ctx.family:
+                continue  # "strength" alone says nothing; "strength normal" says no weakness
+            kind = _EV  # "my mother has thyroid disease": the relative's condition
         idents = ident.split("+")
         if kind == _EV:
             for loc in lexicon.locators:
@@ -623,13 +666,17 @@ def _bare(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _blocked(ident: str, sentence: str, lexicon: Lexicon) -> bool:
-    """A word of a block rule for *ident* in the sentence, and none of its exceptions."""
+def _block(ident: str, sentence: str, lexicon: Lexicon) -> Block | None:
+    """The block rule for *ident* with a word in the sentence and none of its exceptions."""
     for b in lexicon.blocks:
         hit = b.id == ident and _any_word(b.when).search(sentence)
         if hit and not (b.unless and _any_word(b.unless).search(sentence)):
-            return True
-    return False
+            return b
+    return None
+
+
+def _blocked(ident: str, sentence: str, lexicon: Lexicon) -> bool:
+    return _block(ident, sentence, lexicon) is not None
 
 
 _SHARED = re.compile(r"^\W*(?:both|all(?:\s+of\s+them)?|each)\b", re.IGNORECASE)
@@ -810,8 +857,12 @@ def _mention(
     if state == "present" and not ctx.historical and bare in lexicon.past_only:
         state = "unknown"  # "CT: DVT of the left leg" is the current problem, not a previous one
     sentence_text = ent.sent.text.lower()
-    if kind in (_EV, _NEG) and state != "unknown" and _blocked(ident, sentence_text, lexicon):
-        state = "unknown"  # "chest pain ... settled with rest" is not claudication
+    block = _block(ident, sentence_text, lexicon) if kind in (_EV, _NEG) else None
+    if block is not None and state != "unknown":
+        if block.instead is None:
+            state = "unknown"  # "chest pain ... settled with rest" is not claudication
+        else:
+            ident = block.instead  # "confused for months": a memory problem
     if kind == _EV and state == "absent" and bare in lexicon.negation_uninformative:
         state = "unknown"  # "no falls" does not say the balance is good
     if kind == _EV and state == "present" and _amount_not_over(ident, ent.text):

@@ -18,7 +18,11 @@ __all__ = ["find_vitals"]
 # between the measurement's name and its number: "HR of 130", "pulse was 96", "BP: 80/60"
 # (each run of spaces belongs to exactly one \s*, so a long run of links cannot backtrack
 # exponentially)
-_LINK = r"(?:\s*(?:[:=~-]|(?:of|was|is|were|at|around|about|approx\.?|approximately)(?!\w)))*\s*"
+# ("took my pulse and it was 100")
+_LINK = (
+    r"(?:\s*(?:[:=~-]|(?:of|was|is|were|at|around|about|approx\.?|approximately|(?:and\s+)?it)"
+    r"(?!\w)))*\s*"
+)
 # what may not follow a reading: more digits, a percentage, a dose, a size or an age
 _NOT_AFTER = r"\d|%|mg|mmol|kg|cm|mm\b|years|yrs"
 # "P 84/min" is a rate; "84/60" is not
@@ -46,7 +50,7 @@ def _pattern(vital: Vital) -> re.Pattern[str]:
 
 # a list may stand between the measure and what is said of it ("heart rate and blood pressure
 # were normal", "temperature, pulse and BP all normal"), then linking words
-_LIST = r"(?:\s*,\s*[a-z][a-z ]{0,20}?|\s+and\s+[a-z][a-z ]{0,20}?){0,3}"
+_LIST = r"(?i:\s*,\s*[a-z][a-z ]{0,20}?|\s+and\s+[a-z][a-z ]{0,20}?){0,3}"
 _TOLD = r"\s*(?:[:=-]\s*)?(?:(?:was|were|is|are|all|both|remained|remains|stayed|looked|very)\s+)*"
 
 
