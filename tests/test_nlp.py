@@ -1518,8 +1518,8 @@ def test_general_rules_after_batch_27(parse, text: str, expected: dict[str, str]
         ("The tiredness crept up on me.", {"fatigue": "present", "onset_gradual": "present"}),
         # (e) stretching that did not help
         ("I stretched it but it never went away.", {"relieved_by_stretching": "absent"}),
-        # (f) an undated ex-smoker is neither a current smoker nor a non-smoker; a date still says
-        ("Ex-smoker.", {}),
+        # (f) an ex-smoker is not a current smoker (session 12: the gold's past-habit convention)
+        ("Ex-smoker.", {"smoker": "absent"}),
         ("Ex-smoker, stopped 15 years ago.", {"smoker": "absent"}),
         # (g) sensory words in a negated list, and the reflexes qualified
         ("No sensory disturbance.", {"numbness": "absent"}),
@@ -1546,6 +1546,7 @@ def test_general_rules_after_batch_27(parse, text: str, expected: dict[str, str]
             "36 hours of progressive weakness of both legs.",
             {
                 "muscle_weakness": "present",
+                "onset_sudden": "present",
                 "rapidly_progressive_weakness": "present",
                 "symptoms_both_sides": "present",
             },
@@ -2636,6 +2637,25 @@ _SESSION_12: list[tuple[str, dict[str, str | None]]] = [
     ("Lifting a spoon felt like running a marathon.", {"strenuous_exercise_recent": None}),
     ("There's a marathon next month.", {"strenuous_exercise_recent": None}),
     ("Every night I do squats and push-ups.", {"strenuous_exercise_recent": None}),
+    # a presentation dated in hours or one day came on suddenly; a cramp lasting hours did not
+    ("PC: 1/7 weakness of arms and legs.", {"onset_sudden": "present"}),
+    ("Began ~20 h ago: tingling in both feet.", {"onset_sudden": "present"}),
+    ("Cramps lasting 2 hours every night.", {"onset_sudden": None}),
+    # arms and legs named weak apart in one sentence are widespread, one side is not
+    (
+        "Afterwards her arms went weak and her legs were paralysed.",
+        {"widespread_muscle_symptoms": "present"},
+    ),
+    ("Weakness of the right arm and the right leg.", {"widespread_muscle_symptoms": None}),
+    # an ex-smoker is not a smoker; a stop a few months ago leaves a recent smoker open
+    ("Ex-smoker, 80 pack-years.", {"smoker": "absent"}),
+    ("Ex-smoker, stopped 6 months ago.", {"smoker": None}),
+    # kidney function found normal denies chronic kidney disease
+    ("Renal function and urinalysis normal.", {"chronic_kidney_disease": "absent"}),
+    # balance words after a negation's own words
+    ("No trouble with her balance.", {"balance_problems": "absent"}),
+    ("I had problems with my balance.", {"balance_problems": "present"}),
+    ("For about a year I've felt dizzy, tired and down.", {"low_mood": "present"}),
 ]
 
 
