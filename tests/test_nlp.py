@@ -2656,6 +2656,17 @@ _SESSION_12: list[tuple[str, dict[str, str | None]]] = [
     ("No trouble with her balance.", {"balance_problems": "absent"}),
     ("I had problems with my balance.", {"balance_problems": "present"}),
     ("For about a year I've felt dizzy, tired and down.", {"low_mood": "present"}),
+    # disorientation and aphasia are the speech red flag; plural hands are both sides
+    (
+        "Several days of lethargy, disorientation and speech disturbance.",
+        {"slurred_speech": "present"},
+    ),
+    ("I've woken up with numb hands.", {"symptoms_both_sides": "present"}),
+    # weakness told as strength lost or a head that cannot be lifted
+    ("I couldn't lift my head off the pillow.", {"muscle_weakness": "present"}),
+    # an idiom and a move elsewhere are not exercise
+    ("Will it do me harm in the long run?", {"strenuous_exercise_recent": None}),
+    ("Then I moved house to another part of the country.", {"strenuous_exercise_recent": None}),
 ]
 
 
@@ -2689,3 +2700,14 @@ def test_carrier_phrases_are_matched_as_written(parse) -> None:  # type: ignore[
         parse("Swelling of my leg since Monday.").final_evidence().get("unilateral_calf_swelling")
         == "present"
     )
+
+
+def test_a_unit_the_kb_does_not_take_is_dropped_not_fatal(kb: KnowledgeBase) -> None:
+    # HbA1c in % (DCCT) is common in notes; the KB converts only mmol/mol, so the value is kept
+    # without a unit in the parse and left out of the Case, which must still normalise
+    text = "HbA1c 5.9%, sodium 131 mmol/L."
+    labs = {lab.test: lab for lab in parse_text(text, kb=kb).labs}
+    assert labs["hba1c"].value == 5.9 and labs["hba1c"].unit is None
+    data = case_from_text(text, base={"age": 50, "sex": "female"}, kb=kb)
+    assert [lab["test"] for lab in data["labs"]] == ["sodium"]
+    normalise(parse_case(data), kb)

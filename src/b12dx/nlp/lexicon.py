@@ -181,6 +181,9 @@ class Lexicon:
     long_past: frozenset[str] = field(default_factory=frozenset)
     # sentence words that stop a reading ("chest pain ... settled with rest" is not claudication)
     blocks: tuple[Block, ...] = ()
+    # per KB test, the units it accepts (lower case): "HbA1c 5.9%" is read, but a Case cannot
+    # take a unit the KB does not convert, so such a value keeps no unit
+    lab_units: dict[str, frozenset[str]] = field(default_factory=dict)
     # ignored phrases that combinations do not see either ("I play football professionally" is
     # not a match before the cramp)
     masked: frozenset[str] = field(default_factory=frozenset)
@@ -304,6 +307,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
     )
     evidence_ids: frozenset[str] = frozenset()
     class_of: dict[str, str] = {}
+    lab_units: dict[str, frozenset[str]] = {}
     carriers: dict[str, list[str]] = raw.get("carriers", {})
 
     if kb is not None:
@@ -328,6 +332,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         for p, t in kb_labs.items():
             labs.setdefault(p, t)
         units.extend(kb_units)
+        lab_units = {t.id: frozenset(u.unit.lower() for u in t.units) for t in kb.labs}
         evidence_ids = frozenset(kb.evidence_ids)
         # keep only ids this KB defines, so a Case built from text always normalises
         generic = {loc.id for loc in locators}
@@ -464,6 +469,7 @@ def build_lexicon(kb: KnowledgeBase | None = None) -> Lexicon:
         past_words=tuple(_norm(w) for w in raw.get("stopped_habits", {}).get("past", [])),
         long_past=frozenset(_norm(w) for w in raw.get("stopped_habits", {}).get("long_past", [])),
         blocks=blocks,
+        lab_units=lab_units,
         masked=masked,
         class_of=class_of,
         carriers=frozenset(carriers),

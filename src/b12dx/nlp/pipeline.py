@@ -480,6 +480,7 @@ def parse_with(text: str, lexicon: Lexicon) -> ParseResult:
     if lexicon.carriers:
         evidence = [e for e in evidence if e.id not in lexicon.carriers]
     labs.extend(_symbol_labs(text, lexicon, labs))
+    labs = [_accepted_unit(lab, lexicon) for lab in labs]
     pregnant = find_pregnant(text)
     sex = find_sex(text) or ("female" if pregnant else None)
     return ParseResult(
@@ -503,6 +504,15 @@ _REFERS_BACK = re.compile(
 )
 # ... and says nothing of it in the negative ("They never come at night")
 _DENIES = re.compile(r"\b(?:not|never|no|none|neither|nor|without)\b|n't\b", re.IGNORECASE)
+
+
+def _accepted_unit(lab: LabMention, lexicon: Lexicon) -> LabMention:
+    """The value as read, without a unit its test does not accept ("HbA1c 5.9%": the KB takes
+    mmol/mol), so that the Case built from it stays valid."""
+    accepted = lexicon.lab_units.get(lab.test)
+    if lab.unit is None or accepted is None or lab.unit.lower() in accepted:
+        return lab
+    return lab.model_copy(update={"unit": None})
 
 
 def _carried(
