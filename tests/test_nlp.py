@@ -2562,12 +2562,6 @@ _SESSION_11 = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), _SESSION_11)
-def test_general_rules_session_11(parse, text: str, expected: dict[str, str | None]) -> None:  # type: ignore[no-untyped-def]
-    found = parse(text).final_evidence()
-    assert {k: found.get(k) for k in expected} == expected
-
-
 # General rules of session 12: each case names the rule it checks
 _SESSION_12: list[tuple[str, dict[str, str | None]]] = [
     # confusion of recent onset is the "sudden confusion" of the speech red flag ...
@@ -2671,8 +2665,10 @@ _SESSION_12: list[tuple[str, dict[str, str | None]]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), _SESSION_12)
-def test_general_rules_session_12(parse, text: str, expected: dict[str, str | None]) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("text", "expected"), _SESSION_11 + _SESSION_12)
+def test_general_rules_sessions_11_and_12(
+    parse, text: str, expected: dict[str, str | None]
+) -> None:  # type: ignore[no-untyped-def]
     found = parse(text).final_evidence()
     assert {k: found.get(k) for k in expected} == expected
 
