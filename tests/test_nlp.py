@@ -2659,6 +2659,17 @@ _SESSION_12: list[tuple[str, dict[str, str | None]]] = [
     ("I've woken up with numb hands.", {"symptoms_both_sides": "present"}),
     # weakness told as strength lost or a head that cannot be lifted
     ("I couldn't lift my head off the pillow.", {"muscle_weakness": "present"}),
+    # warmth and redness told in a list; bearing weight is not body weight
+    ("L calf swollen, warm, red and tender.", {"calf_warmth_redness": "present"}),
+    ("Fell and could not weight-bear on R.", {"weight_loss": None}),
+    # proximal weakness inside a longer phrase, and stairs that became hard
+    (
+        "Bilateral proximal weakness of arms and legs.",
+        {"proximal_muscle_aching": "present", "widespread_muscle_symptoms": "present"},
+    ),
+    ("Stairs became hard.", {"proximal_muscle_aching": "present"}),
+    # an onset within about an hour, or shortly after a meal
+    ("Shortly after dinner she became severely weak.", {"onset_sudden": "present"}),
     # an idiom and a move elsewhere are not exercise
     ("Will it do me harm in the long run?", {"strenuous_exercise_recent": None}),
     ("Then I moved house to another part of the country.", {"strenuous_exercise_recent": None}),
