@@ -203,6 +203,11 @@ class Lexicon:
         concepts = hash(tuple(sorted(self.concepts.items())))
         return f"{self.version}:{inflected}:{hash(self.near)}:{concepts}"
 
+    @cached_property
+    def combination_bases(self) -> frozenset[str]:
+        """The ids some combination rule starts from."""
+        return frozenset(c.base for c in self.combinations)
+
 
 def _norm(phrase: str) -> str:
     return re.sub(r"\s+", " ", phrase.strip().lower())

@@ -527,7 +527,7 @@ def _carried(
             continue
         own = {m.id for m in theirs}
         seen = {m.id for m in mine}
-        bases = {c.base for c in lexicon.combinations}
+        bases = lexicon.combination_bases
         if own & bases:
             continue
         sentence = after.lower()
@@ -683,10 +683,6 @@ def _block(ident: str, sentence: str, lexicon: Lexicon) -> Block | None:
         if hit and not (b.unless and _any_word(b.unless).search(sentence)):
             return b
     return None
-
-
-def _blocked(ident: str, sentence: str, lexicon: Lexicon) -> bool:
-    return _block(ident, sentence, lexicon) is not None
 
 
 _SHARED = re.compile(r"^\W*(?:both|all(?:\s+of\s+them)?|each)\b", re.IGNORECASE)
@@ -867,8 +863,12 @@ def _mention(
     if state == "present" and not ctx.historical and bare in lexicon.past_only:
         state = "unknown"  # "CT: DVT of the left leg" is the current problem, not a previous one
     sentence_text = ent.sent.text.lower()
-    block = _block(ident, sentence_text, lexicon) if kind in (_EV, _NEG) else None
-    if block is not None and state != "unknown":
+    block = (
+        _block(ident, sentence_text, lexicon)
+        if kind in (_EV, _NEG) and state != "unknown"
+        else None
+    )
+    if block is not None:
         if block.instead is None:
             state = "unknown"  # "chest pain ... settled with rest" is not claudication
         else:
@@ -884,7 +884,7 @@ def _mention(
         state = "unknown" if ctx.hypothetical or ctx.uncertain else "absent"
         if state == "absent" and _absence_of_function(ident, ent, ctx, lexicon):
             state = "present"  # "reflexes absent in the legs" is reduced reflexes
-        if state != "unknown" and _blocked(ident, sentence_text, lexicon):
+        if state != "unknown" and _block(ident, sentence_text, lexicon) is not None:
             state = "unknown"  # "Duplex: no DVT" is today's scan, not "no previous DVT"
     out.append(
         EvidenceMention(id=ident, state=state, span=span, phrase=ent.text, context=ctx, via=via)
